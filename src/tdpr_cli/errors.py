@@ -1,0 +1,52 @@
+"""The one exception tree of tdpr, each class carrying its documented exit code.
+
+Exit codes (also in man/tdpr.1 and the README):
+    0   success
+    1   some files of a batch failed (the others were written)
+    2   usage error: bad option values, bad paths given on the command line
+    3   weights error: missing, unverified or malformed model files or lock
+    4   input/output error: unreadable, corrupt or unwritable audio
+    130 interrupted by SIGINT/SIGTERM
+
+Only ``cli.py`` maps these to process exits; every other module raises them.
+"""
+
+from __future__ import annotations
+
+
+class TdprError(Exception):
+    """Base of every error tdpr reports to a user as one readable line."""
+
+    exit_code: int = 1
+
+
+class UsageError(TdprError):
+    """The command line or a configuration value is invalid."""
+
+    exit_code = 2
+
+
+class WeightsError(TdprError):
+    """A weight file or the lock is missing, malformed or fails verification."""
+
+    exit_code = 3
+
+
+class AudioIOError(TdprError):
+    """Audio could not be read or written."""
+
+    exit_code = 4
+
+
+class InputError(AudioIOError):
+    """An input file is missing, unreadable, corrupt or not audio."""
+
+
+class OutputError(AudioIOError):
+    """An output path cannot be written, or would overwrite something."""
+
+
+class Interrupted(TdprError):
+    """SIGINT or SIGTERM arrived; partial outputs have been removed."""
+
+    exit_code = 130
