@@ -1,0 +1,157 @@
+"""SEANet generator used as a time-domain CNN (TD-CNN) for bandwidth extension.
+
+After Tagliasacchi et al., "SEANet: a multi-modal speech enhancement network"
+(2020), as used by Zhang et al. for music super-resolution: a 1-D U-Net whose
+encoder blocks are three dilated residual units (dilations 1, 3, 9) followed by
+a strided convolution that doubles the channels, and whose decoder mirrors it
+with learned upsampling and additive skip connections. The output is added to
+the input (residual), and the final convolution starts at zero so an untrained
+model is exactly the identity.
+
+The upsampler is configurable because transposed convolutions leave tonal
+"checkerboard" artifacts at multiples of the stride frequency (Pons et al.,
+"Upsampling artifacts in neural audio synthesis"); nearest-neighbour plus
+convolution, and sub-pixel convolution, are the alternatives measured there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from tdpr_cli.config import SAMPLE_RATE
+from tdpr_cli.errors import UsageError
+
+Upsampler = Literal["transposed", "nearest", "subpixel"]
+
+
+@dataclass(frozen=True)
+class SeanetConfig:
+    """Architecture hyper-parameters; ``channels`` is the width of the first level."""
+
+    channels: int = 16
+    strides: tuple[int, ...] = (2, 4, 8, 8)
+    dilations: tuple[int, ...] = (1, 3, 9)
+    kernel: int = 7
+    upsampler: Upsampler = "nearest"
+    max_channels: int = 512
+
+    def __post_init__(self) -> None:
+        if self.channels < 1 or not self.strides or any(s < 1 for s in self.strides):
+            raise UsageError(f"invalid SEANet config {self}")
+        if self.upsampler not in ("transposed", "nearest", "subpixel"):
+            raise UsageError(f"unknown upsampler {self.upsampler!r}")
+        if self.kernel % 2 == 0:
+            raise UsageError("SEANet kernel size must be odd")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SeanetConfig":
+        d = dict(d)
+        d["strides"] = tuple(d.get("strides", cls.strides))
+        d["dilations"] = tuple(d.get("dilations", cls.dilations))
+        return cls(**d)
+
+
+class ResUnit(nn.Module):
+    """ELU -> dilated conv(k) -> ELU -> conv(1), plus identity; (B, C, T) -> (B, C, T)."""
+
+    def __init__(self, ch: int, kernel: int, dilation: int) -> None:
+        super().__init__()
+        pad = dilation * (kernel - 1) // 2
+        self.conv1 = nn.Conv1d(ch, ch, kernel, dilation=dilation, padding=pad)
+        self.conv2 = nn.Conv1d(ch, ch, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.conv2(F.elu(self.conv1(F.elu(x))))
+
+
+class Up(nn.Module):
+    """Upsample by ``stride`` and map ``c_in`` -> ``c_out`` channels: (B, c_in, T) -> (B, c_out, T*stride)."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int, kind: Upsampler) -> None:
+        super().__init__()
+        self.kind, self.stride, self.c_out = kind, stride, c_out
+        if kind == "transposed":
+            self.conv = nn.ConvTranspose1d(
+                c_in, c_out, 2 * stride, stride=stride, padding=stride // 2, output_padding=stride % 2
+            )
+        elif kind == "nearest":
+            self.conv = nn.Conv1d(c_in, c_out, 7, padding=3)
+        else:  # subpixel: predict ``stride`` phases per input step, then interleave
+            self.conv = nn.Conv1d(c_in, c_out * stride, 3, padding=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.kind == "transposed":
+            return self.conv(x)
+        if self.kind == "nearest":
+            return self.conv(F.interpolate(x, scale_factor=self.stride, mode="nearest"))
+        y = self.conv(x)
+        b, _, t = y.shape
+        return y.view(b, self.c_out, self.stride, t).transpose(2, 3).reshape(b, self.c_out, t * self.stride)
+
+
+class Seanet(nn.Module):
+    """SEANet TD-CNN: (B, 1, T) band-limited waveform at 16 kHz -> (B, 1, T) wideband.
+
+    Any T is accepted: the input is zero-padded at the end to ``valid_length(T)``
+    (a multiple of the product of strides) and the output cropped back to T.
+    """
+
+    kind = "tdcnn"
+    arch = "seanet"
+
+    def __init__(self, cfg: SeanetConfig = SeanetConfig()) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.register_buffer("sample_rate", torch.tensor(SAMPLE_RATE, dtype=torch.int64))
+        widths = [min(cfg.channels * 2**i, cfg.max_channels) for i in range(len(cfg.strides) + 1)]
+        self.conv_in = nn.Conv1d(1, widths[0], cfg.kernel, padding=cfg.kernel // 2)
+        self.enc = nn.ModuleList()
+        self.down = nn.ModuleList()
+        for i, s in enumerate(cfg.strides):
+            self.enc.append(nn.Sequential(*[ResUnit(widths[i], cfg.kernel, d) for d in cfg.dilations]))
+            self.down.append(nn.Conv1d(widths[i], widths[i + 1], 2 * s, stride=s, padding=(s + 1) // 2 if s % 2 else s // 2))
+        self.bottleneck = nn.Conv1d(widths[-1], widths[-1], cfg.kernel, padding=cfg.kernel // 2)
+        self.up = nn.ModuleList()
+        self.dec = nn.ModuleList()
+        for i in reversed(range(len(cfg.strides))):
+            self.up.append(Up(widths[i + 1], widths[i], cfg.strides[i], cfg.upsampler))
+            self.dec.append(nn.Sequential(*[ResUnit(widths[i], cfg.kernel, d) for d in cfg.dilations]))
+        self.conv_out = nn.Conv1d(widths[0], 1, cfg.kernel, padding=cfg.kernel // 2)
+        nn.init.zeros_(self.conv_out.weight)
+        nn.init.zeros_(self.conv_out.bias)
+
+    @property
+    def total_stride(self) -> int:
+        """Product of strides: chunk boundaries on this grid keep outputs shift-consistent."""
+        out = 1
+        for s in self.cfg.strides:
+            out *= s
+        return out
+
+    def valid_length(self, length: int) -> int:
+        """Smallest length >= ``length`` that down- and upsamples without remainder."""
+        p = self.total_stride
+        return max(p, -(-length // p) * p)
+
+    @property
+    def config(self) -> dict:
+        return {"arch": self.arch, "kind": self.kind, "params": asdict(self.cfg)}
+
+    def forward(self, x: Tensor) -> Tensor:
+        length = x.shape[-1]
+        h = F.pad(x, (0, self.valid_length(length) - length))
+        h = self.conv_in(h)
+        skips = []
+        for enc, down in zip(self.enc, self.down):
+            h = enc(h)
+            skips.append(h)
+            h = down(F.elu(h))
+        h = self.bottleneck(F.elu(h))
+        for up, dec, skip in zip(self.up, self.dec, reversed(skips)):
+            h = dec(up(F.elu(h)) + skip)
+        return x + self.conv_out(F.elu(h))[..., :length]

@@ -1,0 +1,151 @@
+"""The restore pipeline: 16 kHz blocks in, restored 16 kHz blocks out.
+
+resample (done by the caller) -> chunk -> TD-CNN -> vocoder on the TD-CNN's
+mel -> phase repair -> overlap-add. No files, no printing: callers feed numpy
+blocks and receive numpy blocks, and learn about progress through a callback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from tdpr_cli.bandwidth import Bandwidth
+from tdpr_cli.chunking import Chunk, Chunker, OverlapAdd
+from tdpr_cli.config import PhaseMode, RestoreConfig
+from tdpr_cli.errors import UsageError
+from tdpr_cli.phase import repair
+from tdpr_cli.spectral import LogMel, Stft
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether to run the models, at which cutoff, and why (for the log)."""
+
+    process: bool
+    cutoff_hz: float
+    reason: str
+    warning: str | None = None
+
+
+def decide(bw: Bandwidth, cfg: RestoreConfig, low_hz: float = 2500.0, high_hz: float = 4500.0) -> Decision:
+    """Apply the bandwidth rule: wideband or silent input passes through unless forced."""
+    if bw.silent:
+        return Decision(False, bw.cutoff_hz, "input is silent; passed through")
+    if bw.wideband and not cfg.force:
+        return Decision(False, bw.cutoff_hz, f"input is already wideband (>= {cfg.wideband_hz:.0f} Hz); passed through (use --force to process)")
+    warning = None
+    if not low_hz <= bw.cutoff_hz <= high_hz:
+        warning = f"detected bandwidth {bw.cutoff_hz:.0f} Hz is outside the {low_hz:.0f}-{high_hz:.0f} Hz range tdpr was trained for"
+    return Decision(True, bw.cutoff_hz, f"detected bandwidth {bw.cutoff_hz:.0f} Hz", warning)
+
+
+class Restorer:
+    """Runs TD-CNN + TD-PR over chunks; models stay on ``device``, the stream on the CPU."""
+
+    def __init__(
+        self,
+        tdcnn: nn.Module,
+        vocoder: nn.Module | None,
+        cfg: RestoreConfig = RestoreConfig(),
+        device: str | torch.device = "cpu",
+        autocast: torch.dtype | None = None,
+    ) -> None:
+        if cfg.phase is not PhaseMode.NONE and vocoder is None:
+            raise UsageError(f"--phase {cfg.phase.value} needs a vocoder")
+        grid = math.lcm(cfg.stft.hop, getattr(tdcnn, "total_stride", 1))
+        if cfg.chunk.align % grid:
+            raise UsageError(f"chunk alignment {cfg.chunk.align} must be a multiple of {grid}")
+        self.cfg, self.device, self.autocast = cfg, torch.device(device), autocast
+        self.tdcnn = tdcnn.to(self.device).eval()
+        self.vocoder = vocoder.to(self.device).eval() if vocoder is not None else None
+        self.logmel = LogMel(cfg.stft).to(self.device)
+        self.stft = Stft(cfg.stft).to(self.device)
+
+    def _amp(self):
+        if self.autocast is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast)
+
+    def process(self, x: Tensor, cutoff_hz: float) -> tuple[Tensor, Tensor]:
+        """(N, L) band-limited -> ((N, L) repaired, (N, L) TD-CNN output), float32 at 16 kHz."""
+        x = x.to(self.device, torch.float32)
+        with self._amp():
+            y = self.tdcnn(x[:, None])[:, 0]
+        y = y.float()
+        if self.cfg.phase is PhaseMode.NONE or self.vocoder is None:
+            return y, y
+        with self._amp():
+            v = self.vocoder(self.logmel(y), y.shape[-1])
+        out = repair(
+            y, v.float(), self.cfg.phase, cutoff_hz, self.cfg.stft,
+            self.cfg.crossfade_hz, self.cfg.consistency, self.stft,
+        )
+        return out, y
+
+    def _run(self, chunks: list[Chunk], cutoff_hz: float) -> list[np.ndarray]:
+        """Batch chunks (all channels of each) into one forward pass."""
+        lengths = [c.data.shape[1] for c in chunks]
+        rows = [c.data.shape[0] for c in chunks]
+        batch = np.zeros((sum(rows), max(lengths)), np.float32)
+        r = 0
+        for c in chunks:
+            # Right-padding with zeros is what a chunk sees past the file end anyway.
+            batch[r : r + c.data.shape[0], : c.data.shape[1]] = c.data
+            r += c.data.shape[0]
+        out, _ = self.process(torch.from_numpy(batch), cutoff_hz)
+        out = out.cpu().numpy()
+        res, r = [], 0
+        for n, length in zip(rows, lengths):
+            res.append(out[r : r + n, :length])
+            r += n
+        return res
+
+    def stream(
+        self,
+        blocks: Iterable[np.ndarray],
+        channels: int,
+        cutoff_hz: float,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> Iterator[np.ndarray]:
+        """Restore a stream of (C, n) float32 blocks at 16 kHz; yields (C, m) blocks in order."""
+        chunker, ola = Chunker(self.cfg.chunk, channels), OverlapAdd(self.cfg.chunk, channels)
+        pending: list[Chunk] = []
+
+        def flush() -> Iterator[np.ndarray]:
+            for chunk, out in zip(pending, self._run(pending, cutoff_hz)):
+                done = ola.add(chunk, out)
+                if on_progress is not None:
+                    on_progress(done.shape[1])
+                yield done
+            pending.clear()
+
+        with torch.inference_mode():
+            for block in blocks:
+                for chunk in chunker.feed(block):
+                    pending.append(chunk)
+                    if len(pending) >= self.cfg.batch_size:
+                        yield from flush()
+            pending.extend(chunker.finish())
+            while pending:
+                head, rest = pending[: self.cfg.batch_size], pending[self.cfg.batch_size :]
+                pending[:] = head
+                yield from flush()
+                pending.extend(rest)
+
+    def restore(self, wave: np.ndarray, cutoff_hz: float) -> np.ndarray:
+        """Whole-array convenience: (C, T) float32 at 16 kHz -> (C, T)."""
+        parts = list(self.stream([wave], wave.shape[0], cutoff_hz))
+        return np.concatenate(parts, axis=1) if parts else np.zeros_like(wave)
+
+    def one_shot(self, wave: np.ndarray, cutoff_hz: float) -> np.ndarray:
+        """Run the models on the whole (C, T) array at once (reference for tests, small inputs)."""
+        with torch.inference_mode():
+            out, _ = self.process(torch.from_numpy(wave.astype(np.float32)), cutoff_hz)
+        return out.cpu().numpy()

@@ -1,0 +1,100 @@
+"""One STFT/ISTFT pair and one mel filterbank, bound to a single ``StftConfig``.
+
+Phase repair, the vocoder's mel input and the vocoder's ISTFT head must all
+agree on window, hop and framing, or the repaired phase would belong to other
+frames than the magnitude it is paired with. This module is the only place
+that builds those transforms; windows and filterbanks live in buffers so they
+are computed once and move with ``.to(device)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from tdpr_cli.config import SAMPLE_RATE, StftConfig
+
+
+class Stft(nn.Module):
+    """Centred Hann STFT and its inverse.
+
+    ``forward``: (B, T) real at 16 kHz -> (B, n_fft // 2 + 1, T // hop + 1) complex.
+    ``inverse``: (B, F, N) complex -> (B, length) real.
+    """
+
+    def __init__(self, cfg: StftConfig = StftConfig()) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.register_buffer("window", torch.hann_window(cfg.n_fft), persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.stft(
+            x,
+            self.cfg.n_fft,
+            self.cfg.hop,
+            window=self.window.to(x.dtype),
+            center=True,
+            pad_mode="constant",
+            return_complex=True,
+        )
+
+    def inverse(self, spec: Tensor, length: int) -> Tensor:
+        return torch.istft(
+            spec,
+            self.cfg.n_fft,
+            self.cfg.hop,
+            window=self.window.to(spec.real.dtype),
+            center=True,
+            length=length,
+        )
+
+
+def _hz_to_mel(f: Tensor) -> Tensor:
+    # Slaney scale: linear below 1 kHz, logarithmic above.
+    f_sp = 200.0 / 3
+    logstep = math.log(6.4) / 27.0
+    lin = f / f_sp
+    log = 15.0 + torch.log(torch.clamp(f, min=1e-9) / 1000.0) / logstep
+    return torch.where(f >= 1000.0, log, lin)
+
+
+def _mel_to_hz(m: Tensor) -> Tensor:
+    f_sp = 200.0 / 3
+    logstep = math.log(6.4) / 27.0
+    return torch.where(m >= 15.0, 1000.0 * torch.exp(logstep * (m - 15.0)), f_sp * m)
+
+
+def mel_filterbank(cfg: StftConfig, sample_rate: int = SAMPLE_RATE) -> Tensor:
+    """Slaney-normalised triangular mel filters, shape (n_mels, n_fft // 2 + 1)."""
+    n_bins = cfg.n_fft // 2 + 1
+    freqs = torch.linspace(0.0, sample_rate / 2, n_bins, dtype=torch.float64)
+    m_lo, m_hi = _hz_to_mel(torch.tensor([cfg.f_min, cfg.f_max], dtype=torch.float64))
+    edges = _mel_to_hz(torch.linspace(float(m_lo), float(m_hi), cfg.n_mels + 2, dtype=torch.float64))
+    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rise = (freqs[None] - lower) / (centre - lower)
+    fall = (upper - freqs[None]) / (upper - centre)
+    fb = torch.clamp(torch.minimum(rise, fall), min=0.0)
+    # Equal-area normalisation keeps band energies comparable across the scale.
+    fb = fb * (2.0 / (upper - lower))
+    return fb.to(torch.float32)
+
+
+class LogMel(nn.Module):
+    """Log-mel magnitude of a waveform: (B, T) at 16 kHz -> (B, n_mels, T // hop + 1).
+
+    Natural log of the mel-weighted STFT magnitude, floored at 1e-5.
+    """
+
+    def __init__(self, cfg: StftConfig = StftConfig()) -> None:
+        super().__init__()
+        self.stft = Stft(cfg)
+        self.register_buffer("fb", mel_filterbank(cfg), persistent=False)
+
+    def from_magnitude(self, mag: Tensor) -> Tensor:
+        """(B, F, N) STFT magnitude -> (B, n_mels, N) log-mel."""
+        return torch.log(torch.clamp(torch.matmul(self.fb, mag), min=1e-5))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.from_magnitude(self.stft(x).abs())
