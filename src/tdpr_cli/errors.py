@@ -20,6 +20,12 @@ class TdprError(Exception):
     exit_code: int = 1
 
 
+class BatchFailed(TdprError):
+    """Some files of a folder run failed; every other file was written."""
+
+    exit_code = 1
+
+
 class UsageError(TdprError):
     """The command line or a configuration value is invalid."""
 

@@ -1,0 +1,105 @@
+"""Run restore jobs with a progress bar, a summary, and JSON records.
+
+Kept apart from ``commands.restore`` so that option parsing stays readable.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from tdpr_cli.errors import AudioIOError, BatchFailed, UsageError
+
+
+def plan_outputs(inp: str, out: str | None, out_dir: Path | None) -> tuple[list[tuple[str, str]], bool]:
+    """(input, output) pairs and whether this is folder mode; UsageError on bad combinations."""
+    if inp != "-" and Path(inp).is_dir():
+        if out_dir is None or out is not None:
+            raise UsageError(f"{inp} is a folder: use `tdpr restore {inp} --out OUTDIR`")
+        if out_dir.resolve() == Path(inp).resolve():
+            raise UsageError("--out must differ from the input folder; tdpr never writes over its inputs")
+        from tdpr_cli.jobs import discover
+
+        return [(str(a), str(b)) for a, b in discover(Path(inp), out_dir)], True
+    if out_dir is not None:
+        raise UsageError("--out is for folder input; for a file give the output path as the second argument")
+    if out is None:
+        raise UsageError("missing OUTPUT: `tdpr restore IN OUT` (use - for stdout)")
+    return [(inp, out)], False
+
+
+def _progress(console: Console, quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:.1f}/{task.total:.1f} s audio"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet,
+        transient=True,
+    )
+
+
+def _emit(rec, json_out: bool) -> None:
+    if json_out:
+        sys.stdout.write(json.dumps(rec.as_dict()) + "\n")
+        sys.stdout.flush()
+
+
+def _log(console: Console, rec, quiet: bool) -> None:
+    if quiet:
+        return
+    for w in rec.warnings:
+        console.print(f"[yellow]warning[/]: {rec.input}: {w}")
+    if rec.status in ("ok", "passthrough"):
+        speed = rec.duration_s / rec.seconds if rec.seconds else 0.0
+        console.print(f"{rec.input} -> {rec.output}: {rec.message}; {rec.duration_s:.1f} s in {rec.seconds:.1f} s ({speed:.1f}x real time)")
+
+
+def run(pairs, folder, restorer, info, subtype, overwrite, skip_existing, quiet, json_out, console) -> None:
+    """Restore every pair; in folder mode keep going past failures and raise at the end."""
+    from tdpr_cli.jobs import FileRecord, restore_file
+
+    records = []
+    with _progress(console, quiet) as bar:
+        for inp, out in pairs:
+            task = bar.add_task(Path(inp).name if inp != "-" else "<stdin>", total=1.0)
+            if folder and skip_existing and Path(out).exists():
+                rec = FileRecord(inp, out, status="skipped", message="output exists")
+            else:
+                try:
+                    cb = lambda done, total, t=task: bar.update(t, completed=done / 16000, total=total / 16000)
+                    rec = restore_file(inp, out, restorer, subtype, overwrite, cb)
+                    rec.models = dict(info)
+                except (AudioIOError, UsageError) as exc:
+                    if not folder:
+                        raise
+                    rec = FileRecord(inp, out, status="error", message=str(exc))
+            bar.remove_task(task)
+            records.append(rec)
+            _log(console, rec, quiet)
+            _emit(rec, json_out)
+    if folder:
+        _summary(records, console, quiet)
+
+
+def _summary(records, console: Console, quiet: bool) -> None:
+    failed = [r for r in records if r.status == "error"]
+    counts = {s: sum(r.status == s for r in records) for s in ("ok", "passthrough", "skipped", "error")}
+    if not quiet or failed:
+        table = Table(title=f"tdpr: {len(records)} files", show_lines=False)
+        for col in ("status", "count"):
+            table.add_column(col)
+        for status, n in counts.items():
+            table.add_row(status, str(n))
+        console.print(table)
+        for r in failed:
+            console.print(f"[red]failed[/]: {r.input}: {r.message}")
+    if failed:
+        raise BatchFailed(f"{len(failed)} of {len(records)} files failed")
+

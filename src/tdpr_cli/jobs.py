@@ -1,0 +1,145 @@
+"""One restore job per file: read -> resample -> analyse -> decide -> restore -> write.
+
+This module wires the stages for a file path; ``pipeline`` stays free of I/O
+and ``cli``/``commands`` only parse options and report. Every failure is a
+``TdprError``; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tdpr_cli.audio_io import STDIO, AudioSource, write_stream
+from tdpr_cli.bandwidth import SpectrumAccumulator, detect
+from tdpr_cli.config import SAMPLE_RATE, RestoreConfig, Subtype
+from tdpr_cli.errors import OutputError, UsageError
+from tdpr_cli.pipeline import Decision, Restorer, decide
+from tdpr_cli.resample import StreamResampler, output_length
+
+#: Extensions picked up in batch mode.
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+#: Formats libsndfile cannot write (or that we do not write) become WAV.
+WRITABLE = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+
+
+@dataclass
+class FileRecord:
+    """What happened to one file; serialised as one JSON line with ``--json``."""
+
+    input: str
+    output: str
+    status: str = "ok"  # ok | passthrough | skipped | error
+    message: str = ""
+    cutoff_hz: float | None = None
+    duration_s: float = 0.0
+    seconds: float = 0.0
+    device: str = "cpu"
+    models: dict[str, str] = field(default_factory=dict)
+    gain_db: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def resampled(src: AudioSource) -> Iterator[np.ndarray]:
+    """(C, n) float32 blocks of ``src`` at 16 kHz."""
+    rs = StreamResampler(src.info.sample_rate, src.info.channels)
+    for block in src.blocks():
+        out = rs.process(block)
+        if out.shape[1]:
+            yield out
+    tail = rs.flush()
+    if tail.shape[1]:
+        yield tail
+
+
+def analyse(src: AudioSource, cfg: RestoreConfig) -> Decision:
+    """First pass over the file: long-term spectrum -> bandwidth -> decision."""
+    acc = SpectrumAccumulator()
+    for block in resampled(src):
+        acc.add(block)
+    return decide(detect(acc.ltas_db(), acc.peak, cfg.wideband_hz), cfg)
+
+
+def check_paths(inp: str, out: str, overwrite: bool) -> None:
+    """Refuse writing over the input, or over an existing output without ``overwrite``."""
+    if out == STDIO:
+        return
+    o = Path(out)
+    if o.is_dir():
+        raise OutputError(f"{o}: is a directory; give a file name")
+    if inp != STDIO and o.exists() and os.path.samefile(inp, o):
+        raise OutputError(f"{o}: output is the input file; tdpr never writes over its input")
+    if o.exists() and not overwrite:
+        raise OutputError(f"{o}: exists; pass --overwrite to replace it")
+
+
+def restore_file(
+    inp: str,
+    out: str,
+    restorer: Restorer,
+    subtype: Subtype,
+    overwrite: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> FileRecord:
+    """Restore ``inp`` into ``out``; ``on_progress(done, total)`` counts 16 kHz samples."""
+    rec = FileRecord(input=inp, output=out, device=str(restorer.device))
+    t0 = time.perf_counter()
+    check_paths(inp, out, overwrite)
+    src = AudioSource(inp)
+    rec.duration_s = src.info.duration_s
+    total = output_length(src.info.frames, src.info.sample_rate)
+    dec = analyse(src, restorer.cfg)
+    rec.cutoff_hz = round(dec.cutoff_hz, 1)
+    rec.message = dec.reason
+    if dec.warning:
+        rec.warnings.append(dec.warning)
+    done = 0
+
+    def progress(n: int) -> None:
+        nonlocal done
+        done += n
+        if on_progress is not None:
+            on_progress(done, total)
+
+    if dec.process:
+        blocks = restorer.stream(resampled(src), src.info.channels, dec.cutoff_hz, progress)
+    else:
+        rec.status = "passthrough"
+        blocks = _counted(resampled(src), progress)
+    res = write_stream(out, blocks, SAMPLE_RATE, src.info.channels, subtype)
+    if res.gain != 1.0:
+        rec.gain_db = round(20 * np.log10(res.gain), 2)
+        rec.warnings.append(f"output peak {res.peak:.3f} exceeds full scale; scaled by {rec.gain_db} dB")
+    rec.seconds = round(time.perf_counter() - t0, 3)
+    return rec
+
+
+def _counted(blocks: Iterator[np.ndarray], progress: Callable[[int], None]) -> Iterator[np.ndarray]:
+    for b in blocks:
+        progress(b.shape[1])
+        yield b
+
+
+def discover(root: Path, out_root: Path) -> list[tuple[Path, Path]]:
+    """Audio files under ``root`` (recursive, sorted) and their mirrored outputs."""
+    if not root.is_dir():
+        raise UsageError(f"{root}: not a directory")
+    pairs = []
+    skip = out_root.resolve()
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.suffix.lower() not in AUDIO_EXTENSIONS or path.name.startswith("."):
+            continue
+        if path.resolve().is_relative_to(skip):
+            continue  # never re-process our own outputs
+        rel = path.relative_to(root)
+        suffix = path.suffix if path.suffix.lower() in WRITABLE else ".wav"
+        pairs.append((path, out_root / rel.with_suffix(suffix)))
+    return pairs

@@ -1,0 +1,113 @@
+"""Build models from verified safetensors + JSON config files, and export them.
+
+Files are read with safetensors only (no pickle). Callers hand in paths that
+``tdpr_cli.weights`` has already verified against their pinned sha256.
+An architecture registry maps the config's ``arch`` to (model class, config class).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from tdpr_cli.config import SAMPLE_RATE
+from tdpr_cli.errors import WeightsError
+from tdpr_cli.models.seanet import Seanet, SeanetConfig
+from tdpr_cli.models.vocoder import Vocoder, VocoderConfig
+
+
+@dataclass(frozen=True)
+class Arch:
+    kind: str
+    build: Callable[[dict], nn.Module]
+
+
+ARCHS: dict[str, Arch] = {
+    "seanet": Arch("tdcnn", lambda p: Seanet(SeanetConfig.from_dict(p))),
+    "vocos": Arch("vocoder", lambda p: Vocoder(VocoderConfig.from_dict(p))),
+}
+
+
+def register(name: str, kind: str, build: Callable[[dict], nn.Module]) -> None:
+    """Add an architecture (used by the AudioUNet/Demucs-style variants)."""
+    ARCHS[name] = Arch(kind, build)
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """Parse and sanity-check a model's JSON config."""
+    try:
+        cfg = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise WeightsError(f"{path}: cannot read model config: {exc}") from None
+    for key in ("arch", "kind", "params", "sample_rate"):
+        if key not in cfg:
+            raise WeightsError(f"{path}: model config lacks {key!r}")
+    if cfg["arch"] not in ARCHS:
+        raise WeightsError(f"{path}: unknown architecture {cfg['arch']!r} (known: {', '.join(sorted(ARCHS))})")
+    if cfg["sample_rate"] != SAMPLE_RATE:
+        raise WeightsError(f"{path}: model works at {cfg['sample_rate']} Hz, tdpr needs {SAMPLE_RATE} Hz")
+    return cfg
+
+
+def build(cfg: dict[str, Any]) -> nn.Module:
+    """Instantiate an untrained model from a config dict."""
+    try:
+        return ARCHS[cfg["arch"]].build(cfg["params"])
+    except (TypeError, ValueError) as exc:
+        raise WeightsError(f"bad parameters for {cfg['arch']}: {exc}") from None
+
+
+def load_model(weights: Path, config: Path, kind: str | None = None) -> nn.Module:
+    """Model in eval mode, float32, from verified files; ``kind`` checks tdcnn/vocoder."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    cfg = read_config(config)
+    if kind is not None and cfg["kind"] != kind:
+        raise WeightsError(f"{config}: is a {cfg['kind']} model, expected a {kind}")
+    model = build(cfg)
+    try:
+        state = load_file(str(weights))
+    except (OSError, SafetensorError) as exc:
+        raise WeightsError(f"{weights}: cannot read safetensors: {exc}") from None
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise WeightsError(f"{weights}: weights do not fit {cfg['arch']} {cfg['params']}: {first}") from None
+    return model.float().eval()
+
+
+def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def export(model: nn.Module, directory: Path, name: str, extra: dict[str, Any] | None = None) -> tuple[Path, Path]:
+    """Write ``name.safetensors`` (fp16 floats) and ``name.json`` into ``directory``."""
+    from safetensors.torch import save_file
+
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {
+        k: (v.detach().half() if v.is_floating_point() else v.detach()).contiguous().cpu()
+        for k, v in model.state_dict().items()
+    }
+    cfg = dict(model.config, sample_rate=SAMPLE_RATE, **(extra or {}))
+    w, c = directory / f"{name}.safetensors", directory / f"{name}.json"
+    _atomic_write(w, lambda tmp: save_file(state, tmp))
+    _atomic_write(c, lambda tmp: Path(tmp).write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n"))
+    return w, c
