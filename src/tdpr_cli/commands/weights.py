@@ -1,0 +1,179 @@
+"""``tdpr weights ...``: list, verify, fetch and add pinned model weights.
+
+Tables and progress go to stderr; only data (JSON, file paths) goes to
+stdout, so ``tdpr weights fetch NAME`` can be used in ``$(...)``. Commands
+raise ``TdprError`` subclasses and leave exit codes to ``tdpr_cli.cli``.
+The hub library is imported only by the commands that download.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from enum import Enum
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from tdpr_cli import hashing, hub
+from tdpr_cli.errors import WeightsError
+from tdpr_cli.lockfile import MODEL_KINDS, BundledSource, FileEntry, Lock, user_lock_path
+
+app = typer.Typer(
+    name="weights",
+    help="List, verify, download and pin model weights (see weights.lock).",
+    no_args_is_help=True,
+)
+console = Console(stderr=True)
+
+#: Model kinds as a Click choice, built from the one registry in lockfile.
+Kind = Enum("Kind", {k: k for k in MODEL_KINDS}, type=str)  # type: ignore[misc]
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON to stdout.")]
+OfflineOpt = Annotated[
+    bool, typer.Option("--offline", help="Use only the local hub cache (also HF_HUB_OFFLINE=1).")
+]
+
+
+def _status_rows(lock: Lock) -> list[dict[str, Any]]:
+    """One row per model; presence and verification come from caches, nothing is hashed."""
+    rows = []
+    for entry in lock.models.values():
+        src = entry.source
+        states = []
+        for f in entry.files:
+            if isinstance(src, BundledSource):
+                path: Path | None = src.directory / f.filename
+                path = path if path.is_file() else None
+            else:
+                path = hub.cached(src.repo_id, f.filename, src.revision)
+            verified = path is not None and hashing.is_verified(path, f.sha256)
+            states.append("absent" if path is None else "verified" if verified else "unverified")
+        if isinstance(src, BundledSource):
+            source = f"bundled:{src.path}"
+        else:
+            source = f"hf://{src.repo_id}@{src.revision}"
+        rows.append({
+            "name": entry.name,
+            "kind": entry.kind,
+            "default": lock.defaults.get(entry.kind) == entry.name,
+            "size": sum(f.size for f in entry.files),
+            "source": source,
+            "present": "absent" not in states,
+            "verified": set(states) == {"verified"},
+        })
+    return rows
+
+
+def _human_size(n: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+@app.command("list")
+def list_models(json_out: JsonOpt = False) -> None:
+    """List the models of the packaged and user locks, and whether they are on disk."""
+    from tdpr_cli.weights import load_lock
+
+    rows = _status_rows(load_lock())
+    if json_out:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        console.print("no models in the lock yet; add one with `tdpr weights add`")
+        return
+    from rich.table import Table
+
+    table = Table("name", "kind", "default", "size", "source", "status")
+    for r in rows:
+        status = "verified" if r["verified"] else "present" if r["present"] else "not downloaded"
+        size = _human_size(r["size"])
+        default = "yes" if r["default"] else ""
+        table.add_row(r["name"], r["kind"], default, size, r["source"], status)
+    console.print(table)
+
+
+@app.command("verify")
+def verify(json_out: JsonOpt = False) -> None:
+    """Re-hash every pinned file on disk (bundled and cached); fail on any mismatch."""
+    from tdpr_cli.weights import load_lock, verify_all
+
+    results = verify_all(load_lock(), offline=True)
+    if json_out:
+        typer.echo(json.dumps([r._asdict() for r in results], indent=2))
+    for r in results:
+        style = {"ok": "green", "not-cached": "yellow"}.get(r.status, "bold red")
+        console.print(f"[{style}]{r.status:>10}[/] {r.name} {r.filename}: {r.message}")
+    bad = [r for r in results if r.status not in ("ok", "not-cached")]
+    if bad:
+        lines = "; ".join(f"{r.name}/{r.filename}: {r.message}" for r in bad)
+        raise WeightsError(f"{len(bad)} weight file(s) failed verification: {lines}")
+    absent = sum(r.status == "not-cached" for r in results)
+    console.print(f"{len(results) - absent} file(s) verified, {absent} not downloaded")
+
+
+def _copy_verified(path: Path, f: FileEntry, dest_dir: Path) -> Path:
+    """Copy a verified file into ``dest_dir`` under a temporary name, re-verify, rename."""
+    dest = dest_dir / PurePosixPath(f.filename).name
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    try:
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, tmp)
+        hashing.verify_file(tmp, f.sha256, f.size, use_cache=False)
+        os.replace(tmp, dest)
+    except OSError as exc:
+        raise WeightsError(f"{dest}: cannot write: {exc}") from None
+    finally:
+        hashing.forget(tmp)
+        tmp.unlink(missing_ok=True)
+    return dest
+
+
+@app.command("fetch")
+def fetch(
+    names: Annotated[list[str], typer.Argument(help="Model names from the lock.")],
+    to: Annotated[
+        Path | None, typer.Option("--to", help="Also copy the verified files into DIR.")
+    ] = None,
+    offline: OfflineOpt = False,
+) -> None:
+    """Download models at their pinned commit and verify them; print their paths."""
+    from tdpr_cli.weights import load_lock, resolve
+
+    lock = load_lock()
+    for name in names:
+        if name not in lock.models:
+            known = ", ".join(sorted(lock.models)) or "none"
+            raise WeightsError(f"unknown model {name!r} (known: {known})")
+    for name in names:
+        entry = lock.models[name]
+        model = resolve(lock, name, entry.kind, offline=offline)
+        paths = [model.weights_path, model.config_path]
+        if to is not None:
+            files = (entry.weights_file, entry.config_file)
+            paths = [_copy_verified(p, f, to) for p, f in zip(paths, files, strict=True)]
+        console.print(f"[green]verified[/] {name} ({entry.kind})")
+        for path in paths:
+            typer.echo(str(path))
+
+
+@app.command("add")
+def add(
+    uri: Annotated[str, typer.Argument(help="hf://REPO@COMMIT/FILE.safetensors (40-hex commit).")],
+    name: Annotated[str, typer.Option("--name", help="Name to give the model in the lock.")],
+    kind: Annotated[Kind, typer.Option("--kind", help="What the model is.")],
+    offline: OfflineOpt = False,
+) -> None:
+    """Download a Hub model and its .json config and pin both in your user lock."""
+    from tdpr_cli.weights import add_hf_entry
+
+    path = user_lock_path()
+    entry = add_hf_entry(uri, name, kind.value, path, offline=offline)
+    size = sum(f.size for f in entry.files)
+    console.print(f"pinned {entry.name} ({entry.kind}, {size} bytes) in the user lock:")
+    typer.echo(str(path))
