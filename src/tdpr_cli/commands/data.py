@@ -19,7 +19,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from tdpr_cli.errors import TdprError, UsageError
+from tdpr_cli.errors import Interrupted, TdprError, UsageError
 
 app = typer.Typer(help="Build the piano training corpus.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -77,6 +77,8 @@ def render_corpus(out: Path, hours: float = 20.0, jobs: int = 1, seed: int = 0, 
 
     from tdpr_cli.train.build import render_corpus as build
 
+    _interrupt_on_signals()
+
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:.2f}/{task.total:g} h"),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
         task = progress.add_task("rendering", total=hours)
@@ -86,9 +88,28 @@ def render_corpus(out: Path, hours: float = 20.0, jobs: int = 1, seed: int = 0, 
             speed = result.audio_s / result.synth_s if result.synth_s else 0.0
             status = result.error or f"{len(result.clips)} clips, {result.audio_s:.0f} s audio, {speed:.0f}x"
             if not console.is_terminal or result.error:
-                console.print(f"{hours_done:7.3f} h  {result.job.key}  {result.soundfont}  {status}", highlight=False)
+                console.print(f"{hours_done:7.3f} h  {result.job.key}  {result.soundfont}  {status}", highlight=False, soft_wrap=True)
 
-        return build(out, hours, jobs, seed, limit_pieces, on_result=on_result)
+        try:
+            return build(out, hours, jobs, seed, limit_pieces, on_result=on_result)
+        except KeyboardInterrupt:
+            raise Interrupted("stopped; the manifest is saved, rerun the same command to resume") from None
+
+
+def _interrupt_on_signals() -> None:
+    """Turn SIGTERM/SIGINT into ``KeyboardInterrupt`` so the manifest is saved on the way out.
+
+    A background job started with ``&`` ignores SIGINT and dies silently on SIGTERM;
+    both would lose the last seconds of manifest updates. KeyboardInterrupt is not an
+    ``Exception``, so the per-piece error handlers cannot swallow it.
+    """
+    import signal
+
+    def stop(signum, frame):  # noqa: ARG001 - signal handler signature
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop)
 
 
 def print_summary(summary) -> None:

@@ -158,12 +158,13 @@ def _force_piano(mid):
 
 
 def concatenate(mids: list, gap_beats: float = 2.0):
-    """Play several files one after another as one type-0 file (same ticks per beat)."""
+    """Play several files one after another, ``gap_beats`` apart, as one type-0 file."""
     import mido
 
     tpb = mids[0].ticks_per_beat
     track, pending = mido.MidiTrack(), 0
-    for mid in mids:
+    for k, mid in enumerate(mids):
+        pending += int(gap_beats * tpb) if k else 0
         merged = mido.merge_tracks(mid.tracks)
         if not any(m.type == "set_tempo" for m in merged):
             track.append(mido.MetaMessage("set_tempo", tempo=500_000, time=pending))
@@ -174,7 +175,6 @@ def concatenate(mids: list, gap_beats: float = 2.0):
                 continue
             track.append(msg.copy(time=msg.time * tpb // mid.ticks_per_beat + pending))
             pending = 0
-        pending += int(gap_beats * tpb)
     track.append(mido.MetaMessage("end_of_track", time=pending))
     return mido.MidiFile(type=0, ticks_per_beat=tpb, tracks=[track])
 
