@@ -1,0 +1,224 @@
+"""Objective metrics of the paper's evaluation (§4.3) and a trivial DSP baseline.
+
+``lsd`` is the Log-Spectral Distance exactly as the ssr_eval toolkit computes
+it (the toolkit the paper relies on): magnitude STFT with
+``n_fft = int(2048 / (44100 / sr))`` (743 at 16 kHz), ``hop = sr // 100``,
+periodic Hann window, centred frames with zero padding, and per bin
+``log10(S_ref**2 / (S_est + 1e-12)**2 + 1e-12) ** 2``, square-rooted after the
+mean over bins, then averaged over frames. Note that it is asymmetric and not
+scale-free: a silent reference frame costs ``12**2`` per bin.
+
+Everything here is numpy only; no torch, so ``tdpr eval`` stays light. All
+signals are (T,) or (C, T) float at ``sr`` Hz (16 kHz unless given); metrics
+of (C, T) inputs are averaged over channels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tdpr_cli.config import SAMPLE_RATE
+from tdpr_cli.errors import UsageError
+
+EPS = 1e-12  # ssr_eval's epsilon
+POWER_FLOOR = 1e-8  # clamp of the 2048-point LSD
+MAX_LENGTH_MISMATCH = 100  # samples, as ssr_eval asserts
+NOISE_FILL_REF_HZ = 500.0  # width of the band below the cutoff that sets the level
+NOISE_FILL_SLOPE_DB_PER_KHZ = -6.0
+
+
+def _hann(n: int) -> np.ndarray:
+    """Periodic Hann window of ``n`` samples (torch/librosa/scipy-fftbins)."""
+    return 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
+
+
+def stft(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """Centred, zero-padded periodic-Hann STFT.
+
+    (..., T) real -> (..., N, n_fft // 2 + 1) complex, frames first, with
+    ``N = 1 + (T + 2 * (n_fft // 2) - n_fft) // hop`` as librosa and torch
+    count them (``1 + T // hop`` for even ``n_fft``); frame ``i`` is centred
+    on sample ``i * hop``.
+    """
+    pad = [(0, 0)] * (x.ndim - 1) + [(n_fft // 2, n_fft // 2)]
+    padded = np.pad(np.asarray(x, dtype=np.float64), pad)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[..., ::hop, :]
+    return np.fft.rfft(frames * _hann(n_fft), axis=-1)
+
+
+def istft(spec: np.ndarray, n_fft: int, hop: int, length: int) -> np.ndarray:
+    """Inverse of ``stft`` by weighted overlap-add: (..., N, F) -> (..., length)."""
+    window = _hann(n_fft)
+    frames = np.fft.irfft(spec, n=n_fft, axis=-1) * window
+    count = spec.shape[-2]
+    total = n_fft + hop * (count - 1)
+    out = np.zeros(spec.shape[:-2] + (total,))
+    norm = np.zeros(total)
+    for i in range(count):  # N is small (frames), each step is vectorised
+        out[..., i * hop : i * hop + n_fft] += frames[..., i, :]
+        norm[i * hop : i * hop + n_fft] += window**2
+    # Samples no window covers are exactly zero; keep them so instead of 0/0.
+    out = out / np.where(norm > 1e-10, norm, 1.0)
+    return out[..., n_fft // 2 : n_fft // 2 + length]
+
+
+def _pair(est: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Validate and truncate to the shorter length: (C, T) float64 each."""
+    e, r = np.atleast_2d(np.asarray(est, np.float64)), np.atleast_2d(np.asarray(ref, np.float64))
+    if e.ndim != 2 or r.ndim != 2:
+        raise UsageError(f"audio must be (T,) or (C, T), got {np.shape(est)} and {np.shape(ref)}")
+    if e.shape[0] != r.shape[0]:
+        raise UsageError(f"channel counts differ: estimate {e.shape[0]}, reference {r.shape[0]}")
+    diff = abs(e.shape[-1] - r.shape[-1])
+    if diff >= MAX_LENGTH_MISMATCH:
+        raise UsageError(
+            f"lengths differ by {diff} samples ({e.shape[-1]} vs {r.shape[-1]}); "
+            f"at most {MAX_LENGTH_MISMATCH - 1} are tolerated"
+        )
+    n = min(e.shape[-1], r.shape[-1])
+    if n == 0:
+        raise UsageError("cannot score empty audio")
+    return e[:, :n], r[:, :n]
+
+
+def _check_cutoff(cutoff_hz: float, sr: int) -> None:
+    if not 0 < cutoff_hz < sr / 2:
+        raise UsageError(f"cutoff {cutoff_hz:g} Hz must lie between 0 and {sr / 2:g} Hz")
+
+
+def ssr_stft_params(sr: int) -> tuple[int, int]:
+    """(n_fft, hop) of ssr_eval at ``sr`` Hz: (743, 160) at 16 kHz."""
+    return int(2048 / (44100 / sr)), int(sr / 100)
+
+
+def _ssr_lsd(est: np.ndarray, ref: np.ndarray, sr: int, min_hz: float) -> float:
+    """ssr_eval LSD restricted to bins strictly above ``min_hz`` (-1: all bins)."""
+    e, r = _pair(est, ref)
+    n_fft, hop = ssr_stft_params(sr)
+    keep = np.fft.rfftfreq(n_fft, 1.0 / sr) > min_hz
+    if not keep.any():
+        raise UsageError(f"no STFT bin lies above {min_hz:g} Hz at {sr} Hz")
+    s_est = np.abs(stft(e, n_fft, hop))[..., keep]
+    s_ref = np.abs(stft(r, n_fft, hop))[..., keep]
+    per_bin = np.log10(s_ref**2 / (s_est + EPS) ** 2 + EPS) ** 2
+    return float(np.mean(np.sqrt(np.mean(per_bin, axis=-1))))
+
+
+def lsd(est: np.ndarray, ref: np.ndarray, sr: int = SAMPLE_RATE) -> float:
+    """ssr_eval Log-Spectral Distance (lower is better, 0 for identical input)."""
+    return _ssr_lsd(est, ref, sr, -1.0)
+
+
+def lsd_high(est: np.ndarray, ref: np.ndarray, cutoff_hz: float, sr: int = SAMPLE_RATE) -> float:
+    """``lsd`` over the bins above ``cutoff_hz`` only: the generated band."""
+    return _ssr_lsd(est, ref, sr, cutoff_hz)
+
+
+def lsd_2048(est: np.ndarray, ref: np.ndarray) -> float:
+    """LSD as in AudioUNet-style papers: 2048/512 Hann STFT, log10 power
+    clamped at 1e-8, root mean square over bins, mean over frames."""
+    e, r = _pair(est, ref)
+    p_est = np.maximum(np.abs(stft(e, 2048, 512)) ** 2, POWER_FLOOR)
+    p_ref = np.maximum(np.abs(stft(r, 2048, 512)) ** 2, POWER_FLOOR)
+    per_frame = np.sqrt(np.mean((np.log10(p_ref) - np.log10(p_est)) ** 2, axis=-1))
+    return float(np.mean(per_frame))
+
+
+def _wrap(phase: np.ndarray) -> np.ndarray:
+    """Wrap radians to (-pi, pi]."""
+    return np.pi - np.mod(np.pi - phase, 2.0 * np.pi)
+
+
+def phase_error(
+    est: np.ndarray, ref: np.ndarray, band: tuple[float, float], sr: int = SAMPLE_RATE
+) -> dict[str, float]:
+    """Phase distance in ``band`` (lo_hz, hi_hz), weighted by reference magnitude.
+
+    1024/256 Hann STFT. ``cos``: weighted mean of ``1 - cos(phi_est - phi_ref)``
+    (0 identical, ~1 for unrelated signals, 2 inverted). ``ifd``: weighted
+    mean absolute difference, in radians, of the frame-to-frame phase advance
+    (instantaneous frequency), each advance wrapped to (-pi, pi]; ~1.1 rad
+    for unrelated noise (not pi/2: at 75 % overlap each advance clusters
+    around the bin's nominal one). NaN when the reference is silent there.
+    """
+    e, r = _pair(est, ref)
+    lo, hi = band
+    freqs = np.fft.rfftfreq(1024, 1.0 / sr)
+    keep = (freqs >= lo) & (freqs <= hi)
+    if not keep.any():
+        raise UsageError(f"phase band {lo:g}..{hi:g} Hz holds no STFT bin at {sr} Hz")
+    x_est, x_ref = stft(e, 1024, 256)[..., keep], stft(r, 1024, 256)[..., keep]
+    weight = np.abs(x_ref)
+    d_phase = np.angle(x_est) - np.angle(x_ref)
+    advance_est = _wrap(np.diff(np.angle(x_est), axis=-2))
+    advance_ref = _wrap(np.diff(np.angle(x_ref), axis=-2))
+    ifd = np.abs(_wrap(advance_est - advance_ref))
+
+    def weighted(values: np.ndarray, w: np.ndarray) -> float:
+        total = w.sum()
+        return float((values * w).sum() / total) if total > 0 else float("nan")
+
+    return {"cos": weighted(1.0 - np.cos(d_phase), weight), "ifd": weighted(ifd, weight[..., 1:, :])}
+
+
+def snr(est: np.ndarray, ref: np.ndarray) -> float:
+    """Signal-to-noise ratio in dB of ``est`` against ``ref`` (inf if equal)."""
+    e, r = _pair(est, ref)
+    noise = np.sum((r - e) ** 2)
+    signal = np.sum(r**2)
+    if noise == 0:
+        return float("inf")
+    if signal == 0:
+        return float("-inf")
+    return float(10.0 * np.log10(signal / noise))
+
+
+def noise_fill(x: np.ndarray, sr: int, cutoff_hz: float, seed: int = 0) -> np.ndarray:
+    """Trivial bandwidth-extension baseline: shaped noise above the cutoff.
+
+    Below ``cutoff_hz`` the input's STFT is kept. Above it, white noise's STFT
+    is rescaled per frame to the mean magnitude of the input over the
+    ``NOISE_FILL_REF_HZ`` just below the cutoff, falling
+    ``NOISE_FILL_SLOPE_DB_PER_KHZ`` per kHz above it. Hann STFT of 64 ms, hop
+    16 ms. (T,) or (C, T) at ``sr`` Hz -> new float32 array of the same shape;
+    the same ``seed`` gives the same output.
+    """
+    wave = np.asarray(x, dtype=np.float64)
+    _check_cutoff(cutoff_hz, sr)
+    n_fft = 2 * max(8, round(sr * 0.064 / 2))
+    hop = n_fft // 4
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    spec = stft(wave, n_fft, hop)
+    ref_bins = (freqs >= cutoff_hz - NOISE_FILL_REF_HZ) & (freqs <= cutoff_hz)
+    high = freqs > cutoff_hz
+    level = np.abs(spec[..., ref_bins]).mean(axis=-1, keepdims=True)  # per frame
+    slope = 10.0 ** (NOISE_FILL_SLOPE_DB_PER_KHZ * (freqs[high] - cutoff_hz) / 1000.0 / 20.0)
+    noise = stft(np.random.default_rng(seed).standard_normal(wave.shape), n_fft, hop)[..., high]
+    noise = noise / np.abs(noise).mean()  # mean magnitude 1: matches "mean magnitude" level
+    filled = spec.copy()
+    filled[..., high] = noise * level * slope
+    return istft(filled, n_fft, hop, wave.shape[-1]).astype(np.float32)
+
+
+def score(
+    est: np.ndarray, ref: np.ndarray, cutoff_hz: float | None = None, sr: int = SAMPLE_RATE
+) -> dict[str, float]:
+    """All metrics of one (estimate, reference) pair at ``sr`` Hz.
+
+    Always: ``lsd``, ``lsd_2048``, ``snr``. With ``cutoff_hz`` also the band
+    metrics: ``lsd_high``, and ``phase_cos_high`` / ``phase_ifd_high`` over the
+    generated band [cutoff, sr / 2] and ``phase_cos_low`` / ``phase_ifd_low``
+    over the kept band [50, cutoff - 250] Hz.
+    """
+    result = {"lsd": lsd(est, ref, sr), "lsd_2048": lsd_2048(est, ref), "snr": snr(est, ref)}
+    if cutoff_hz is None:
+        return result
+    _check_cutoff(cutoff_hz, sr)
+    result["lsd_high"] = lsd_high(est, ref, cutoff_hz, sr)
+    bands = {"high": (cutoff_hz, sr / 2), "low": (50.0, cutoff_hz - 250.0)}
+    for name, band in bands.items():
+        if band[1] <= band[0]:
+            continue  # cutoff below 300 Hz: no kept band to compare
+        for key, value in phase_error(est, ref, band, sr).items():
+            result[f"phase_{key}_{name}"] = value
+    return result

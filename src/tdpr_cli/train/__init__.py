@@ -1,0 +1,1 @@
+"""Training-side code: the low-resolution simulation, data, losses and the loop."""
