@@ -44,13 +44,13 @@ def root(
 
 
 def _register() -> None:
-    from tdpr_cli.commands import restore, weights
+    from tdpr_cli.commands import data, degrade, evaluate, restore, weights
 
     app.command("restore")(restore.restore_cmd)
-
-
+    app.command("degrade")(degrade.degrade_cmd)
+    app.command("eval")(evaluate.eval_cmd)
     app.add_typer(weights.app, name="weights")
-
+    app.add_typer(data.app, name="data")
 
 
 def _on_term(signum, frame) -> None:
@@ -77,14 +77,14 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         typer.echo("tdpr: aborted", err=True)
         sys.exit(Interrupted.exit_code)
-    except Exception as exc:  # click usage errors come through here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        raise
-
+    except typer.TyperException as exc:
+        # Parser errors (bad option values, missing arguments): click's own message, exit 2.
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            typer.echo(f"tdpr: error: {exc}", err=True)
+        sys.exit(getattr(exc, "exit_code", 2) or 2)
 
 if __name__ == "__main__":
     main()

@@ -33,7 +33,7 @@ Upsampler = Literal["transposed", "nearest", "subpixel"]
 class SeanetConfig:
     """Architecture hyper-parameters; ``channels`` is the width of the first level."""
 
-    channels: int = 16
+    channels: int = 12
     strides: tuple[int, ...] = (2, 4, 8, 8)
     dilations: tuple[int, ...] = (1, 3, 9)
     kernel: int = 7

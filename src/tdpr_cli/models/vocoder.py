@@ -27,8 +27,8 @@ class VocoderConfig:
     """Hyper-parameters; STFT settings must match the mel analysis (1024/256/80 at 16 kHz)."""
 
     n_mels: int = 80
-    dim: int = 192
-    intermediate: int = 576
+    dim: int = 128
+    intermediate: int = 384
     layers: int = 6
     kernel: int = 7
     n_fft: int = 1024

@@ -1,0 +1,131 @@
+"""The command line as a user meets it: exit codes, stderr, stdout, files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from conftest import band_limited
+
+
+def tdpr(*args, env, stdin=None, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "tdpr_cli", *map(str, args)],
+        env=env, input=stdin, capture_output=True, cwd=cwd, timeout=300,
+    )
+
+
+def test_help_and_version_import_no_torch():
+    code = (
+        "import sys\nfrom tdpr_cli.cli import main\n"
+        "for argv in (['--help'], ['--version'], ['restore', '--help']):\n"
+        "    try:\n        main(argv)\n    except SystemExit as e:\n        assert e.code == 0, e.code\n"
+        "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith("NO-TORCH")
+    assert "tdpr 0.1.0" in out.stdout
+
+
+def test_restore_file(tiny_env, wav_in, tmp_path):
+    out = tmp_path / "out.wav"
+    r = tdpr("restore", wav_in, out, env=tiny_env)
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout == b""  # stdout carries data only
+    assert b"detected bandwidth" in r.stderr
+    y, sr = sf.read(out)
+    x, _ = sf.read(wav_in)
+    assert sr == 16000 and y.shape == x.shape
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # no temp files left
+
+
+def test_restore_resamples_and_keeps_channels(tiny_env, tmp_path):
+    src = tmp_path / "in.flac"
+    sf.write(src, band_limited(2.0, 44100, 3000, channels=2), 44100)
+    out = tmp_path / "out.flac"
+    r = tdpr("restore", src, out, "--json", env=tiny_env)
+    assert r.returncode == 0, r.stderr.decode()
+    rec = json.loads(r.stdout)
+    assert rec["status"] == "ok" and abs(rec["cutoff_hz"] - 3000) < 400
+    assert set(rec["models"]) == {"tdcnn", "vocoder"} and "sha256:" in rec["models"]["tdcnn"]
+    info = sf.info(out)
+    assert info.samplerate == 16000 and info.channels == 2 and info.frames == 32000
+
+
+def test_stdin_to_stdout(tiny_env, wav_in):
+    r = tdpr("restore", "-", "-", env=tiny_env, stdin=wav_in.read_bytes())
+    assert r.returncode == 0, r.stderr.decode()
+    import io
+
+    y, sr = sf.read(io.BytesIO(r.stdout))
+    assert sr == 16000 and len(y) == sf.info(wav_in).frames
+
+
+def test_exit_codes(tiny_env, wav_in, tmp_path):
+    out = tmp_path / "o.wav"
+    missing = tdpr("restore", tmp_path / "nope.wav", out, env=tiny_env)
+    assert missing.returncode == 4 and b"no such file" in missing.stderr
+    assert b"Traceback" not in missing.stderr
+    same = tdpr("restore", wav_in, wav_in, env=tiny_env)
+    assert same.returncode == 4 and b"never writes over its input" in same.stderr
+    usage = tdpr("restore", wav_in, out, "--phase", "bogus", env=tiny_env)
+    assert usage.returncode == 2
+    bad_ext = tdpr("restore", wav_in, tmp_path / "o.xyz", env=tiny_env)
+    assert bad_ext.returncode == 2 and b"unsupported output extension" in bad_ext.stderr
+    assert tdpr("restore", wav_in, out, env=tiny_env).returncode == 0
+    exists = tdpr("restore", wav_in, out, env=tiny_env)
+    assert exists.returncode == 4 and b"--overwrite" in exists.stderr
+    assert tdpr("restore", wav_in, out, "--overwrite", env=tiny_env).returncode == 0
+
+
+def test_tampered_weights_exit_3(tiny_env, wav_in, tmp_path):
+    w = Path(tiny_env["TDPR_CONFIG_DIR"]) / "models" / "tiny-seanet.safetensors"
+    data = bytearray(w.read_bytes())
+    data[-1] ^= 0xFF
+    w.write_bytes(bytes(data))
+    r = tdpr("restore", wav_in, tmp_path / "o.wav", env=tiny_env)
+    assert r.returncode == 3 and b"sha256" in r.stderr
+    assert not (tmp_path / "o.wav").exists()
+
+
+def test_wideband_passes_through_unless_forced(tiny_env, tmp_path):
+    rng = np.random.default_rng(0)
+    x = (0.1 * rng.standard_normal((16000, 1))).astype(np.float32)
+    src = tmp_path / "wide.wav"
+    sf.write(src, x, 16000, subtype="FLOAT")
+    r = tdpr("restore", src, tmp_path / "a.wav", "--json", "--subtype", "FLOAT", env=tiny_env)
+    assert json.loads(r.stdout)["status"] == "passthrough"
+    np.testing.assert_array_equal(sf.read(tmp_path / "a.wav", dtype="float32")[0], x[:, 0])
+    r = tdpr("restore", src, tmp_path / "b.wav", "--json", "--force", env=tiny_env)
+    assert json.loads(r.stdout)["status"] == "ok"
+
+
+def test_folder_mode_keeps_going(tiny_env, tmp_path):
+    root = tmp_path / "archive"
+    (root / "sub").mkdir(parents=True)
+    sf.write(root / "a.wav", band_limited(1.0), 16000)
+    sf.write(root / "sub" / "b.flac", band_limited(1.0, seed=2), 16000)
+    (root / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    out = tmp_path / "restored"
+    r = tdpr("restore", root, "--out", out, "--json", env=tiny_env)
+    assert r.returncode == 1, r.stderr.decode()
+    recs = {Path(j["input"]).name: j for j in map(json.loads, r.stdout.decode().splitlines())}
+    assert recs["broken.wav"]["status"] == "error" and recs["broken.wav"]["message"]
+    assert recs["a.wav"]["status"] == "ok" and recs["b.flac"]["status"] == "ok"
+    assert (out / "a.wav").exists() and (out / "sub" / "b.flac").exists()
+    assert not (out / "broken.wav").exists()
+    assert b"broken.wav" in r.stderr
+    again = tdpr("restore", root, "--out", out, "--skip-existing", "--json", env=tiny_env)
+    statuses = {Path(j["input"]).name: j["status"] for j in map(json.loads, again.stdout.decode().splitlines())}
+    assert statuses["a.wav"] == "skipped" and statuses["b.flac"] == "skipped"
+
+
+def test_refuses_audio_to_terminal_and_json_clash(tiny_env, wav_in):
+    r = tdpr("restore", wav_in, "-", "--json", env=tiny_env)
+    assert r.returncode == 2

@@ -1,0 +1,62 @@
+import pytest
+import torch
+
+from tdpr_cli.errors import WeightsError
+from tdpr_cli.models.load import export, load_model
+from tdpr_cli.models.seanet import Seanet, SeanetConfig
+from tdpr_cli.models.vocoder import Vocoder, VocoderConfig
+
+
+@pytest.mark.parametrize("upsampler", ["transposed", "nearest", "subpixel"])
+@pytest.mark.parametrize("length", [1, 511, 512, 5000])
+def test_seanet_shapes_and_identity_at_init(upsampler, length):
+    m = Seanet(SeanetConfig(channels=4, upsampler=upsampler)).eval()
+    x = torch.randn(3, 1, length)
+    with torch.no_grad():
+        y = m(x)
+    assert y.shape == x.shape
+    assert torch.equal(y, x)  # zero-initialised last layer: starts as the identity
+    assert m.valid_length(length) % m.total_stride == 0 and m.valid_length(length) >= length
+
+
+def test_seanet_is_shift_consistent_on_its_stride_grid():
+    torch.manual_seed(0)
+    m = Seanet(SeanetConfig(channels=4, strides=(2, 4))).eval()
+    torch.nn.init.normal_(m.conv_out.weight, std=0.1)
+    x = torch.randn(1, 1, 4096)
+    with torch.no_grad():
+        a = m(x)[..., 1024:3072]
+        b = m(x[..., 8:])[..., 1016:3064]  # shift by the total stride
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+
+
+def test_sample_rate_travels_with_weights(tmp_path):
+    m = Seanet(SeanetConfig(channels=4))
+    w, c = export(m, tmp_path, "m")
+    loaded = load_model(w, c, "tdcnn")
+    assert int(loaded.sample_rate) == 16000
+    assert loaded.cfg == m.cfg
+    for (k, a), b in zip(m.state_dict().items(), loaded.state_dict().values()):
+        torch.testing.assert_close(a.float(), b.float(), atol=1e-3, rtol=1e-3, msg=k)
+
+
+def test_load_rejects_wrong_kind_and_mismatched_weights(tmp_path):
+    w, c = export(Vocoder(VocoderConfig(dim=16, intermediate=32, layers=1)), tmp_path, "v")
+    with pytest.raises(WeightsError, match="expected a tdcnn"):
+        load_model(w, c, "tdcnn")
+    w2, _ = export(Vocoder(VocoderConfig(dim=8, intermediate=32, layers=1)), tmp_path, "v2")
+    with pytest.raises(WeightsError, match="do not fit"):
+        load_model(w2, c, "vocoder")
+
+
+@pytest.mark.parametrize("length", [256, 1000, 16000])
+def test_vocoder_output_length(length):
+    from tdpr_cli.spectral import LogMel
+
+    v = Vocoder(VocoderConfig(dim=16, intermediate=32, layers=1)).eval()
+    x = torch.randn(2, length)
+    with torch.no_grad():
+        mel = LogMel()(x)
+        y = v(mel, length)
+    assert mel.shape == (2, 80, length // 256 + 1)
+    assert y.shape == (2, length) and torch.isfinite(y).all()

@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+import torch
+
+from tdpr_cli.config import PhaseMode, StftConfig
+from tdpr_cli.phase import band_mask, repair, replace_phase
+from tdpr_cli.spectral import Stft, mel_filterbank
+
+
+def _sig(seed, n=16000):
+    return torch.from_numpy(np.random.default_rng(seed).standard_normal((1, n)).astype(np.float32))
+
+
+def test_same_source_reconstructs():
+    x = _sig(0)
+    torch.testing.assert_close(replace_phase(x, x), x, atol=1e-5, rtol=0)
+
+
+def test_magnitude_from_first_phase_from_second():
+    # Stationary tones: the answer is exact, with a's amplitudes and b's phases.
+    t = torch.arange(16000) / 16000
+    a = (torch.sin(2 * torch.pi * 437.5 * t) + 0.3 * torch.sin(2 * torch.pi * 1250 * t))[None]
+    b = (0.2 * torch.sin(2 * torch.pi * 437.5 * t + 1) + 0.9 * torch.sin(2 * torch.pi * 1250 * t + 2))[None]
+    want = (torch.sin(2 * torch.pi * 437.5 * t + 1) + 0.3 * torch.sin(2 * torch.pi * 1250 * t + 2))[None]
+    y = replace_phase(a, b)
+    torch.testing.assert_close(y[:, 2048:-2048], want[:, 2048:-2048], atol=2e-3, rtol=0)
+
+
+def test_band_mode_keeps_low_band_phase():
+    a, b = _sig(3), _sig(4)
+    stft = Stft()
+    y = replace_phase(a, b, cutoff_hz=3000, crossfade_hz=250)
+    sy, sa, sb = stft(y), stft(a), stft(b)
+    freqs = torch.linspace(0, 8000, 513)
+    low, high = freqs < 2500, freqs > 3500
+    d_low = torch.cos(torch.angle(sy) - torch.angle(sa))[0][low][:, 4:-4].mean()
+    d_high = torch.cos(torch.angle(sy) - torch.angle(sb))[0][high][:, 4:-4].mean()
+    assert d_low > 0.9 and d_high > 0.5
+
+
+def test_band_mask_shape_and_limits():
+    m = band_mask(StftConfig(), 3000.0, 250.0)
+    f = torch.linspace(0, 8000, 513)
+    assert m.shape == (513,)
+    assert m[f < 2875].max() == 0 and m[f > 3125].min() == 1
+    assert torch.all(torch.diff(m) >= 0)
+    assert band_mask(StftConfig(), None, 250.0).min() == 1
+
+
+def test_none_mode_returns_tdcnn_output():
+    a = _sig(5)
+    assert repair(a, _sig(6), PhaseMode.NONE, 3000.0) is a
+
+
+@pytest.mark.parametrize("steps", [1, 4])
+def test_consistency_keeps_low_band_and_stays_finite(steps):
+    a, b = _sig(7), _sig(8)
+    y = replace_phase(a, b, cutoff_hz=3000, consistency=steps)
+    assert torch.isfinite(y).all() and y.shape == a.shape
+
+
+def test_mel_filterbank_covers_band():
+    fb = mel_filterbank(StftConfig())
+    assert fb.shape == (80, 513)
+    assert (fb.sum(0)[2:-2] > 0).all()
