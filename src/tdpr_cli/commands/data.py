@@ -87,6 +87,7 @@ def render_corpus(out: Path, hours: float = 20.0, jobs: int = 1, seed: int = 0, 
             progress.update(task, completed=min(hours_done, hours))
             speed = result.audio_s / result.synth_s if result.synth_s else 0.0
             status = result.error or f"{len(result.clips)} clips, {result.audio_s:.0f} s audio, {speed:.0f}x"
+            status += f", music21 {result.convert_s:.2f} s" if result.convert_s else ""
             if not console.is_terminal or result.error:
                 console.print(f"{hours_done:7.3f} h  {result.job.key}  {result.soundfont}  {status}", highlight=False, soft_wrap=True)
 
