@@ -60,3 +60,22 @@ def test_vocoder_output_length(length):
         y = v(mel, length)
     assert mel.shape == (2, 80, length // 256 + 1)
     assert y.shape == (2, length) and torch.isfinite(y).all()
+
+
+@pytest.mark.parametrize("arch", ["audiounet", "demucs"])
+@pytest.mark.parametrize("length", [1, 1000, 4096])
+def test_variants_identity_at_init_and_roundtrip(arch, length, tmp_path):
+    from tdpr_cli.models.load import build
+
+    m = build({"arch": arch, "kind": "tdcnn", "params": {"channels": 4, "depth": 3}}).eval()
+    x = torch.randn(2, 1, length)
+    with torch.no_grad():
+        assert torch.equal(m(x), x)
+    for p in m.parameters():  # any change must reach the output
+        torch.nn.init.normal_(p, std=0.05)
+    with torch.no_grad():
+        y = m(x)
+    assert y.shape == x.shape and not torch.equal(y, x)
+    w, c = export(m, tmp_path, arch)
+    with torch.no_grad():
+        torch.testing.assert_close(load_model(w, c, "tdcnn")(x), y, atol=5e-2, rtol=5e-2)

@@ -19,6 +19,8 @@ from torch import nn
 
 from tdpr_cli.config import SAMPLE_RATE
 from tdpr_cli.errors import WeightsError
+from tdpr_cli.models.audiounet import AudioUNet, AudioUNetConfig
+from tdpr_cli.models.demucs import Demucs, DemucsConfig
 from tdpr_cli.models.seanet import Seanet, SeanetConfig
 from tdpr_cli.models.vocoder import Vocoder, VocoderConfig
 
@@ -31,13 +33,10 @@ class Arch:
 
 ARCHS: dict[str, Arch] = {
     "seanet": Arch("tdcnn", lambda p: Seanet(SeanetConfig.from_dict(p))),
+    "audiounet": Arch("tdcnn", lambda p: AudioUNet(AudioUNetConfig(**p))),
+    "demucs": Arch("tdcnn", lambda p: Demucs(DemucsConfig(**p))),
     "vocos": Arch("vocoder", lambda p: Vocoder(VocoderConfig.from_dict(p))),
 }
-
-
-def register(name: str, kind: str, build: Callable[[dict], nn.Module]) -> None:
-    """Add an architecture (used by the AudioUNet/Demucs-style variants)."""
-    ARCHS[name] = Arch(kind, build)
 
 
 def read_config(path: Path) -> dict[str, Any]:
