@@ -1,0 +1,140 @@
+"""``tdpr eval``: score one pair (``tdpr eval FILE_EST FILE_REF``) or run the paper's
+table on the validation set (``tdpr eval table``).
+
+The group routes any first argument that is not a subcommand name (a file
+path, or an option such as ``--cutoff``) to the ``pair`` command, so both
+spellings share one ``eval`` namespace; ``tdpr eval pair EST REF`` is the
+explicit form (and the way to score a file literally named ``table``).
+numpy and torch are imported inside the commands, so ``tdpr --help`` stays
+instant.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from tdpr_cli.commands import evaluate
+
+DEFAULT_COMMAND = "pair"
+
+
+class DefaultPairGroup(TyperGroup):
+    """A group whose unknown first argument starts the ``pair`` command instead of failing."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = [DEFAULT_COMMAND, *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(
+    cls=DefaultPairGroup,
+    no_args_is_help=True,
+    subcommand_metavar="FILE_EST FILE_REF | COMMAND [ARGS]...",
+    help="Objective metrics: `tdpr eval FILE_EST FILE_REF` scores one pair; "
+    "`tdpr eval table` runs the paper's Table 1 protocol on the validation set.",
+)
+app.command(DEFAULT_COMMAND)(evaluate.eval_cmd)
+
+Models = Annotated[
+    Optional[str],
+    typer.Option("--models", metavar="TDCNN[,VOCODER]", help="Model names from weights.lock (default: the lock's defaults)."),
+]
+ValsetDir = Annotated[Path, typer.Option("--valset", help="Validation set folder (tdpr data valset).")]
+OutStem = Annotated[Path, typer.Option("--out", help="Output path without suffix: writes OUT.md and OUT.json.")]
+Limit = Annotated[Optional[int], typer.Option("--limit", min=1, help="Use only the first N clips of the set.")]
+Rows = Annotated[
+    Optional[str],
+    typer.Option("--rows", help="Comma-separated systems: input, noise-fill, tdcnn, tdpr-paper, tdpr-band, "
+                 "tdcnn-gt-phase (default: all). input and noise-fill need no models."),
+]
+Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
+Threads = Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads for torch.")]
+Weights = Annotated[Optional[Path], typer.Option("--weights", help="Local TD-CNN .safetensors (config: same stem .json).")]
+Sha = Annotated[Optional[str], typer.Option("--sha256", help="Expected sha256 of --weights.")]
+Trust = Annotated[bool, typer.Option("--trust-local", help="Load --weights without a sha256.")]
+Offline = Annotated[bool, typer.Option("--offline", help="Never touch the network (also HF_HUB_OFFLINE=1).")]
+Seed = Annotated[int, typer.Option("--seed", help="Seed of the noise-fill baseline.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or tables on stderr.")]
+Json = Annotated[bool, typer.Option("--json", help="Print the summary as JSON to stdout.")]
+
+
+def _model_names(models: str | None, weights: Path | None) -> tuple[str | None, str | None]:
+    """(TD-CNN name, vocoder name) from ``--models``; None means the lock's default."""
+    from tdpr_cli.errors import UsageError
+
+    parts = [p.strip() or None for p in models.split(",")] if models else []
+    if len(parts) > 2:
+        raise UsageError(f"--models takes TDCNN[,VOCODER], got {models!r}")
+    tdcnn, vocoder = (parts + [None, None])[:2]
+    if weights is not None and tdcnn is not None:
+        raise UsageError("--weights replaces the TD-CNN of --models; give --models ,VOCODER or leave it out")
+    return tdcnn, vocoder
+
+
+def _runner(models, weights, sha256, trust_local, offline, device, threads):
+    """(ModelRunner, {'tdcnn': 'name@sha256:..', 'vocoder': ...}) from the lock or local files."""
+    import torch
+
+    from tdpr_cli.commands.restore import Precision, load_models, pick_device
+    from tdpr_cli.config import PhaseMode
+    from tdpr_cli.evaltable import ModelRunner
+
+    if threads:
+        torch.set_num_threads(threads)
+    tdcnn_name, vocoder_name = _model_names(models, weights)
+    dev, _ = pick_device(device, Precision.FP32)
+    tdcnn, voc, info = load_models(tdcnn_name, vocoder_name, weights, sha256, trust_local, offline, PhaseMode.BAND)
+    return ModelRunner(tdcnn, voc, dev), info
+
+
+@app.command("table")
+def table_cmd(
+    models: Models = None,
+    valset: ValsetDir = Path("data/valset"),
+    out: OutStem = Path("results/table"),
+    limit: Limit = None,
+    rows: Rows = None,
+    device: Device = "auto",
+    threads: Threads = None,
+    weights: Weights = None,
+    sha256: Sha = None,
+    trust_local: Trust = False,
+    offline: Offline = False,
+    seed: Seed = 0,
+    quiet: Quiet = False,
+    json_out: Json = False,
+) -> None:
+    """Run the paper's Table 1 protocol on the validation set (writes OUT.md, OUT.json).
+
+    Rows: input, noise-fill, TD-CNN, TD-PR paper, TD-PR band, TD-CNN + GT phase.
+    Columns: LSD at 2.5, 3, 3.5 and 4 kHz, AVG, and the spread across filter
+    kinds; also high-band LSD and phase errors.
+    """
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from tdpr_cli import evaltable, evaltable_report
+    from tdpr_cli.valset_index import load_index
+
+    console = Console(stderr=True, quiet=quiet)
+    keys = evaltable.parse_rows(rows)
+    index = load_index(valset, limit)
+    runner, info = None, None
+    if any(evaltable.ROWS[k].needs_models for k in keys):
+        runner, info = _runner(models, weights, sha256, trust_local, offline, device, threads)
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("eval table", total=len(index.items))
+        result = evaltable.run(index, keys, runner, seed, lambda done, _: bar.update(task, completed=done))
+    result["models"] = info
+    md, js = evaltable_report.write(result, out)
+    # Raw Markdown, not rich's rendering: it stays copyable and keeps every column at 80 characters.
+    console.print(evaltable_report.render_markdown(result), markup=False, highlight=False, soft_wrap=True)
+    console.print(f"wrote {md} and {js}")
+    if json_out:
+        typer.echo(json.dumps({k: v for k, v in result.items() if k != "records"}))

@@ -1,0 +1,241 @@
+"""The paper's Table 1 protocol (§4.3) on the fixed validation set: ``tdpr eval table``.
+
+Every low-resolution (LR) file of the set (``tdpr_cli.valset``) is restored
+by each system of ``ROWS`` and scored against its reference with
+``evaluate.score`` at the LR file's known cutoff. The systems:
+
+- ``input``: the LR file itself;
+- ``noise-fill``: ``evaluate.noise_fill``, the trivial DSP baseline any model
+  must beat clearly;
+- ``tdcnn``: the TD-CNN alone, chunked exactly as ``tdpr restore --phase none``;
+- ``tdpr-paper`` / ``tdpr-band``: TD-PR with full-band / above-cutoff phase
+  replacement (``tdpr restore --phase paper|band``, default settings);
+- ``tdcnn-gt-phase``: the oracle of paper §4.2, the TD-CNN magnitude with
+  the reference's phase in every bin.
+
+The TD-CNN runs once per LR file; the vocoder (on ``LogMel`` of that TD-CNN
+output, as in the pipeline) and the phase replacements are derived from the
+same output. Unlike ``tdpr restore`` they act on the whole clip rather than
+per chunk: on 10 s clips with 1 s of chunk context the difference is small,
+and it keeps the three rows comparable sample for sample.
+
+Results are aggregated per cutoff (mean over clips and kinds), averaged over
+cutoffs (AVG), and the spread across filter kinds is max - min of the
+per-kind means at one cutoff. ``evaltable_report`` renders them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tdpr_cli.config import SAMPLE_RATE, PhaseMode
+from tdpr_cli.errors import UsageError
+
+if TYPE_CHECKING:  # torch is imported only when model rows run
+    from torch import nn
+
+    from tdpr_cli.valset_index import ValsetIndex, ValsetItem
+
+RESULT_VERSION = 1
+#: Metrics of ``evaluate.score`` that the table aggregates, in report order.
+METRICS: tuple[str, ...] = (
+    "lsd", "lsd_2048", "lsd_high", "snr", "phase_cos_high", "phase_ifd_high", "phase_cos_low", "phase_ifd_low",
+)
+
+
+class ModelRunner:
+    """TD-CNN, vocoder and phase repair with the pipeline's settings; numpy (C, T) at 16 kHz in and out."""
+
+    def __init__(self, tdcnn: nn.Module, vocoder: nn.Module | None, device: str = "cpu") -> None:
+        from tdpr_cli.config import RestoreConfig
+        from tdpr_cli.pipeline import Restorer
+
+        # phase none: the Restorer runs (and chunks) only the TD-CNN; the other
+        # rows are derived from its output below, with the same STFT and settings.
+        self.restorer = Restorer(tdcnn, vocoder, RestoreConfig(phase=PhaseMode.NONE), device)
+
+    def _tensor(self, x: np.ndarray):
+        import torch
+
+        return torch.from_numpy(np.ascontiguousarray(x, np.float32)).to(self.restorer.device)
+
+    def tdcnn(self, lr: np.ndarray, cutoff_hz: float) -> np.ndarray:
+        """Chunked TD-CNN output, identical to ``tdpr restore --phase none``."""
+        return self.restorer.restore(lr, cutoff_hz)
+
+    def vocode(self, y: np.ndarray) -> np.ndarray:
+        """The vocoder's resynthesis of ``LogMel(y)``, as ``Restorer.process`` computes it."""
+        import torch
+
+        r = self.restorer
+        if r.vocoder is None:
+            raise UsageError("the TD-PR rows need a vocoder")
+        with torch.inference_mode():
+            return r.vocoder(r.logmel(self._tensor(y)), y.shape[-1]).float().cpu().numpy()
+
+    def repair(self, y: np.ndarray, v: np.ndarray, mode: PhaseMode, cutoff_hz: float) -> np.ndarray:
+        """``phase.repair`` of TD-CNN output ``y`` with vocoder output ``v`` in ``mode``."""
+        import torch
+
+        from tdpr_cli.phase import repair
+
+        r, cfg = self.restorer, self.restorer.cfg
+        with torch.inference_mode():
+            out = repair(self._tensor(y), self._tensor(v), mode, cutoff_hz, cfg.stft,
+                         cfg.crossfade_hz, cfg.consistency, r.stft)
+        return out.cpu().numpy()
+
+    def oracle(self, y: np.ndarray, ref: np.ndarray) -> np.ndarray:
+        """TD-CNN magnitude with the reference phase in every bin (paper §4.2)."""
+        import torch
+
+        from tdpr_cli.phase import replace_phase
+
+        r = self.restorer
+        with torch.inference_mode():
+            out = replace_phase(self._tensor(y), self._tensor(ref), r.cfg.stft, None, stft=r.stft)
+        return out.cpu().numpy()
+
+
+class ItemContext:
+    """One LR file with its reference; the TD-CNN and vocoder outputs are computed once, on demand."""
+
+    def __init__(self, item: ValsetItem, lr: np.ndarray, ref: np.ndarray, seed: int, runner: ModelRunner | None):
+        self.item, self.lr, self.ref, self.seed, self.runner = item, lr, ref, seed, runner
+
+    def _models(self) -> ModelRunner:
+        if self.runner is None:
+            raise UsageError("this row needs models; none were loaded")
+        return self.runner
+
+    @cached_property
+    def tdcnn(self) -> np.ndarray:
+        return self._models().tdcnn(self.lr, self.item.cutoff_hz)
+
+    @cached_property
+    def vocoded(self) -> np.ndarray:
+        return self._models().vocode(self.tdcnn)
+
+
+def _noise_fill(ctx: ItemContext) -> np.ndarray:
+    from tdpr_cli.evaluate import noise_fill
+
+    return noise_fill(ctx.lr, SAMPLE_RATE, ctx.item.cutoff_hz, ctx.seed)
+
+
+def _tdpr(mode: PhaseMode) -> Callable[[ItemContext], np.ndarray]:
+    return lambda ctx: ctx._models().repair(ctx.tdcnn, ctx.vocoded, mode, ctx.item.cutoff_hz)
+
+
+@dataclass(frozen=True)
+class Row:
+    """A system of the table: display label, how to get its estimate, whether it needs models."""
+
+    label: str
+    estimate: Callable[[ItemContext], np.ndarray]
+    needs_models: bool
+
+
+#: The table's systems in display order (keys are what ``--rows`` accepts).
+ROWS: dict[str, Row] = {
+    "input": Row("input", lambda ctx: ctx.lr, False),
+    "noise-fill": Row("noise-fill", _noise_fill, False),
+    "tdcnn": Row("TD-CNN", lambda ctx: ctx.tdcnn, True),
+    "tdpr-paper": Row("TD-PR paper", _tdpr(PhaseMode.PAPER), True),
+    "tdpr-band": Row("TD-PR band", _tdpr(PhaseMode.BAND), True),
+    "tdcnn-gt-phase": Row("TD-CNN + GT phase", lambda ctx: ctx._models().oracle(ctx.tdcnn, ctx.ref), True),
+}
+
+
+def parse_rows(spec: str | None) -> list[str]:
+    """Row keys from ``--rows a,b`` (None: all), in display order."""
+    if spec is None:
+        return list(ROWS)
+    wanted = [s.strip() for s in spec.split(",") if s.strip()]
+    unknown = [w for w in wanted if w not in ROWS]
+    if unknown or not wanted:
+        raise UsageError(f"--rows: unknown {', '.join(unknown) or '(empty)'}; choose from {', '.join(ROWS)}")
+    return [key for key in ROWS if key in wanted]
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    """Mean of the finite values; None if there are none (JSON-safe)."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.mean(finite)) if finite else None
+
+
+def _aggregate(records: list[dict], metric: str, cutoffs: list[str], kinds: list[str]) -> dict[str, Any]:
+    """Per-cutoff means, their average, per-(cutoff, kind) means and the spread across kinds."""
+    by_kind = {
+        c: {k: _mean([r["metrics"].get(metric) for r in records if r["cutoff"] == c and r["kind"] == k]) for k in kinds}
+        for c in cutoffs
+    }
+    by_cutoff = {c: _mean([r["metrics"].get(metric) for r in records if r["cutoff"] == c]) for c in cutoffs}
+    spread = {}
+    for c in cutoffs:
+        means = [m for m in by_kind[c].values() if m is not None]
+        spread[c] = max(means) - min(means) if means else None
+    return {"by_cutoff": by_cutoff, "avg": _mean(list(by_cutoff.values())), "by_kind": by_kind, "spread": spread}
+
+
+def summarize(records: list[dict], rows: list[str], cutoffs: list[str], kinds: list[str]) -> dict[str, Any]:
+    """{row: {metric: aggregate}} over the per-file ``records``."""
+    return {
+        row: {m: _aggregate([r for r in records if r["row"] == row], m, cutoffs, kinds) for m in METRICS}
+        for row in rows
+    }
+
+
+def run(
+    index: ValsetIndex,
+    rows: list[str],
+    runner: ModelRunner | None = None,
+    seed: int = 0,
+    on_item: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Score every row on every LR file of ``index``; return the JSON-able result."""
+    from tdpr_cli.commands.evaluate import json_safe, load_16k
+    from tdpr_cli.evaluate import score
+    from tdpr_cli.train.manifest import derive_seed
+
+    if runner is None and any(ROWS[r].needs_models for r in rows):
+        raise UsageError("rows " + ", ".join(r for r in rows if ROWS[r].needs_models) + " need models")
+    records: list[dict] = []
+    spent = {"estimate_s": dict.fromkeys(rows, 0.0), "score_s": 0.0}
+    started, refs = time.perf_counter(), {}
+    for i, item in enumerate(index.items):
+        if item.ref not in refs:  # every reference serves len(cutoffs) * len(kinds) files
+            refs[item.ref] = load_16k(item.ref)
+        ref = refs[item.ref]
+        noise_seed = derive_seed(seed, "noise-fill", item.clip, item.cutoff, item.kind)
+        ctx = ItemContext(item, load_16k(item.path), ref, noise_seed, runner)
+        for row in rows:
+            t0 = time.perf_counter()
+            est = ROWS[row].estimate(ctx)
+            t1 = time.perf_counter()
+            metrics = score(est, ref, item.cutoff_hz)
+            spent["score_s"] += time.perf_counter() - t1
+            spent["estimate_s"][row] += t1 - t0
+            records.append({"clip": item.clip, "cutoff": item.cutoff, "kind": item.kind, "order": item.order,
+                            "row": row, "metrics": json_safe(metrics)})
+        if on_item is not None:
+            on_item(i + 1, len(index.items))
+    return {
+        "version": RESULT_VERSION,
+        "valset": index.describe(),
+        "seed": seed,
+        "rows": rows,
+        "labels": {r: ROWS[r].label for r in rows},
+        "cutoffs": index.cutoffs,
+        "kinds": index.kinds,
+        "summary": summarize(records, rows, index.cutoffs, index.kinds),
+        "records": records,
+        "timing": {**spent, "total_s": time.perf_counter() - started, "files": len(index.items)},
+    }

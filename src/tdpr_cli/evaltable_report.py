@@ -1,0 +1,107 @@
+"""Markdown and JSON files of a ``tdpr eval table`` result (``evaltable.run``).
+
+The Markdown is rendered from the JSON-able result alone, so re-rendering a
+saved ``.json`` gives back the ``.md`` byte for byte. Both files are written
+to a temporary name in the target folder and renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from tdpr_cli.errors import OutputError
+
+#: (title, metric, whether to add the spread-across-kinds columns), in report order.
+TABLES: tuple[tuple[str, str, bool], ...] = (
+    ("LSD (ssr_eval; lower is better)", "lsd", True),
+    ("LSD above the cutoff (generated band)", "lsd_high", True),
+    ("Phase error 1 - cos, generated band (cutoff to 8 kHz)", "phase_cos_high", False),
+    ("Phase error 1 - cos, kept band (50 Hz to cutoff - 250 Hz)", "phase_cos_low", False),
+)
+
+
+def _cell(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _khz(cutoff: str) -> str:
+    return f"{float(cutoff) / 1000:g} kHz"
+
+
+def metric_table(result: dict[str, Any], metric: str, spread: bool) -> list[str]:
+    """Markdown lines: one row per system; cutoffs, AVG and optionally the spreads as columns."""
+    cutoffs = result["cutoffs"]
+    head = ["system", *(_khz(c) for c in cutoffs), "AVG"]
+    if spread:
+        head += [f"spread {_khz(c)}" for c in cutoffs]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in result["rows"]:
+        agg = result["summary"][row][metric]
+        cells = [result["labels"][row], *(_cell(agg["by_cutoff"][c]) for c in cutoffs), _cell(agg["avg"])]
+        if spread:
+            cells += [_cell(agg["spread"][c]) for c in cutoffs]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def kind_table(result: dict[str, Any], metric: str = "lsd") -> list[str]:
+    """Markdown lines: per system, the mean over cutoffs for each filter kind."""
+    kinds, cutoffs = result["kinds"], result["cutoffs"]
+    lines = ["| system | " + " | ".join(kinds) + " |", "|" + "---|" * (len(kinds) + 1)]
+    for row in result["rows"]:
+        by_kind = result["summary"][row][metric]["by_kind"]
+        cells = []
+        for k in kinds:
+            values = [by_kind[c][k] for c in cutoffs if by_kind[c][k] is not None]
+            cells.append(_cell(sum(values) / len(values) if values else None))
+        lines.append(f"| {result['labels'][row]} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _preamble(result: dict[str, Any]) -> list[str]:
+    vs, timing = result["valset"], result["timing"]
+    lines = [
+        "# tdpr eval table",
+        "",
+        f"- validation set: `{vs['path']}` (manifest sha256 `{vs['manifest_sha256'][:16]}`, "
+        f"corpus manifest `{vs['source_manifest_sha256'][:16]}`), "
+        f"{vs['clips']} of {vs['clips_in_set']} clips x {vs['seconds']:g} s, {vs['pieces']} pieces, "
+        f"soundfonts {', '.join(vs['soundfonts'])}; {vs['files']} LR files"
+        + ("" if vs["complete"] else " (**incomplete set**: regenerate when the corpus has grown)"),
+        f"- models: {', '.join(f'{k} `{v}`' for k, v in result['models'].items()) if result.get('models') else 'none'}",
+        f"- wall time {timing['total_s']:.1f} s ({timing['score_s']:.1f} s scoring); per system: "
+        + ", ".join(f"{result['labels'][r]} {s:.1f} s" for r, s in timing["estimate_s"].items()),
+    ]
+    lines += [f"- note: {n}" for n in vs["notes"]]
+    return lines
+
+
+def render_markdown(result: dict[str, Any]) -> str:
+    """The whole report: preamble, the metric tables and the per-kind LSD table."""
+    lines = _preamble(result)
+    for title, metric, spread in TABLES:
+        lines += ["", f"## {title}", "", *metric_table(result, metric, spread)]
+    lines += ["", "## LSD by filter kind (mean over cutoffs)", "", *kind_table(result)]
+    return "\n".join(lines) + "\n"
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {exc}") from exc
+
+
+def write(result: dict[str, Any], stem: Path) -> tuple[Path, Path]:
+    """Write ``STEM.md`` and ``STEM.json``; return their paths."""
+    md, js = stem.with_name(stem.name + ".md"), stem.with_name(stem.name + ".json")
+    _atomic_write(js, json.dumps(result, indent=1) + "\n")
+    _atomic_write(md, render_markdown(result))
+    return md, js
