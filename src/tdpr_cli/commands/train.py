@@ -1,0 +1,142 @@
+"""``tdpr train``: train the TD-CNN (``tdcnn``) and the phase-repair vocoder (``vocoder``).
+
+Commands parse options into a frozen ``TrainConfig``, call one function of
+``tdpr_cli.train.loop`` and print progress to stderr. torch and the training
+code are imported inside the commands, so ``tdpr --help`` stays instant and
+inference never imports them.
+
+Run without the main CLI: ``PYTHONPATH=src python -m tdpr_cli.commands.train tdcnn --help``.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from tdpr_cli.errors import TdprError, UsageError
+
+app = typer.Typer(help="Train the default models on the rendered corpus.", no_args_is_help=True)
+console = Console(stderr=True)
+
+Data = Annotated[Path, typer.Option("--data", help="Corpus folder with manifest.json (tdpr data render --out).")]
+Run = Annotated[Path, typer.Option("--run", help="Run folder: frozen manifest, checkpoint, log.jsonl, best weights.")]
+MaxSteps = Annotated[int, typer.Option("--max-steps", help="Optimizer steps; the LR decay ends here.")]
+MaxMinutes = Annotated[
+    Optional[float], typer.Option("--max-minutes", help="Stop after this much training wall time (across resumes).")
+]
+Batch = Annotated[int, typer.Option("--batch", help="Segments per batch.")]
+Segment = Annotated[float, typer.Option("--segment-s", help="Segment length in seconds.")]
+Lr = Annotated[float, typer.Option("--lr", help="Peak Adam learning rate.")]
+Warmup = Annotated[int, typer.Option("--warmup", help="Linear warm-up steps.")]
+MinLr = Annotated[float, typer.Option("--min-lr-ratio", help="Final LR as a fraction of --lr.")]
+Sched = Annotated[str, typer.Option("--schedule", help="Decay after warm-up: cosine, exp or constant.")]
+Clip = Annotated[float, typer.Option("--clip-norm", help="Gradient norm clipping threshold.")]
+CkptEvery = Annotated[int, typer.Option("--ckpt-every", help="Checkpoint every N steps.")]
+ValidEvery = Annotated[int, typer.Option("--valid-every", help="Validate every N steps.")]
+ValidCount = Annotated[int, typer.Option("--valid-count", help="Fixed validation segments (valid split).")]
+Seed = Annotated[int, typer.Option("--seed", help="Seed of the initialisation and of the data order.")]
+Refresh = Annotated[
+    int, typer.Option("--refresh-every", help="Re-read the (growing) corpus manifest every N steps; 0: never.")
+]
+DeviceOpt = Annotated[str, typer.Option("--device", help="cpu or cuda.")]
+Threads = Annotated[int, typer.Option("--threads", help="torch CPU threads.")]
+Resume = Annotated[bool, typer.Option("--resume", help="Continue the run in --run from its checkpoint.")]
+ExportDir = Annotated[Optional[Path], typer.Option("--export-dir", help="Where NAME.safetensors/.json go [RUN/export].")]
+Name = Annotated[Optional[str], typer.Option("--name", help="Exported file stem [tdcnn or vocoder].")]
+
+
+def _config(options: dict, model: dict, loss: dict):
+    """Build the frozen ``TrainConfig`` from the command's options."""
+    from tdpr_cli.train.schedule import TrainConfig
+
+    return TrainConfig(
+        data_dir=options["data"], run_dir=options["run"], max_steps=options["max_steps"],
+        max_minutes=options["max_minutes"], batch=options["batch"], segment_s=options["segment_s"],
+        lr=options["lr"], warmup=options["warmup"], min_lr_ratio=options["min_lr_ratio"],
+        schedule=options["schedule"], clip_norm=options["clip_norm"], ckpt_every=options["ckpt_every"],
+        valid_every=options["valid_every"], valid_count=options["valid_count"], seed=options["seed"],
+        refresh_every=options["refresh_every"],
+        device=options["device"], threads=options["threads"], resume=options["resume"],
+        export_dir=options["export_dir"], export_name=options["name"], model=model, loss=loss,
+        command=_command_line(),
+    )
+
+
+def _command_line() -> str:
+    """This invocation as a ``tdpr train ...`` command (also when run as a module)."""
+    via_tdpr = Path(sys.argv[0]).name == "tdpr"
+    return shlex.join(["tdpr", *sys.argv[1:]] if via_tdpr else ["tdpr", "train", *sys.argv[1:]])
+
+
+def _say(message: str) -> None:
+    console.print(message, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def tdcnn(
+    data: Data = Path("data"), run: Run = Path("runs/tdcnn"), max_steps: MaxSteps = 4000,
+    max_minutes: MaxMinutes = None, batch: Batch = 8, segment_s: Segment = 1.0, lr: Lr = 3e-4,
+    warmup: Warmup = 200, min_lr_ratio: MinLr = 0.05, schedule: Sched = "cosine", clip_norm: Clip = 1000.0,
+    ckpt_every: CkptEvery = 250, valid_every: ValidEvery = 250, valid_count: ValidCount = 28, seed: Seed = 0,
+    refresh_every: Refresh = 0,
+    device: DeviceOpt = "cpu", threads: Threads = 1, resume: Resume = False,
+    export_dir: ExportDir = None, name: Name = None,
+    channels: Annotated[int, typer.Option("--channels", help="SEANet width of the first level.")] = 12,
+    strides: Annotated[str, typer.Option("--strides", help="Comma-separated encoder strides.")] = "2,4,8,8",
+    upsampler: Annotated[str, typer.Option("--upsampler", help="transposed, nearest or subpixel.")] = "transposed",
+    wave_weight: Annotated[float, typer.Option("--wave-weight", help="Weight of the MR-wave L1 (paper: 1000).")] = 1000.0,
+) -> None:
+    """Train the SEANet TD-CNN (L = MR-STFT + 1000 MR-wave) on on-the-fly degraded segments."""
+    from tdpr_cli.train.loop import train_tdcnn
+
+    try:
+        stride_tuple = tuple(int(s) for s in strides.split(","))
+    except ValueError:
+        raise UsageError(f"--strides must be comma-separated integers, got {strides!r}") from None
+    model = {"channels": channels, "strides": stride_tuple, "upsampler": upsampler}
+    train_tdcnn(_config(locals(), model, {"wave_weight": wave_weight}), progress=_say)
+
+
+@app.command()
+def vocoder(
+    data: Data = Path("data"), run: Run = Path("runs/vocoder"), max_steps: MaxSteps = 8000,
+    max_minutes: MaxMinutes = None, batch: Batch = 16, segment_s: Segment = 1.0, lr: Lr = 5e-4,
+    warmup: Warmup = 200, min_lr_ratio: MinLr = 0.05, schedule: Sched = "cosine", clip_norm: Clip = 1000.0,
+    ckpt_every: CkptEvery = 250, valid_every: ValidEvery = 250, valid_count: ValidCount = 28, seed: Seed = 0,
+    refresh_every: Refresh = 0,
+    device: DeviceOpt = "cpu", threads: Threads = 1, resume: Resume = False,
+    export_dir: ExportDir = None, name: Name = None,
+    dim: Annotated[int, typer.Option("--dim", help="ConvNeXt width.")] = 128,
+    intermediate: Annotated[int, typer.Option("--intermediate", help="ConvNeXt MLP width.")] = 384,
+    layers: Annotated[int, typer.Option("--layers", help="ConvNeXt blocks.")] = 6,
+    mel_weight: Annotated[float, typer.Option("--mel-weight", help="Weight of the mel L1 next to MR-STFT.")] = 1.0,
+) -> None:
+    """Train the Vocos-style vocoder (MR-STFT + mel L1, no GAN) to resynthesise wideband piano."""
+    from tdpr_cli.train.loop import train_vocoder
+
+    model = {"dim": dim, "intermediate": intermediate, "layers": layers}
+    train_vocoder(_config(locals(), model, {"mel_weight": mel_weight}), progress=_say)
+
+
+def main() -> None:
+    """Stand-alone entry until cli.py registers ``app``: maps TdprError to its exit code."""
+    import signal
+
+    def stop(signum, frame):  # noqa: ARG001 - signal handler signature
+        raise KeyboardInterrupt  # the loop saves a checkpoint on the way out
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        app()
+    except TdprError as exc:
+        _say(f"tdpr: error: {exc}")
+        raise SystemExit(exc.exit_code) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Training checkpoints and the run log.
+
+A run folder holds::
+
+    manifest.json          frozen copy of the corpus manifest the run trains on
+    checkpoint/            the latest state, replaced atomically as a whole folder
+        model.safetensors  float32 weights (safetensors: no pickle)
+        optimizer.pt       Adam state: a plain dict of tensors and numbers
+        state.json         step, wall seconds, best validation, the run config
+    best.safetensors       weights of the best validation score so far
+    log.jsonl              one JSON object per line: train and valid records
+
+The optimizer state uses ``torch.save`` and is read back with
+``weights_only=True``; it is a training-only file and never shipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from tdpr_cli.errors import InputError, OutputError
+
+CHECKPOINT = "checkpoint"
+
+
+@dataclass
+class RunState:
+    """Progress that must survive a restart: ``step`` done, ``wall_s`` of training so far."""
+
+    step: int = 0
+    wall_s: float = 0.0
+    best: float | None = None
+    best_step: int | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def _save_state_dict(state: dict[str, torch.Tensor], path: Path) -> None:
+    from safetensors.torch import save_file
+
+    save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(path))
+
+
+def save_weights(model: nn.Module, path: Path) -> None:
+    """float32 safetensors of ``model`` at ``path``, written to a temporary name first."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    _save_state_dict(model.state_dict(), tmp)
+    os.replace(tmp, path)
+
+
+def load_weights(model: nn.Module, path: Path) -> None:
+    """Load safetensors weights into ``model`` (strict)."""
+    from safetensors.torch import load_file
+
+    try:
+        model.load_state_dict(load_file(str(path)), strict=True)
+    except (OSError, RuntimeError) as exc:
+        raise InputError(f"{path}: cannot load checkpoint weights ({str(exc).splitlines()[0]})") from None
+
+
+def save_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, state: RunState) -> None:
+    """Write the checkpoint folder beside the old one, then swap them."""
+    final, tmp = run_dir / CHECKPOINT, run_dir / f".{CHECKPOINT}.tmp"
+    old = run_dir / f".{CHECKPOINT}.old"
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        _save_state_dict(model.state_dict(), tmp / "model.safetensors")
+        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        (tmp / "state.json").write_text(json.dumps(state.__dict__, indent=1) + "\n")
+        shutil.rmtree(old, ignore_errors=True)
+        if final.exists():
+            os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        raise OutputError(f"cannot write checkpoint in {run_dir}: {exc}") from None
+
+
+def load_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> RunState:
+    """Restore model, optimizer and progress from ``run_dir/checkpoint`` (or its backup)."""
+    folder = run_dir / CHECKPOINT
+    if not folder.is_dir() and (run_dir / f".{CHECKPOINT}.old").is_dir():
+        folder = run_dir / f".{CHECKPOINT}.old"  # interrupted between the two renames
+    if not (folder / "state.json").is_file():
+        raise InputError(f"{run_dir}: no checkpoint to resume from")
+    load_weights(model, folder / "model.safetensors")
+    device = next(model.parameters()).device
+    try:
+        optimizer.load_state_dict(torch.load(folder / "optimizer.pt", map_location=device, weights_only=True))
+        raw = json.loads((folder / "state.json").read_text())
+        return RunState(**raw)
+    except (OSError, ValueError, TypeError, RuntimeError) as exc:
+        raise InputError(f"{folder}: damaged checkpoint ({exc})") from None
+
+
+class RunLog:
+    """Append-only JSONL log; every record gets ``kind``, ``step`` and ``wall_s``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def truncate_after(self, step: int) -> None:
+        """Drop records past ``step``: after a resume the log continues from the checkpoint."""
+        records = [r for r in read_log(self.path) if r["step"] <= step]
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+        os.replace(tmp, self.path)
+
+    def write(self, kind: str, step: int, wall_s: float, values: dict[str, float]) -> None:
+        record = {"kind": kind, "step": step, "wall_s": round(wall_s, 2), "time": round(time.time(), 1)}
+        record.update({k: (round(v, 6) if isinstance(v, float) else v) for k, v in values.items()})
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+def read_log(path: Path) -> list[dict[str, Any]]:
+    """All records of a run log (for reports and tests)."""
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -1,0 +1,245 @@
+"""The training loop of ``tdpr train tdcnn`` and ``tdpr train vocoder``.
+
+One loop serves both models; a ``Task`` says what differs (model, loss, how
+a batch becomes an estimate, how to validate). Each optimizer step:
+
+    lr(step) -> batch(step) -> estimate -> loss -> backward -> clip -> Adam
+
+Batches depend only on ``(seed, step)`` and the run's frozen manifest copies,
+the schedule only on ``step``, so ``--resume`` continues exactly where the
+last checkpoint left off. Runs on CPU or CUDA unchanged: the data is made
+on the CPU in numpy and moved to the device per batch.
+
+Training code is never imported by inference (``tdpr restore``); the
+exported files are plain ``models.load`` safetensors + JSON.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from tdpr_cli.errors import Interrupted, TdprError, UsageError
+from tdpr_cli.train import checkpoint as ck
+from tdpr_cli.train import snapshots
+from tdpr_cli.train.dataset import SegmentConfig, SegmentSampler, ValidItem, read_clips, validation_set
+from tdpr_cli.train.provenance import training_record
+from tdpr_cli.train.schedule import TrainConfig, learning_rate
+
+Progress = Callable[[str], None]
+_MAX_BAD_STEPS = 20  # consecutive non-finite losses before giving up
+
+
+@dataclass
+class Task:
+    """What one kind of model needs from the loop.
+
+    ``estimate(inputs, targets)`` maps a device batch (B, 1, T) each to the
+    model's estimate, shaped like what ``loss.terms(estimate, targets)`` wants;
+    ``validate(model, items, device)`` returns metrics where ``score`` is lower-better.
+    """
+
+    name: str
+    model: nn.Module
+    loss: nn.Module
+    segments: SegmentConfig
+    estimate: Callable[[Tensor, Tensor], Tensor]
+    validate: Callable[[nn.Module, list[ValidItem], torch.device], dict[str, float]]
+    score: str
+
+
+def setup_torch(cfg: TrainConfig) -> torch.device:
+    """Threads, denormals, seed and device of a run; call before building the model."""
+    torch.set_num_threads(cfg.threads)
+    # Denormals appear in the decaying tails of piano notes and slow CPU convolutions down.
+    torch.set_flush_denormal(True)
+    torch.manual_seed(cfg.seed)
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is available")
+    return torch.device(cfg.device)
+
+
+class Trainer:
+    """State of one run: model, optimizer, data, log and progress."""
+
+    def __init__(self, cfg: TrainConfig, task: Task, device: torch.device, progress: Progress) -> None:
+        self.cfg, self.task, self.device, self.progress = cfg, task, device, progress
+        manifest = snapshots.start(cfg.data_dir, cfg.run_dir, cfg.resume, (cfg.run_dir / ck.CHECKPOINT).exists())
+        self.manifest, self.manifest_step = manifest, 0
+        self.sampler = SegmentSampler(read_clips(manifest, cfg.data_dir, "train"), task.segments, cfg.seed)
+        self.valid = validation_set(read_clips(manifest, cfg.data_dir, "valid"), cfg.valid_count,
+                                    cfg.valid_seconds, cfg.valid_cutoff_hz, cfg.seed)
+        if cfg.valid_count and not self.valid:
+            progress("warning: the manifest has no valid-split clips; validation is skipped")
+        self.model = task.model.to(device).train()
+        self.loss = task.loss.to(device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.log = ck.RunLog(cfg.run_dir / "log.jsonl")
+        if not cfg.resume:
+            (cfg.run_dir / "log.jsonl").unlink(missing_ok=True)
+        self.state = ck.RunState(config=cfg.to_json())
+        if cfg.resume:
+            self.state = ck.load_checkpoint(cfg.run_dir, self.model, self.optimizer)
+            self.state.config = cfg.to_json()
+            self.log.truncate_after(self.state.step)
+            progress(f"resumed {task.name} at step {self.state.step} ({self.state.wall_s / 60:.1f} min trained)")
+
+    def batch(self, step: int) -> tuple[Tensor, Tensor]:
+        """The device batch of ``step``: (inputs, targets), (B, 1, T) float32 each."""
+        at = snapshots.refresh_step(step, self.cfg.refresh_every)
+        if at != self.manifest_step:
+            self.manifest, self.manifest_step = snapshots.snapshot(self.cfg.data_dir, self.cfg.run_dir, at), at
+            self.sampler = SegmentSampler(read_clips(self.manifest, self.cfg.data_dir, "train"),
+                                          self.task.segments, self.cfg.seed)
+            self.progress(f"step {step}: training on {len(self.sampler.clips)} clips of {self.manifest.name}")
+        inputs, targets = self.sampler.batch(step)
+        return torch.from_numpy(inputs).to(self.device), torch.from_numpy(targets).to(self.device)
+
+    def step(self) -> dict[str, float] | None:
+        """One optimizer step; None when the loss was not finite (the update is skipped)."""
+        lr = learning_rate(self.state.step, self.cfg)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        inputs, targets = self.batch(self.state.step)
+        terms = self.loss.terms(self.task.estimate(inputs, targets), targets)
+        self.optimizer.zero_grad(set_to_none=True)
+        if not torch.isfinite(terms["loss"]):
+            return None
+        terms["loss"].backward()
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm)
+        if not torch.isfinite(norm):
+            return None
+        self.optimizer.step()
+        return {**{k: float(v.detach()) for k, v in terms.items()}, "grad_norm": float(norm), "lr": lr}
+
+    def validate(self) -> dict[str, float]:
+        """Validate, log, keep the best weights; returns the metrics (empty without valid clips)."""
+        metrics = self.task.validate(self.model, self.valid, self.device)
+        if not metrics:
+            return metrics
+        self.log.write("valid", self.state.step, self.state.wall_s, metrics)
+        score = metrics[self.task.score]
+        if self.state.best is None or score < self.state.best:
+            self.state.best, self.state.best_step = score, self.state.step
+            ck.save_weights(self.model, self.cfg.run_dir / "best.safetensors")
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items())
+        self.progress(f"step {self.state.step} valid: {shown}")
+        return metrics
+
+    def save(self) -> None:
+        ck.save_checkpoint(self.cfg.run_dir, self.model, self.optimizer, self.state)
+
+    def out_of_time(self) -> bool:
+        return self.cfg.max_minutes is not None and self.state.wall_s >= 60.0 * self.cfg.max_minutes
+
+    def run(self) -> None:
+        """Train until ``max_steps`` or ``max_minutes``; checkpoint on the way and at the end."""
+        window: list[dict[str, float]] = []
+        bad = 0
+        if self.state.step == 0 and self.valid:
+            self.validate()  # the untrained reference point of the curves
+        try:
+            while self.state.step < self.cfg.max_steps and not self.out_of_time():
+                start = time.monotonic()
+                values = self.step()
+                bad = 0 if values is not None else bad + 1
+                if bad >= _MAX_BAD_STEPS:
+                    raise TdprError(f"{self.task.name}: loss not finite for {bad} steps at step {self.state.step}")
+                self.state.step += 1
+                if values is not None:
+                    window.append({**values, "s_per_step": time.monotonic() - start})
+                self._periodic(window)
+                # Wall time includes validation and checkpoints: it is what --max-minutes budgets.
+                self.state.wall_s += time.monotonic() - start
+        except KeyboardInterrupt:
+            self.save()
+            raise Interrupted(f"stopped at step {self.state.step}; checkpoint saved, rerun with --resume") from None
+        if self.state.step % self.cfg.valid_every:
+            self.validate()
+        self.save()
+
+    def _periodic(self, window: list[dict[str, float]]) -> None:
+        """Log, validate and checkpoint when their step counts come round."""
+        step = self.state.step
+        if step % self.cfg.log_every == 0 and window:
+            mean = {k: float(np.mean([w[k] for w in window])) for k in window[0]}
+            self.log.write("train", step, self.state.wall_s, mean)
+            self.progress(f"step {step}/{self.cfg.max_steps} loss {mean['loss']:.4f} lr {mean['lr']:.2e} "
+                          f"{mean['s_per_step']:.2f} s/step {self.state.wall_s / 60:.1f} min")
+            window.clear()
+        if step % self.cfg.valid_every == 0:
+            self.validate()
+        if step % self.cfg.ckpt_every == 0:
+            self.save()
+
+
+def run_task(cfg: TrainConfig, task: Task, device: torch.device, progress: Progress) -> tuple[Path, Path] | None:
+    """Train ``task`` and export it; returns the exported (weights, config) paths."""
+    from tdpr_cli.models.load import export
+
+    trainer = Trainer(cfg, task, device, progress)
+    trainer.run()
+    directory = cfg.export_dir or cfg.run_dir / "export"
+    record = training_record(cfg, trainer.state, trainer.manifest, trainer.manifest_step, device)
+    paths = export(trainer.model, directory, cfg.export_name or task.name, extra={"training": record})
+    progress(f"exported {paths[0]} and {paths[1]}")
+    return paths
+
+
+def _quiet(_: str) -> None:
+    """Default progress sink: say nothing."""
+
+
+def train_tdcnn(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, Path] | None:
+    """Train a SEANet TD-CNN with ``TdcnnLoss`` on degraded corpus segments; export it."""
+    from tdpr_cli.models.seanet import Seanet, SeanetConfig
+    from tdpr_cli.train.losses import TdcnnLoss
+    from tdpr_cli.train.validate import validate_tdcnn
+
+    device = setup_torch(cfg)
+    model = Seanet(SeanetConfig.from_dict(cfg.model))
+    task = Task(
+        name="tdcnn",
+        model=model,
+        loss=TdcnnLoss(**cfg.loss),
+        segments=SegmentConfig(batch=cfg.batch, seconds=cfg.segment_s, degrade=True),
+        estimate=lambda inputs, targets: model(inputs),
+        validate=validate_tdcnn,
+        score="lsd",
+    )
+    progress(f"tdcnn: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, {model.cfg}")
+    return run_task(cfg, task, device, progress)
+
+
+def train_vocoder(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, Path] | None:
+    """Train the mel vocoder to resynthesise wideband segments from their log-mel; export it."""
+    from tdpr_cli.models.vocoder import Vocoder, VocoderConfig
+    from tdpr_cli.spectral import LogMel
+    from tdpr_cli.train.losses import VocoderLoss
+    from tdpr_cli.train.validate import validate_vocoder
+
+    device = setup_torch(cfg)
+    model = Vocoder(VocoderConfig.from_dict(cfg.model))
+    mel = LogMel(model.cfg.stft).to(device)
+
+    def estimate(inputs: Tensor, targets: Tensor) -> Tensor:
+        # (B, 1, T) wideband targets -> their log-mel -> (B, 1, T) resynthesis.
+        return model(mel(targets[:, 0]), targets.shape[-1])[:, None]
+
+    task = Task(
+        name="vocoder",
+        model=model,
+        loss=VocoderLoss(cfg=model.cfg.stft, **cfg.loss),
+        segments=SegmentConfig(batch=cfg.batch, seconds=cfg.segment_s, degrade=False),
+        estimate=estimate,
+        validate=validate_vocoder,
+        score="mel_l1",
+    )
+    progress(f"vocoder: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, {model.cfg}")
+    return run_task(cfg, task, device, progress)

@@ -1,0 +1,92 @@
+"""Run configuration and the learning-rate schedule of ``tdpr train``.
+
+The schedule is a function of the step alone (never of wall time), so a
+resumed run follows exactly the curve an uninterrupted one would. It is
+fitted to short CPU runs: a linear warm-up over ``warmup`` steps (Adam's
+early moments are noisy, and the identity-initialised residual models are
+easy to knock off their good start), then a decay to ``lr * min_lr_ratio``
+at ``max_steps``: half a cosine, or an exponential with the same end point.
+``--max-minutes`` only stops a run early; choose ``--max-steps`` from the
+measured seconds per step so the decay completes inside the time budget.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from tdpr_cli.errors import UsageError
+
+Schedule = Literal["cosine", "exp", "constant"]
+Device = Literal["cpu", "cuda"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything one training run needs besides the model; seconds, Hz and steps as named."""
+
+    data_dir: Path
+    run_dir: Path
+    max_steps: int = 4000
+    max_minutes: Optional[float] = None
+    batch: int = 8
+    segment_s: float = 1.0
+    lr: float = 3e-4
+    warmup: int = 200
+    min_lr_ratio: float = 0.05
+    schedule: Schedule = "cosine"
+    clip_norm: float = 1000.0  # a guard against spikes: typical norms are 100..3000 early on
+    ckpt_every: int = 250
+    valid_every: int = 250
+    log_every: int = 10
+    valid_count: int = 28  # a multiple of 7: every filter kind equally often
+    valid_seconds: float = 2.0
+    valid_cutoff_hz: float = 3000.0
+    refresh_every: int = 0  # take a new copy of the live manifest every N steps (0: never)
+    seed: int = 0
+    device: Device = "cpu"
+    threads: int = 1
+    resume: bool = False
+    export_dir: Optional[Path] = None
+    export_name: Optional[str] = None
+    model: dict[str, Any] = field(default_factory=dict)  # architecture parameters
+    loss: dict[str, float] = field(default_factory=dict)  # loss weights
+    command: str = ""  # the command line, recorded in the exported config
+
+    def __post_init__(self) -> None:
+        positive = ("max_steps", "batch", "ckpt_every", "valid_every", "log_every", "threads")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.refresh_every < 0:
+            raise UsageError("--refresh-every must be >= 0")
+        if self.warmup < 0 or not 0.0 < self.lr < 1.0 or not 0.0 <= self.min_lr_ratio <= 1.0:
+            raise UsageError(f"invalid learning rate settings lr={self.lr} warmup={self.warmup} "
+                             f"min ratio={self.min_lr_ratio}")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise UsageError("--max-minutes must be positive")
+        if self.clip_norm <= 0 or self.valid_count < 0 or self.valid_seconds <= 0.1:
+            raise UsageError("--clip-norm must be positive, validation count >= 0 and seconds > 0.1")
+        if self.schedule not in ("cosine", "exp", "constant"):
+            raise UsageError(f"unknown schedule {self.schedule!r}")
+        if self.device not in ("cpu", "cuda"):
+            raise UsageError(f"unknown device {self.device!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-safe copy (paths as strings)."""
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()}
+
+
+def learning_rate(step: int, cfg: TrainConfig) -> float:
+    """Learning rate for optimizer step ``step`` (0-based)."""
+    if cfg.warmup and step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    if cfg.schedule == "constant":
+        return cfg.lr
+    span = max(1, cfg.max_steps - cfg.warmup)
+    progress = min(1.0, (step - cfg.warmup) / span)
+    if cfg.schedule == "exp":
+        return cfg.lr * cfg.min_lr_ratio**progress
+    return cfg.lr * (cfg.min_lr_ratio + (1.0 - cfg.min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress)))

@@ -1,0 +1,170 @@
+"""Value tests of the training losses against hand (numpy) computations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tdpr_cli.errors import UsageError
+from tdpr_cli.train import losses as L
+
+
+def _pair(batch: int = 2, length: int = 4096, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randn(batch, 1, length, generator=g) * 0.3
+    x = y + 0.1 * torch.randn(batch, 1, length, generator=g)
+    return x, y
+
+
+def _np_mag(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """Centred, zero-padded periodic-Hann magnitude, (B, F, N), as StftLoss defines it."""
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
+    padded = np.pad(x, ((0, 0), (n_fft // 2, n_fft // 2)))
+    count = 1 + x.shape[-1] // hop
+    frames = np.stack([padded[:, i * hop : i * hop + n_fft] for i in range(count)], axis=-1)
+    spec = np.fft.rfft(frames * window[None, :, None], axis=1)
+    return np.sqrt(np.maximum(np.abs(spec) ** 2, L.POWER_FLOOR))
+
+
+def _np_stft_loss(x: np.ndarray, y: np.ndarray, n_fft: int, hop: int) -> tuple[float, float]:
+    mx, my = _np_mag(x, n_fft, hop), _np_mag(y, n_fft, hop)
+    sc = np.mean([np.linalg.norm(my[b] - mx[b]) / np.linalg.norm(my[b]) for b in range(len(x))])
+    return float(sc), float(np.mean(np.abs(np.log(my) - np.log(mx))))
+
+
+def _np_decimate(x: np.ndarray, factor: int) -> np.ndarray:
+    if factor == 1:
+        return x
+    taps = L.lowpass_taps(factor).numpy().astype(np.float64)
+    full = np.stack([np.convolve(row, taps[::-1], mode="full") for row in x])
+    half = len(taps) // 2
+    same = full[:, half : half + x.shape[-1]]
+    return same[:, ::factor]
+
+
+def all_losses() -> list[torch.nn.Module]:
+    return [
+        L.StftLoss(512, 128, 512),
+        L.MultiResolutionStftLoss(),
+        L.WaveL1(),
+        L.MultiResolutionWaveLoss(),
+        L.TdcnnLoss(),
+        L.MelL1(),
+        L.VocoderLoss(),
+    ]
+
+
+@pytest.mark.parametrize("loss", all_losses(), ids=lambda m: type(m).__name__)
+def test_loss_of_identical_signals_is_zero(loss):
+    _, y = _pair()
+    assert float(loss(y, y.clone())) == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("loss", all_losses(), ids=lambda m: type(m).__name__)
+def test_gradient_flows_to_the_estimate(loss):
+    x, y = _pair()
+    x = x.clone().requires_grad_(True)
+    value = loss(x, y)
+    value.backward()
+    assert value.item() > 0
+    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("n_fft,hop", [(512, 256), (1024, 512), (256, 64)])
+def test_stft_terms_match_numpy(n_fft, hop):
+    x, y = _pair(length=3000)
+    terms = L.StftLoss(n_fft, hop, n_fft).terms(x, y)
+    sc, mag = _np_stft_loss(x[:, 0].double().numpy(), y[:, 0].double().numpy(), n_fft, hop)
+    assert terms["sc"].item() == pytest.approx(sc, rel=1e-4)
+    assert terms["mag"].item() == pytest.approx(mag, rel=1e-4)
+
+
+def test_multi_resolution_stft_is_the_mean_of_the_paper_resolutions():
+    x, y = _pair(length=5000)
+    xn, yn = x[:, 0].double().numpy(), y[:, 0].double().numpy()
+    expected = np.mean([sum(_np_stft_loss(xn, yn, n, h)) for n, h, _ in L.PAPER_RESOLUTIONS])
+    assert L.MultiResolutionStftLoss()(x, y).item() == pytest.approx(expected, rel=1e-4)
+
+
+def test_wave_l1_is_mean_absolute_difference():
+    x = torch.tensor([[[0.0, 1.0, -2.0, 0.5]]])
+    y = torch.tensor([[[1.0, 1.0, 0.0, 0.0]]])
+    assert L.WaveL1()(x, y).item() == pytest.approx((1 + 0 + 2 + 0.5) / 4)
+
+
+def test_multi_resolution_wave_matches_numpy_decimation():
+    x, y = _pair(length=1001)
+    xn, yn = x[:, 0].double().numpy(), y[:, 0].double().numpy()
+    expected = np.mean([np.mean(np.abs(_np_decimate(xn, f) - _np_decimate(yn, f))) for f in L.PAPER_FACTORS])
+    assert L.MultiResolutionWaveLoss()(x, y).item() == pytest.approx(expected, rel=1e-4)
+
+
+def test_decimation_is_anti_aliased():
+    """A tone above the decimated Nyquist is removed, one well below it passes."""
+    t = torch.arange(16000) / 16000.0
+    for factor in (2, 4):
+        nyquist = 8000.0 / factor
+        low = torch.sin(2 * torch.pi * 0.5 * nyquist * t)[None]
+        high = torch.sin(2 * torch.pi * 1.5 * nyquist * t)[None]
+        dec = L.Decimate(factor)
+        core = slice(200, -200)  # away from the zero-padded ends
+        assert dec(high)[:, core].abs().max() < 0.01
+        assert dec(low)[:, core].abs().max() == pytest.approx(1.0, abs=0.02)
+        assert dec(low).shape[-1] == -(-16000 // factor)
+
+
+def test_tdcnn_loss_weights_its_terms():
+    x, y = _pair()
+    terms = L.TdcnnLoss(stft_weight=2.0, wave_weight=1000.0).terms(x, y)
+    mrstft, mrwave = L.MultiResolutionStftLoss()(x, y), L.MultiResolutionWaveLoss()(x, y)
+    assert terms["mrstft"].item() == pytest.approx(mrstft.item(), rel=1e-6)
+    assert terms["mrwave"].item() == pytest.approx(mrwave.item(), rel=1e-6)
+    assert terms["loss"].item() == pytest.approx(2.0 * mrstft.item() + 1000.0 * mrwave.item(), rel=1e-6)
+
+
+def test_mel_l1_matches_numpy():
+    from tdpr_cli.spectral import mel_filterbank
+    from tdpr_cli.config import StftConfig
+
+    x, y = _pair(length=4000)
+    fb = mel_filterbank(StftConfig()).double().numpy()
+
+    def logmel(a: np.ndarray) -> np.ndarray:
+        mag = np.abs(np.fft.rfft(_frames(a, 1024, 256), axis=1))
+        return np.log(np.maximum(np.einsum("mf,bfn->bmn", fb, mag), 1e-5))
+
+    expected = np.mean(np.abs(logmel(x[:, 0].double().numpy()) - logmel(y[:, 0].double().numpy())))
+    assert L.MelL1()(x, y).item() == pytest.approx(expected, rel=1e-4)
+
+
+def _frames(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
+    padded = np.pad(x, ((0, 0), (n_fft // 2, n_fft // 2)))
+    count = 1 + x.shape[-1] // hop
+    return np.stack([padded[:, i * hop : i * hop + n_fft] for i in range(count)], axis=-1) * window[None, :, None]
+
+
+def test_losses_are_scale_sensitive_but_batch_size_agnostic():
+    """Per-example spectral convergence: duplicating the batch leaves the value unchanged."""
+    x, y = _pair(batch=1)
+    loss = L.MultiResolutionStftLoss()
+    single = loss(x, y).item()
+    assert loss(torch.cat([x, x]), torch.cat([y, y])).item() == pytest.approx(single, rel=1e-6)
+    assert loss(0.5 * x, y).item() > single
+
+
+def test_windows_are_buffers_that_follow_the_module():
+    loss = L.TdcnnLoss()
+    names = {n for n, _ in loss.named_buffers()}
+    assert any(n.endswith("window") for n in names) and any(n.endswith("taps") for n in names)
+    assert not list(loss.parameters())
+    loss = loss.double()
+    assert all(b.dtype == torch.float64 for b in loss.buffers())
+
+
+@pytest.mark.parametrize("make", [lambda: L.StftLoss(512, 1024, 512), lambda: L.Decimate(0),
+                                  lambda: L.MultiResolutionStftLoss(()), lambda: L.MultiResolutionWaveLoss(())])
+def test_bad_configurations_raise_usage_errors(make):
+    with pytest.raises(UsageError):
+        make()

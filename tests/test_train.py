@@ -1,0 +1,232 @@
+"""Training smoke tests on a tiny synthetic corpus: data, schedule, loop, resume, export."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from tdpr_cli.errors import UsageError
+from tdpr_cli.train import timbre
+from tdpr_cli.train.checkpoint import read_log
+from tdpr_cli.train.dataset import SegmentConfig, SegmentSampler, read_clips
+from tdpr_cli.train.schedule import TrainConfig, learning_rate
+
+SR = 16000
+TINY_TDCNN = {"channels": 2, "strides": (2, 4, 8, 8)}
+TINY_VOCODER = {"dim": 16, "intermediate": 32, "layers": 1}
+
+
+def _tone(seconds: float, f0: float, seed: int) -> np.ndarray:
+    """A decaying harmonic note with a little noise, peak 0.5."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    x = sum(np.sin(2 * np.pi * f0 * k * t + rng.uniform(0, 6)) / k for k in range(1, 30) if f0 * k < SR / 2)
+    x = x * np.exp(-t / 2.0) + 0.003 * rng.standard_normal(len(t))
+    return (0.5 * x / np.abs(x).max()).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """data/ with train and valid FLAC clips and a manifest in the renderer's format."""
+    root = tmp_path_factory.mktemp("data")
+    clips = []
+    layout = [("train", "musescore"), ("train", "fluidr3"), ("train", "timgm6mb"), ("valid", "musescore")]
+    for i, (split, font) in enumerate(layout):
+        rel = f"{split}/piece{i}__{font}__0_0.flac"
+        (root / split).mkdir(exist_ok=True)
+        sf.write(root / rel, _tone(3.0, 110.0 * (i + 1), i), SR, subtype="PCM_16")
+        clips.append({"path": rel, "split": split, "piece": f"piece{i}", "source": "test", "soundfont": font,
+                      "duration_s": 3.0, "sha256": "0" * 64})
+    (root / "manifest.json").write_text(json.dumps({"version": 1, "seed": 0, "sample_rate": SR, "clips": clips}))
+    return root
+
+
+def _cfg(corpus: Path, run: Path, **kw) -> TrainConfig:
+    base = dict(data_dir=corpus, run_dir=run, max_steps=3, batch=2, segment_s=0.5, warmup=1,
+                ckpt_every=2, valid_every=2, log_every=1, valid_count=7, valid_seconds=0.5, model=TINY_TDCNN)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _sampler(corpus: Path, degrade: bool = True) -> SegmentSampler:
+    clips = read_clips(corpus / "manifest.json", corpus, "train")
+    return SegmentSampler(clips, SegmentConfig(batch=3, seconds=0.5, degrade=degrade), seed=7)
+
+
+def test_batches_are_deterministic_per_seed_and_step(corpus):
+    a, b = _sampler(corpus), _sampler(corpus)
+    x1, y1 = a.batch(5)
+    x2, y2 = b.batch(5)
+    assert x1.shape == y1.shape == (3, 1, 8000) and x1.dtype == np.float32
+    assert np.array_equal(x1, x2) and np.array_equal(y1, y2)
+    assert not np.array_equal(a.batch(6)[1], y1)
+
+
+def test_inputs_are_band_limited_targets_are_not(corpus):
+    x, y = _sampler(corpus).batch(0)
+    freqs = np.fft.rfftfreq(x.shape[-1], 1 / SR)
+    high = freqs > 5000  # above every cutoff (<= 4 kHz) plus the transition band
+    px, py = np.abs(np.fft.rfft(x[:, 0])) ** 2, np.abs(np.fft.rfft(y[:, 0])) ** 2
+    assert np.all(px[:, high].sum(-1) < 0.05 * py[:, high].sum(-1))
+    assert np.all(np.abs(y).max(axis=-1) <= 10 ** (-1 / 20) + 1e-6)
+    xv, yv = _sampler(corpus, degrade=False).batch(0)
+    assert np.array_equal(xv, yv)
+
+
+def test_soundfont_weights_favour_musescore(corpus):
+    probs = _sampler(corpus).probs
+    fonts = [c.soundfont for c in _sampler(corpus).clips]
+    assert probs[fonts.index("musescore")] == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize("share", [-45.0, -30.0, -20.0])
+def test_tilt_reaches_the_drawn_high_band_share(share):
+    x = _tone(1.0, 220.0, 0).astype(np.float64) + 0.01 * np.random.default_rng(1).standard_normal(SR)
+    y = timbre.apply_colour(x, timbre.Colour(share, 1000.0))
+    freqs = np.fft.rfftfreq(len(y), 1 / SR)
+    assert timbre.band_share_db(np.abs(np.fft.rfft(y)) ** 2, freqs) == pytest.approx(share, abs=0.1)
+    assert np.allclose(timbre.apply_colour(x, timbre.Colour(None, 1000.0)), x)
+
+
+def test_schedule_warms_up_then_decays_to_the_floor(tmp_path):
+    cfg = TrainConfig(data_dir=tmp_path, run_dir=tmp_path, max_steps=1000, lr=1e-3, warmup=100, min_lr_ratio=0.1)
+    assert learning_rate(0, cfg) == pytest.approx(1e-5)
+    assert learning_rate(99, cfg) == pytest.approx(1e-3)
+    assert learning_rate(550, cfg) == pytest.approx(1e-3 * (0.1 + 0.9 * 0.5))
+    assert learning_rate(1000, cfg) == pytest.approx(1e-4)
+    assert learning_rate(5000, cfg) == pytest.approx(1e-4)
+    lrs = [learning_rate(s, replace(cfg, schedule="exp")) for s in range(100, 1001)]
+    assert lrs[0] == pytest.approx(1e-3) and lrs[-1] == pytest.approx(1e-4) and all(np.diff(lrs) < 0)
+
+
+def _export_loads(directory: Path, name: str, kind: str) -> dict:
+    from tdpr_cli.models.load import load_model
+
+    model = load_model(directory / f"{name}.safetensors", directory / f"{name}.json", kind=kind)
+    assert not model.training
+    return json.loads((directory / f"{name}.json").read_text())
+
+
+def test_tdcnn_smoke_run_logs_validates_and_exports(corpus, tmp_path):
+    from tdpr_cli.train.loop import train_tdcnn
+
+    cfg = _cfg(corpus, tmp_path / "run", command="tdpr train tdcnn --max-steps 3")
+    train_tdcnn(cfg)
+    log = read_log(tmp_path / "run" / "log.jsonl")
+    assert [r["step"] for r in log if r["kind"] == "train"] == [1, 2, 3]
+    valid = [r for r in log if r["kind"] == "valid"]
+    assert [r["step"] for r in valid] == [0, 2, 3]
+    assert valid[0]["lsd"] == pytest.approx(valid[0]["lsd_input"])  # an untrained SEANet is the identity
+    config = _export_loads(tmp_path / "run" / "export", "tdcnn", "tdcnn")
+    training = config["training"]
+    assert training["steps"] == 3 and training["seed"] == 0 and training["recipe"] == cfg.command
+    assert len(training["data_manifest_sha256"]) == 64 and training["hardware"]
+    assert (tmp_path / "run" / "best.safetensors").is_file()
+
+
+def test_vocoder_smoke_run_reports_phase_error_and_exports(corpus, tmp_path):
+    from tdpr_cli.train.loop import train_vocoder
+
+    train_vocoder(_cfg(corpus, tmp_path / "run", model=TINY_VOCODER, export_dir=tmp_path / "out", export_name="v"))
+    valid = [r for r in read_log(tmp_path / "run" / "log.jsonl") if r["kind"] == "valid"]
+    assert {"mel_l1", "phase_cos_low", "phase_ifd_high", "lsd"} <= set(valid[-1])
+    assert _export_loads(tmp_path / "out", "v", "vocoder")["training"]["steps"] == 3
+
+
+def _weights(run: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(run / "checkpoint" / "model.safetensors"))
+
+
+def test_resume_continues_the_same_sequence(corpus, tmp_path):
+    from tdpr_cli.train.loop import train_tdcnn
+
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    data = tmp_path / "data"
+    shutil.copytree(corpus, data)
+    train_tdcnn(_cfg(data, straight, max_steps=4))
+    train_tdcnn(_cfg(data, split, max_steps=2))
+    # The corpus grows between the runs: resume must keep training on its frozen copy.
+    manifest = json.loads((data / "manifest.json").read_text())
+    manifest["clips"].append(dict(manifest["clips"][0], path="train/piece1__fluidr3__0_0.flac", soundfont="x"))
+    (data / "manifest.json").write_text(json.dumps(manifest))
+    train_tdcnn(_cfg(data, split, max_steps=4, resume=True))
+    a, b = _weights(straight), _weights(split)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    steps = [r["step"] for r in read_log(split / "log.jsonl") if r["kind"] == "train"]
+    assert steps == [1, 2, 3, 4]
+    state = json.loads((split / "checkpoint" / "state.json").read_text())
+    assert state["step"] == 4
+
+
+def test_resumed_trainer_draws_the_next_batch_of_the_sequence(corpus, tmp_path):
+    from tdpr_cli.models.seanet import Seanet, SeanetConfig
+    from tdpr_cli.train.loop import Task, Trainer, train_tdcnn
+    from tdpr_cli.train.losses import TdcnnLoss
+
+    train_tdcnn(_cfg(corpus, tmp_path, max_steps=2))
+    cfg = _cfg(corpus, tmp_path, max_steps=4, resume=True)
+    model = Seanet(SeanetConfig.from_dict(TINY_TDCNN))
+    task = Task("tdcnn", model, TdcnnLoss(), SegmentConfig(batch=2, seconds=0.5), lambda x, y: model(x),
+                lambda *a: {}, "lsd")
+    trainer = Trainer(cfg, task, torch.device("cpu"), lambda _: None)
+    sampler = SegmentSampler(read_clips(corpus / "manifest.json", corpus, "train"), task.segments, cfg.seed)
+    assert trainer.state.step == 2
+    for got, want in zip(trainer.batch(2), sampler.batch(2)):
+        assert torch.equal(got, torch.from_numpy(want))
+
+
+def test_run_folder_misuse_is_a_usage_error(corpus, tmp_path):
+    from tdpr_cli.train.loop import train_tdcnn
+
+    with pytest.raises(UsageError, match="no run to resume"):
+        train_tdcnn(_cfg(corpus, tmp_path / "empty", resume=True))
+    train_tdcnn(_cfg(corpus, tmp_path / "run", max_steps=2))
+    with pytest.raises(UsageError, match="--resume"):
+        train_tdcnn(_cfg(corpus, tmp_path / "run", max_steps=2))
+
+
+def test_bad_options_are_usage_errors(tmp_path):
+    with pytest.raises(UsageError):
+        TrainConfig(data_dir=tmp_path, run_dir=tmp_path, max_steps=0)
+    with pytest.raises(UsageError):
+        TrainConfig(data_dir=tmp_path, run_dir=tmp_path, device="tpu")
+
+
+def test_cli_command_trains_and_exports(corpus, tmp_path):
+    from typer.testing import CliRunner
+
+    from tdpr_cli.commands.train import app
+
+    args = ["tdcnn", "--data", str(corpus), "--run", str(tmp_path / "run"), "--max-steps", "1", "--batch", "1",
+            "--segment-s", "0.5", "--channels", "2", "--valid-count", "0", "--warmup", "0"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run" / "export" / "tdcnn.safetensors").is_file()
+
+
+def test_refresh_takes_new_manifest_copies_and_resume_reuses_them(corpus, tmp_path):
+    from tdpr_cli.train.loop import train_tdcnn
+
+    data = tmp_path / "data"
+    shutil.copytree(corpus, data)
+    train_tdcnn(_cfg(data, tmp_path / "run", max_steps=3, refresh_every=2))
+    copy = tmp_path / "run" / "manifests" / "step-0000002.json"
+    assert copy.read_text() == (data / "manifest.json").read_text()
+    manifest = json.loads((data / "manifest.json").read_text())
+    manifest["clips"] = manifest["clips"][:1] + manifest["clips"][3:]
+    (data / "manifest.json").write_text(json.dumps(manifest))
+    train_tdcnn(_cfg(data, tmp_path / "run", max_steps=5, refresh_every=2, resume=True))
+    assert json.loads(copy.read_text())["clips"] != manifest["clips"]  # reused, not retaken
+    newer = json.loads((tmp_path / "run" / "manifests" / "step-0000004.json").read_text())
+    assert newer["clips"] == manifest["clips"]
+    exported = json.loads((tmp_path / "run" / "export" / "tdcnn.json").read_text())
+    assert exported["training"]["data_manifest_from_step"] == 4
