@@ -25,6 +25,7 @@ This module makes the choices; ``valset_build`` writes the files and
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 from collections.abc import Callable, Iterator, Sequence
@@ -189,14 +190,15 @@ def _read_source_manifest(data_dir: Path) -> tuple[list[dict], str]:
     """(clips, sha256 of the file) of ``data_dir/manifest.json``."""
     path = data_dir / MANIFEST_NAME
     try:
-        clips = list(json.loads(path.read_text())["clips"])
+        raw = path.read_bytes()  # hash and parse the same bytes: the renderer may replace the file
+        clips = list(json.loads(raw)["clips"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: not a readable corpus manifest ({exc!r})") from exc
     keys = ("path", "split", "piece", "soundfont", "duration_s", "sha256")
     broken = next((c for c in clips if not isinstance(c, dict) or any(k not in c for k in keys)), None)
     if broken is not None:
         raise InputError(f"{path}: clip record {broken!r} lacks one of {', '.join(keys)}")
-    return clips, sha256_file(path)
+    return clips, hashlib.sha256(raw).hexdigest()
 
 
 def select(data_dir: Path, cfg: ValsetConfig) -> Selection:

@@ -7,6 +7,7 @@ lists, so a table always names exactly the audio it was computed on.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,7 +83,8 @@ def load_index(root: Path, limit: int | None = None) -> ValsetIndex:
         raise UsageError(f"--limit must be >= 1, got {limit}")
     path = root / MANIFEST_NAME
     try:
-        manifest = json.loads(path.read_text())
+        raw = path.read_bytes()  # the digest names exactly the bytes parsed
+        manifest = json.loads(raw)
         clips = sorted(c["id"] for c in manifest["clips"])[:limit]
         refs = {c["id"]: _checked(root, c["ref"], c["sha256"]) for c in manifest["clips"] if c["id"] in clips}
         items = [
@@ -96,4 +98,4 @@ def load_index(root: Path, limit: int | None = None) -> ValsetIndex:
         raise InputError(f"{path} not found; build the set with `tdpr data valset`") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: not a validation-set manifest ({exc!r})") from exc
-    return ValsetIndex(root, manifest, sha256_file(path), items, clips, cutoffs, kinds)
+    return ValsetIndex(root, manifest, hashlib.sha256(raw).hexdigest(), items, clips, cutoffs, kinds)
