@@ -79,3 +79,11 @@ def test_variants_identity_at_init_and_roundtrip(arch, length, tmp_path):
     w, c = export(m, tmp_path, arch)
     with torch.no_grad():
         torch.testing.assert_close(load_model(w, c, "tdcnn")(x), y, atol=5e-2, rtol=5e-2)
+
+
+def test_exported_files_are_world_readable(tmp_path):
+    import stat
+
+    w, c = export(Seanet(SeanetConfig(channels=2)), tmp_path, "m")
+    for path in (w, c):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644
