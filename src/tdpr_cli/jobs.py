@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tdpr_cli.audio_io import STDIO, AudioSource, write_stream
+from tdpr_cli.audio_io import STDIO, AudioSource, prepare_output, write_stream
 from tdpr_cli.bandwidth import SpectrumAccumulator, detect
 from tdpr_cli.config import SAMPLE_RATE, RestoreConfig, Subtype
 from tdpr_cli.errors import OutputError, UsageError
@@ -68,6 +68,14 @@ def analyse(src: AudioSource, cfg: RestoreConfig) -> Decision:
     return decide(detect(acc.ltas_db(), acc.peak, cfg.wideband_hz), cfg)
 
 
+def _same_file(a: str, b: Path) -> bool:
+    """True if ``b`` is ``a`` itself, a hard link to it, or a symlink to it."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # either side missing or unreadable: cannot be the same file
+        return False
+
+
 def check_paths(inp: str, out: str, overwrite: bool) -> None:
     """Refuse writing over the input, or over an existing output without ``overwrite``."""
     if out == STDIO:
@@ -75,9 +83,9 @@ def check_paths(inp: str, out: str, overwrite: bool) -> None:
     o = Path(out)
     if o.is_dir():
         raise OutputError(f"{o}: is a directory; give a file name")
-    if inp != STDIO and o.exists() and os.path.samefile(inp, o):
+    if inp != STDIO and _same_file(inp, o):
         raise OutputError(f"{o}: output is the input file; tdpr never writes over its input")
-    if o.exists() and not overwrite:
+    if (o.exists() or o.is_symlink()) and not overwrite:
         raise OutputError(f"{o}: exists; pass --overwrite to replace it")
 
 
@@ -94,30 +102,34 @@ def restore_file(
     t0 = time.perf_counter()
     check_paths(inp, out, overwrite)
     src = AudioSource(inp)
-    rec.duration_s = src.info.duration_s
-    total = output_length(src.info.frames, src.info.sample_rate)
-    dec = analyse(src, restorer.cfg)
-    rec.cutoff_hz = round(dec.cutoff_hz, 1)
-    rec.message = dec.reason
-    if dec.warning:
-        rec.warnings.append(dec.warning)
-    done = 0
+    try:
+        prepare_output(out)  # an unwritable folder fails now, not after the analysis pass
+        rec.duration_s = src.info.duration_s
+        total = output_length(src.info.frames, src.info.sample_rate)
+        dec = analyse(src, restorer.cfg)
+        rec.cutoff_hz = round(dec.cutoff_hz, 1)
+        rec.message = dec.reason
+        done = 0
 
-    def progress(n: int) -> None:
-        nonlocal done
-        done += n
-        if on_progress is not None:
-            on_progress(done, total)
+        def progress(n: int) -> None:
+            nonlocal done
+            done += n
+            if on_progress is not None:
+                on_progress(done, total)
 
-    if dec.process:
-        blocks = restorer.stream(resampled(src), src.info.channels, dec.cutoff_hz, progress)
-    else:
-        rec.status = "passthrough"
-        blocks = _counted(resampled(src), progress)
-    res = write_stream(out, blocks, SAMPLE_RATE, src.info.channels, subtype)
+        if dec.process:
+            blocks = restorer.stream(resampled(src), src.info.channels, dec.cutoff_hz, progress)
+        else:
+            rec.status = "passthrough"
+            blocks = _counted(resampled(src), progress)
+        res = write_stream(out, blocks, SAMPLE_RATE, src.info.channels, subtype)
+    finally:
+        src.close()
+    rec.warnings = [*src.warnings, *([dec.warning] if dec.warning else [])]
     if res.gain != 1.0:
-        rec.gain_db = round(20 * np.log10(res.gain), 2)
-        rec.warnings.append(f"output peak {res.peak:.3f} exceeds full scale; scaled by {rec.gain_db} dB")
+        db = 20 * float(np.log10(res.gain))
+        rec.gain_db = round(db, 3)
+        rec.warnings.append(f"output peak {res.peak:.4g} exceeds full scale; scaled by {db:.2g} dB")
     rec.seconds = round(time.perf_counter() - t0, 3)
     return rec
 
@@ -128,18 +140,39 @@ def _counted(blocks: Iterator[np.ndarray], progress: Callable[[int], None]) -> I
         yield b
 
 
+def _audio_files(root: Path, skip: Path | None) -> list[Path]:
+    """Audio files under ``root``, sorted; symlinked folders are not followed (no loops)."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        dirs[:] = [d for d in dirs if not d.startswith(".") and (skip is None or here / d != skip)]
+        for name in files:
+            path = here / name
+            if path.suffix.lower() in AUDIO_EXTENSIONS and not name.startswith(".") and path.is_file():
+                found.append(path)
+    return sorted(found)
+
+
 def discover(root: Path, out_root: Path) -> list[tuple[Path, Path]]:
-    """Audio files under ``root`` (recursive, sorted) and their mirrored outputs."""
+    """Audio files under ``root`` (recursive, sorted) and their mirrored outputs.
+
+    An output folder inside ``root`` is not searched (never re-process our own
+    outputs). Files libsndfile cannot write (mp3) become ``.wav``; if that name
+    is already taken by another input's output, ``NAME.mp3.wav`` instead, so no
+    output overwrites another.
+    """
     if not root.is_dir():
         raise UsageError(f"{root}: not a directory")
+    real_root, real_out = root.resolve(), out_root.resolve()
+    skip = root / real_out.relative_to(real_root) if real_out.is_relative_to(real_root) else None
+    files = _audio_files(root, skip)
+    rels = [p.relative_to(root) for p in files]
+    taken = {r for r in rels if r.suffix.lower() in WRITABLE}
     pairs = []
-    skip = out_root.resolve()
-    for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.suffix.lower() not in AUDIO_EXTENSIONS or path.name.startswith("."):
-            continue
-        if path.resolve().is_relative_to(skip):
-            continue  # never re-process our own outputs
-        rel = path.relative_to(root)
-        suffix = path.suffix if path.suffix.lower() in WRITABLE else ".wav"
-        pairs.append((path, out_root / rel.with_suffix(suffix)))
+    for path, rel in zip(files, rels):
+        if rel.suffix.lower() not in WRITABLE:
+            wav = rel.with_suffix(".wav")
+            rel = rel.with_name(rel.name + ".wav") if wav in taken else wav
+            taken.add(rel)
+        pairs.append((path, out_root / rel))
     return pairs
