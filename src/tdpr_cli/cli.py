@@ -2,9 +2,10 @@
 
 This is the only module that turns exceptions into exit codes (see
 ``tdpr_cli.errors``): a ``TdprError`` becomes one readable line on stderr and
-its exit code; SIGINT/SIGTERM become exit 130. Tracebacks are shown only with
-TDPR_DEBUG=1. Importing this module imports no torch, so ``tdpr --help`` and
-``tdpr --version`` are instant.
+its exit code; SIGINT/SIGTERM/SIGHUP become exit 130; anything unexpected is a
+one-line internal error (exit 70). Tracebacks are shown only with TDPR_DEBUG=1.
+Importing this module imports no torch, so ``tdpr --help`` and ``tdpr --version``
+are instant.
 """
 
 from __future__ import annotations
@@ -54,29 +55,30 @@ def _register() -> None:
 
 
 def _on_term(signum, frame) -> None:
+    # SIGTERM/SIGHUP take the same path as Ctrl-C, so every cleanup in a
+    # ``finally`` runs and nothing half-written stays behind.
     raise KeyboardInterrupt
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; exit with the documented code."""
-    _register()
-    signal.signal(signal.SIGTERM, _on_term)
-    debug = os.environ.get("TDPR_DEBUG") == "1"
+#: An exception tdpr did not anticipate: a bug, reported in one line (EX_SOFTWARE).
+INTERNAL_EXIT = 70
+
+
+def _run(argv: list[str] | None, debug: bool) -> int:
+    """Run the app; map every outcome to an exit code (no traceback unless ``debug``)."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
     except TdprError as exc:
         if debug:
             raise
         typer.echo(f"tdpr: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        typer.echo("tdpr: interrupted; partial outputs removed", err=True)
-        sys.exit(Interrupted.exit_code)
+        return exc.exit_code
+    except KeyboardInterrupt:  # raised before or after typer's own handling
+        code = Interrupted.exit_code
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except typer.Abort:
-        typer.echo("tdpr: aborted", err=True)
-        sys.exit(Interrupted.exit_code)
+        code = Interrupted.exit_code
     except typer.TyperException as exc:
         # Parser errors (bad option values, missing arguments): click's own message, exit 2.
         show = getattr(exc, "show", None)
@@ -84,7 +86,28 @@ def main(argv: list[str] | None = None) -> None:
             show()
         else:
             typer.echo(f"tdpr: error: {exc}", err=True)
-        sys.exit(getattr(exc, "exit_code", 2) or 2)
+        return getattr(exc, "exit_code", 2) or 2
+    except Exception as exc:  # last resort, after every expected case above: no tracebacks for users
+        if debug:
+            raise
+        typer.echo(f"tdpr: internal error: {type(exc).__name__}: {exc} (TDPR_DEBUG=1 shows the traceback)", err=True)
+        return INTERNAL_EXIT
+    # Without standalone mode typer *returns* exit codes: 130 for a KeyboardInterrupt it
+    # caught itself (after every ``finally`` ran), or the code of a ``typer.Exit``. (A reader
+    # closing stdout never gets here: typer exits 1 quietly on EPIPE by itself.)
+    if code == Interrupted.exit_code:
+        typer.echo("tdpr: interrupted; partial outputs removed", err=True)
+    return code if isinstance(code, int) else 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; exit with the documented code."""
+    _register()
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            signal.signal(sig, _on_term)
+    sys.exit(_run(argv, os.environ.get("TDPR_DEBUG") == "1"))
+
 
 if __name__ == "__main__":
     main()
