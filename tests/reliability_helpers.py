@@ -1,0 +1,121 @@
+"""Shared by the reliability tests: tiny-model config, CLI runners, leftover checks.
+
+The in-process runner calls ``tdpr_cli.cli.main`` directly: torch is imported
+once per session instead of once per case, which keeps a matrix of dozens of
+cases within seconds on a busy two-core machine. Anything that needs a real
+process (signals, closed pipes, resource limits, peak memory) uses ``spawn``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from conftest import TDCNN, VOCODER, make_tiny_models
+
+#: Small chunks and one thread: short inputs run in a fraction of a second.
+FAST = ("--chunk-seconds", "0.5", "--threads", "1")
+
+
+def make_config(folder: Path) -> dict[str, str]:
+    """A TDPR_CONFIG_DIR pinning tiny random models as defaults; returns the env overrides."""
+    from tdpr_cli.pin import write_pin
+
+    config = folder / "config"
+    models = config / "models"
+    models.mkdir(parents=True)
+    make_tiny_models(models)
+    lock = config / "weights.lock"
+    lock.write_text("version = 1\n")
+    write_pin(TDCNN, "tdcnn", models, lock=lock, default=True)
+    write_pin(VOCODER, "vocoder", models, lock=lock, default=True)
+    return {"TDPR_CONFIG_DIR": str(config), "TDPR_CACHE_DIR": str(folder / "cache"), "HF_HUB_OFFLINE": "1"}
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def error_lines(self) -> list[str]:
+        return [line for line in self.err.splitlines() if line.startswith("tdpr: error:")]
+
+
+def run_inprocess(args, capsys) -> Result:
+    """``tdpr restore ARGS`` in this process; any exception other than SystemExit fails the test."""
+    from tdpr_cli.cli import main
+
+    capsys.readouterr()
+    try:
+        main(["restore", *map(str, args)])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    out, err = capsys.readouterr()
+    return Result(code, out, err)
+
+
+def _child_setup(fsize: int | None = None):
+    """Children get SIGINT back even when the test runner was started in the background
+    (non-interactive shells start background jobs with SIGINT ignored)."""
+
+    def setup() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if fsize is not None:
+            import resource
+
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
+            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+
+    return setup
+
+
+def spawn(args, env, fsize: int | None = None, **kw) -> subprocess.Popen:
+    """Start ``python -m tdpr_cli ARGS`` as its own process."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tdpr_cli", *map(str, args)], env=env,
+        preexec_fn=_child_setup(fsize), **kw,
+    )
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Temporary files tdpr may create (``.tdpr-*``, ``.NAME.*.part``) anywhere under ``folder``."""
+    if not folder.exists():
+        return []
+    return sorted(
+        str(p) for p in folder.rglob(".*") if p.name.startswith(".tdpr-") or p.name.endswith(".part")
+    )
+
+
+def wav_bytes(x: np.ndarray, sr: int = 16000, subtype: str = "PCM_16", fmt: str = "WAV") -> bytes:
+    """Encode (T, C) samples in memory."""
+    buf = io.BytesIO()
+    sf.write(buf, x, sr, subtype=subtype, format=fmt)
+    return buf.getvalue()
+
+
+def writing_into(pid: int, folder: Path) -> bool:
+    """True once process ``pid`` holds a file open inside ``folder`` (its output is being written).
+
+    Linux shows anonymous scratch files as ``FOLDER/#inode (deleted)`` in /proc.
+    """
+    fds = Path(f"/proc/{pid}/fd")
+    try:
+        links = [os.readlink(fd) for fd in fds.iterdir()]
+    except OSError:
+        return False
+    return any(link.startswith(str(folder) + os.sep) for link in links)
