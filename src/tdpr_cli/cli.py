@@ -45,11 +45,11 @@ def root(
 
 
 def _register() -> None:
-    from tdpr_cli.commands import data, degrade, evaluate, restore, weights
+    from tdpr_cli.commands import data, degrade, evalgroup, restore, weights
 
     app.command("restore")(restore.restore_cmd)
     app.command("degrade")(degrade.degrade_cmd)
-    app.command("eval")(evaluate.eval_cmd)
+    app.add_typer(evalgroup.app, name="eval")
     app.add_typer(weights.app, name="weights")
     app.add_typer(data.app, name="data")
 
