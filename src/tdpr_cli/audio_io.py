@@ -26,7 +26,14 @@ import numpy as np
 import soundfile as sf
 
 # Re-exported: callers import the write side from here too.
-from tdpr_cli.audio_write import FULL_SCALE, STDIO, WriteResult, check_output_format, prepare_output, write_stream
+from tdpr_cli.audio_write import (
+    FULL_SCALE,
+    STDIO,
+    WriteResult,
+    check_output_format,
+    prepare_output,
+    write_stream,
+)
 from tdpr_cli.errors import InputError
 
 __all__ = [
@@ -70,7 +77,7 @@ def _open(src: str | int, name: str) -> sf.SoundFile:
 
 def _spool(stream: BinaryIO, name: str) -> BinaryIO:
     """Copy a one-shot stream into an anonymous temporary file (gone when tdpr exits)."""
-    tmp = tempfile.TemporaryFile(prefix=".tdpr-in-")
+    tmp = tempfile.TemporaryFile(prefix=".tdpr-in-")  # noqa: SIM115 (returned open, closed by AudioSource)
     try:
         shutil.copyfileobj(stream, tmp, 1 << 20)
         tmp.flush()

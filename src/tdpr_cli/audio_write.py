@@ -19,6 +19,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -80,16 +81,38 @@ def prepare_output(path: str) -> Path:
 
 @contextmanager
 def held_signals() -> Iterator[None]:
-    """Delay SIGINT/SIGTERM/SIGHUP until the block is done (they are delivered afterwards)."""
-    try:
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
-    except (AttributeError, OSError, ValueError):  # no pthread_sigmask on this platform
-        old = None
+    """Delay SIGINT/SIGTERM/SIGHUP until the block is done, then deliver them.
+
+    Python handlers are swapped for a recorder rather than masking the signal:
+    a process-wide signal may be delivered to any thread (torch starts worker
+    threads), so a per-thread mask would not hold it back. Outside the main
+    thread handlers cannot be changed, and the block runs unprotected.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    old = {}
+    for sig in _HELD:
+        if signal.getsignal(sig) is not None:  # None: installed outside Python; leave it
+            old[sig] = signal.signal(sig, lambda signum, frame: pending.append(signum))
     try:
         yield
     finally:
-        if old is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        if pending:
+            signal.raise_signal(pending[0])  # now handled as if it had just arrived
+
+
+def _unlink(path: Path) -> None:
+    """Remove ``path`` even if a second Ctrl-C arrives while the first is being handled."""
+    try:
+        with held_signals():
+            path.unlink(missing_ok=True)
+    except KeyboardInterrupt:
+        path.unlink(missing_ok=True)
+        raise
 
 
 def _umask() -> int:
@@ -210,8 +233,7 @@ def _to_file(raw: BinaryIO, t: _Target, gain: float, frames: int) -> None:
         _fsync_dir(t.folder)
     finally:
         if tmp is not None:
-            with held_signals():
-                tmp.unlink(missing_ok=True)
+            _unlink(tmp)
 
 
 @contextmanager
@@ -239,7 +261,7 @@ def write_stream(path: str, blocks: Iterable[np.ndarray], sr: int, channels: int
     t = _Target(path, prepare_output(path), fmt, st, sr, channels)
     res = WriteResult()
     with _write_errors(path):
-        raw = tempfile.TemporaryFile(dir=t.folder, prefix=".tdpr-")
+        raw = tempfile.TemporaryFile(dir=t.folder, prefix=".tdpr-")  # noqa: SIM115 (closed by the with below)
     with raw:
         _spill(blocks, raw, res, path)
         if res.peak > FULL_SCALE and st != "FLOAT":
