@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from conftest import TDCNN, VOCODER, band_limited, make_tiny_models
 
-from conftest import TDCNN, VOCODER, make_tiny_models
-
+SR = 16000
 #: Small chunks and one thread: short inputs run in a fraction of a second.
 FAST = ("--chunk-seconds", "0.5", "--threads", "1")
 
@@ -84,7 +84,7 @@ def spawn(args, env, fsize: int | None = None, **kw) -> subprocess.Popen:
     """Start ``python -m tdpr_cli ARGS`` as its own process."""
     return subprocess.Popen(
         [sys.executable, "-m", "tdpr_cli", *map(str, args)], env=env,
-        preexec_fn=_child_setup(fsize), **kw,
+        preexec_fn=_child_setup(fsize), **kw,  # noqa: PLW1509 (tests spawn from the main thread only)
     )
 
 
@@ -119,3 +119,27 @@ def writing_into(pid: int, folder: Path) -> bool:
     except OSError:
         return False
     return any(link.startswith(str(folder) + os.sep) for link in links)
+
+
+def clip(seconds: float = 0.5, sr: int = SR, channels: int = 1, cutoff: float = 3000.0) -> np.ndarray:
+    """A short band-limited test signal, (T, C) float32."""
+    return band_limited(seconds, sr, cutoff, channels)
+
+
+def with_sample(value: float) -> bytes:
+    x = clip()
+    x[100] = value
+    return wav_bytes(x, subtype="FLOAT")
+
+
+def assert_failed(res, code: int, name: str, out: Path, inputs: dict[Path, str], text: str = "") -> None:
+    """The common contract of every failure."""
+    assert res.code == code, res.err
+    lines = res.error_lines()
+    assert len(lines) == 1, res.err
+    assert name in lines[0] and text in lines[0], lines[0]
+    assert "Traceback" not in res.err and "Exception ignored" not in res.err
+    assert not out.exists()
+    assert leftovers(out.parent) == [] and leftovers(out.parent.parent) == []
+    for path, digest in inputs.items():
+        assert sha(path) == digest, f"{path} changed"

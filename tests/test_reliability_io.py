@@ -13,6 +13,7 @@ import os
 import signal
 import struct
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +21,8 @@ import pytest
 import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from reliability_helpers import leftovers, wav_bytes
+
 from tdpr_cli import audio_write
 from tdpr_cli.audio_io import AudioSource
 from tdpr_cli.config import Subtype
@@ -152,16 +153,24 @@ def test_output_keeps_umask_permissions(tmp_path):
 
 
 def test_held_signals_delivers_after_the_block():
+    """Held back even with other threads alive (torch's workers): the kernel may hand a
+    process-wide signal to any of them, so a per-thread signal mask is not enough."""
+    import threading
+
+    stop = threading.Event()
+    worker = threading.Thread(target=stop.wait)
+    worker.start()
     got = []
-    old = signal.signal(signal.SIGUSR1, lambda *a: got.append("usr1"))
     try:
-        with pytest.raises(KeyboardInterrupt):
-            with audio_write.held_signals():
-                os.kill(os.getpid(), signal.SIGINT)
-                got.append("after kill")  # still running: SIGINT is held back
+        with pytest.raises(KeyboardInterrupt), audio_write.held_signals():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # time for delivery, had it not been held back
+            got.append("after kill")
         assert got == ["after kill"]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
-        signal.signal(signal.SIGUSR1, old)
+        stop.set()
+        worker.join()
 
 
 def test_stdin_is_spooled_not_held_in_memory(tmp_path):
