@@ -67,6 +67,9 @@ Weights error: a model file or weights.lock is missing, malformed or fails sha25
 .B 4
 Input/output error: unreadable, corrupt or unwritable audio.
 .TP
+.B 70
+Internal error: a bug in tdpr, reported in one line (set TDPR_DEBUG=1 for the traceback).
+.TP
 .B 130
 Interrupted by SIGINT or SIGTERM; partial outputs were removed.
 .SH ENVIRONMENT

@@ -12,5 +12,5 @@ def test_man_page_documents_every_command_and_option():
 
 def test_man_page_lists_exit_codes():
     text = (ROOT / "man" / "tdpr.1").read_text()
-    for code in ("0", "1", "2", "3", "4", "130"):
+    for code in ("0", "1", "2", "3", "4", "70", "130"):
         assert f".B {code}\n" in text
