@@ -50,6 +50,8 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or logs,
 Json = Annotated[bool, typer.Option("--json", help="One JSON record per file on stdout.")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")]
 SkipExisting = Annotated[bool, typer.Option("--skip-existing", help="In folder mode, skip files whose output exists.")]
+ReportFile = Annotated[Optional[Path], typer.Option("--report", help="Write a spectrogram report of the file (.png or .html; needs tdpr-cli[report]).")]
+ReportDir = Annotated[Optional[Path], typer.Option("--report-dir", help="Write one HTML report per file and an index.html linking them.")]
 
 
 def pick_device(name: str, precision: Precision):
@@ -118,11 +120,15 @@ def restore_cmd(
     json_out: Json = False,
     overwrite: Overwrite = False,
     skip_existing: SkipExisting = False,
+    report: ReportFile = None,
+    report_dir: ReportDir = None,
 ) -> None:
     """Restore band-limited music to 16 kHz with an 8 kHz bandwidth."""
     from tdpr_cli.commands import restore_run
+    from tdpr_cli.commands.report import RestoreReports
 
     pairs, folder = restore_run.plan_outputs(inp, out, out_dir)
+    reports = RestoreReports.plan(report, report_dir, inp, out, out_dir)
     if out == "-" and sys.stdout.isatty():
         raise UsageError("refusing to write binary audio to a terminal; redirect stdout or name a file")
     if json_out and out == "-":
@@ -141,4 +147,6 @@ def restore_cmd(
     from tdpr_cli.pipeline import Restorer
 
     restorer = Restorer(tdcnn, voc, cfg, dev, amp)
-    restore_run.run(pairs, folder, restorer, info, subtype, overwrite, skip_existing, quiet, json_out, console)
+    if reports is not None:
+        reports.info = info
+    restore_run.run(pairs, folder, restorer, info, subtype, overwrite, skip_existing, quiet, json_out, console, reports)

@@ -61,8 +61,12 @@ def _log(console: Console, rec, quiet: bool) -> None:
         console.print(f"{rec.input} -> {rec.output}: {rec.message}; {rec.duration_s:.1f} s in {rec.seconds:.1f} s ({speed:.1f}x real time)")
 
 
-def run(pairs, folder, restorer, info, subtype, overwrite, skip_existing, quiet, json_out, console) -> None:
-    """Restore every pair; in folder mode keep going past failures and raise at the end."""
+def run(pairs, folder, restorer, info, subtype, overwrite, skip_existing, quiet, json_out, console, reports=None) -> None:
+    """Restore every pair; in folder mode keep going past failures and raise at the end.
+
+    ``reports`` (a ``commands.report.RestoreReports``) draws a report of each file
+    after it is written, before its record is logged, so report warnings show.
+    """
     from tdpr_cli.jobs import FileRecord, restore_file
 
     records = []
@@ -81,9 +85,13 @@ def run(pairs, folder, restorer, info, subtype, overwrite, skip_existing, quiet,
                         raise
                     rec = FileRecord(inp, out, status="error", message=str(exc))
             bar.remove_task(task)
+            if reports is not None:
+                reports.add(rec, restorer)
             records.append(rec)
             _log(console, rec, quiet)
             _emit(rec, json_out)
+    if reports is not None and (index := reports.finish()) is not None and not quiet:
+        console.print(f"reports: {index}")
     if folder:
         _summary(records, console, quiet)
 

@@ -1,0 +1,155 @@
+"""Spectrogram reports: files exist, PNGs decode at the fixed size, HTML embeds and links."""
+
+from __future__ import annotations
+
+import base64
+import re
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import band_limited, make_tiny_models
+
+pytest.importorskip("matplotlib")
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG's IHDR chunk, which must come first."""
+    assert data[:8] == PNG_MAGIC and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def embedded_pngs(page: str) -> list[bytes]:
+    return [base64.b64decode(m) for m in re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", page)]
+
+
+def tdpr(*args, env):
+    return subprocess.run([sys.executable, "-m", "tdpr_cli", *map(str, args)], env=env, capture_output=True, timeout=300, check=False)
+
+
+@pytest.fixture
+def trio(tmp_path):
+    """(input 44.1 kHz stereo band-limited, output restored by tiny models at 16 kHz, reference)."""
+    from scipy.signal import resample_poly
+
+    from tdpr_cli.config import RestoreConfig
+    from tdpr_cli.pipeline import Restorer
+
+    x = band_limited(2.5, 44100, 3000, channels=2)
+    ref = band_limited(2.5, 44100, 7900, channels=2)
+    paths = tmp_path / "in.wav", tmp_path / "out.wav", tmp_path / "ref.wav"
+    sf.write(paths[0], x, 44100)
+    sf.write(paths[2], ref, 44100)
+    restorer = Restorer(*make_tiny_models(tmp_path / "models"), RestoreConfig())
+    x16 = resample_poly(x.T, 160, 441, axis=-1).astype(np.float32)
+    sf.write(paths[1], restorer.restore(x16, 3000.0).T, 16000)
+    return paths, restorer
+
+
+def test_png_and_html_reports(trio, tmp_path):
+    import matplotlib.image as mpimg
+
+    from tdpr_cli.report import build_report, write_report
+    from tdpr_cli.report_phase import PHASE_FRAMES
+    from tdpr_cli.report_plot import pixel_size
+
+    (inp, out, ref), restorer = trio
+    data = build_report(inp, out, ref=ref, restorer=restorer, header={"models": "tiny"})
+    assert abs(data.cutoff_hz - 3000) < 400
+    assert set(data.phase.series) == {"input", "TD-CNN", "TD-PR", "reference"}
+    assert all(len(s) == PHASE_FRAMES for s in data.phase.series.values())
+    assert data.phase.freq_hz > data.cutoff_hz
+    assert data.metrics["output"]["lsd"] < data.metrics["input"]["lsd"] + 5  # scored, finite
+    png = write_report(data, tmp_path / "r.png")
+    w, h = pixel_size()
+    assert png_size(png.read_bytes()) == (w, h)
+    assert mpimg.imread(png).shape[:2] == (h, w)
+    page = write_report(data, tmp_path / "r.html").read_text()
+    images = embedded_pngs(page)
+    assert len(images) == 1 and png_size(images[0]) == (w, h)
+    assert "metrics against the reference" in page and "lsd_high" in page
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_spectrogram_is_bounded_and_block_invariant():
+    from tdpr_cli.report import SpectrogramAccumulator
+
+    x = np.random.default_rng(0).standard_normal(16000 * 20).astype(np.float32)
+    whole = SpectrogramAccumulator(len(x), columns=50)
+    whole.add(x)
+    pieces = SpectrogramAccumulator(len(x), columns=50)
+    for block in np.array_split(x, 37):
+        pieces.add(block)
+    (a, col_a), (b, col_b) = whole.result(), pieces.result()
+    assert a.shape == b.shape and a.shape[0] == 513 and a.shape[1] <= 50 and col_a == col_b
+    np.testing.assert_allclose(a, b, atol=1e-3)
+
+
+def test_missing_matplotlib_is_a_usage_error(monkeypatch):
+    from tdpr_cli.errors import UsageError
+    from tdpr_cli.report import require_matplotlib
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(UsageError, match=r"tdpr-cli\[report\]"):
+        require_matplotlib()
+
+
+def test_restore_report_and_usage_errors(tiny_env, wav_in, tmp_path):
+    from tdpr_cli.report_plot import pixel_size
+
+    png = tmp_path / "rep" / "r.png"
+    r = tdpr("restore", wav_in, tmp_path / "o.wav", "--report", png, env=tiny_env)
+    assert r.returncode == 0, r.stderr.decode()
+    assert png_size(png.read_bytes()) == pixel_size()
+    bad = tdpr("restore", wav_in, tmp_path / "p.wav", "--report", tmp_path / "r.jpg", env=tiny_env)
+    assert bad.returncode == 2 and b".png or .html" in bad.stderr
+    assert not (tmp_path / "p.wav").exists()  # refused before any work
+
+
+def test_report_dir_indexes_every_file(tiny_env, tmp_path):
+    root, out, reports = tmp_path / "archive", tmp_path / "restored", tmp_path / "reports"
+    (root / "sub").mkdir(parents=True)
+    sf.write(root / "a.wav", band_limited(1.0), 16000)
+    sf.write(root / "sub" / "b.flac", band_limited(1.0, seed=2), 16000)
+    (root / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    r = tdpr("restore", root, "--out", out, "--report-dir", reports, env=tiny_env)
+    assert r.returncode == 1, r.stderr.decode()  # the broken file fails, the others are reported
+    index = (reports / "index.html").read_text()
+    links = re.findall(r"href='([^']+)'", index)
+    assert sorted(links) == ["a.wav.html", "sub/b.flac.html"]
+    for link in links:
+        assert len(embedded_pngs((reports / link).read_text())) == 1
+    assert "broken.wav" in index and "error" in index
+
+
+def test_report_command_with_and_without_weights(tiny_env, trio, tmp_path):
+    (inp, out, ref), _ = trio
+    page = tmp_path / "x.html"
+    r = tdpr("report", inp, out, "--ref", ref, "--out", page, env=tiny_env)
+    assert r.returncode == 0, r.stderr.decode()
+    text = page.read_text()
+    assert "metrics against the reference" in text and "tiny-seanet@" in text
+    assert "phase view omitted" not in text
+    bare = dict(tiny_env, TDPR_CONFIG_DIR=str(tmp_path / "empty"))
+    r = tdpr("report", inp, out, "--out", tmp_path / "y.html", "--offline", env=bare)
+    assert r.returncode == 0, r.stderr.decode()
+    assert "phase view omitted" in (tmp_path / "y.html").read_text()
+
+
+def test_excerpts_of_files_at_different_rates_line_up(tmp_path):
+    from scipy.signal import resample_poly
+
+    from tdpr_cli.report_phase import EXCERPT_GRID, read_excerpt
+
+    x16 = band_limited(3.0, 16000, 3000)[:, 0]
+    sf.write(tmp_path / "a16.wav", x16, 16000, subtype="FLOAT")
+    sf.write(tmp_path / "a44.wav", resample_poly(x16, 441, 160), 44100, subtype="FLOAT")
+    start = 20 * EXCERPT_GRID
+    a, b = read_excerpt(tmp_path / "a16.wav", start, 8000), read_excerpt(tmp_path / "a44.wav", start, 8000)
+    np.testing.assert_array_equal(a, x16[start : start + 8000])
+    assert np.max(np.abs(b - a)) < 2e-3 * np.max(np.abs(a))  # same samples, up to the resampling filters
