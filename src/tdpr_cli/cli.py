@@ -45,11 +45,12 @@ def root(
 
 
 def _register() -> None:
-    from tdpr_cli.commands import data, degrade, evalgroup, restore, train, valset, weights
+    from tdpr_cli.commands import data, degrade, evalgroup, report, restore, train, valset, weights
 
     app.command("restore")(restore.restore_cmd)
     app.command("degrade")(degrade.degrade_cmd)
     app.add_typer(evalgroup.app, name="eval")
+    app.command("report")(report.report_cmd)
     app.add_typer(weights.app, name="weights")
     data.app.command("valset")(valset.valset_cmd)
     app.add_typer(data.app, name="data")
