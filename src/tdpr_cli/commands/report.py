@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from tdpr_cli.config import PhaseMode
-from tdpr_cli.errors import TdprError, UsageError, WeightsError
+from tdpr_cli.errors import InputError, TdprError, UsageError, WeightsError
 
 if TYPE_CHECKING:
     from tdpr_cli.jobs import FileRecord
@@ -76,7 +76,7 @@ def report_cmd(
     require_matplotlib()
     for p in (inp, out, ref):
         if p is not None and not p.is_file():
-            raise UsageError(f"{p}: no such file")
+            raise InputError(f"{p}: no such file")
     restorer, notes, header = None, [], {"phase": phase.value}
     if phase is PhaseMode.NONE:
         notes.append("no phase view: --phase none")
