@@ -107,7 +107,6 @@ def test_missing_input_with_existing_output(cli, tmp_path):
 
 
 def test_batch_with_corrupt_files(cli, tmp_path, monkeypatch):
-    monkeypatch.setenv("COLUMNS", "1000")  # rich wraps the summary at 80 columns off a terminal
     root, out = tmp_path / "archive", tmp_path / "restored"
     (root / "disc2").mkdir(parents=True)
     sf.write(root / "a.wav", clip(0.4), SR)
@@ -170,11 +169,10 @@ def test_same_input_same_output_bits(cli, tmp_path, good_wav):
     assert digests[0] == digests[1]
 
 
-@pytest.mark.xfail(reason="commands/restore_run.py prints file names as rich markup (fix described in issue 6 notes)")
 def test_batch_file_names_with_brackets(cli, tmp_path):
     root = tmp_path / "archive"
     root.mkdir()
-    sf.write(root / "[/x] take 1.wav", clip(0.4), SR)
+    sf.write(root / "take [red]1.wav", clip(0.4), SR)
     (root / "[bold]broken.wav").write_bytes(b"junk" * 20)
     res = cli(root, "--out", tmp_path / "out")
-    assert res.code == 1 and "[bold]broken.wav" in res.err
+    assert res.code == 1 and "[bold]broken.wav" in res.err and "take [red]1.wav" in res.err

@@ -26,6 +26,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help renders in about half the time, keeping `tdpr --help` instant.
+    rich_markup_mode=None,
 )
 
 

@@ -19,7 +19,8 @@ from rich.console import Console
 from tdpr_cli.config import ChunkConfig, PhaseMode, RestoreConfig, Subtype
 from tdpr_cli.errors import AudioIOError, OutputError, TdprError, UsageError
 
-console = Console(stderr=True)
+# No highlighting or wrapping: file names are data, and logs are read by scripts too.
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class Precision(str, Enum):

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -55,10 +56,13 @@ def _log(console: Console, rec, quiet: bool) -> None:
     if quiet:
         return
     for w in rec.warnings:
-        console.print(f"[yellow]warning[/]: {rec.input}: {w}")
+        console.print(f"[yellow]warning[/]: {escape(rec.input)}: {escape(w)}")
     if rec.status in ("ok", "passthrough"):
         speed = rec.duration_s / rec.seconds if rec.seconds else 0.0
-        console.print(f"{rec.input} -> {rec.output}: {rec.message}; {rec.duration_s:.1f} s in {rec.seconds:.1f} s ({speed:.1f}x real time)")
+        console.print(
+            f"{escape(rec.input)} -> {escape(rec.output)}: {escape(rec.message)}; "
+            f"{rec.duration_s:.1f} s in {rec.seconds:.1f} s ({speed:.1f}x real time)"
+        )
 
 
 def run(pairs, folder, restorer, info, subtype, overwrite, skip_existing, quiet, json_out, console, reports=None) -> None:
@@ -72,7 +76,7 @@ def run(pairs, folder, restorer, info, subtype, overwrite, skip_existing, quiet,
     records = []
     with _progress(console, quiet) as bar:
         for inp, out in pairs:
-            task = bar.add_task(Path(inp).name if inp != "-" else "<stdin>", total=1.0)
+            task = bar.add_task(escape(Path(inp).name) if inp != "-" else "<stdin>", total=1.0)
             if folder and skip_existing and Path(out).exists():
                 rec = FileRecord(inp, out, status="skipped", message="output exists")
             else:
@@ -84,6 +88,10 @@ def run(pairs, folder, restorer, info, subtype, overwrite, skip_existing, quiet,
                     if not folder:
                         raise
                     rec = FileRecord(inp, out, status="error", message=str(exc))
+                except Exception as exc:  # noqa: BLE001 - one broken file must not stop an archive run
+                    if not folder:
+                        raise
+                    rec = FileRecord(inp, out, status="error", message=f"internal error: {type(exc).__name__}: {exc}")
             bar.remove_task(task)
             if reports is not None:
                 reports.add(rec, restorer)
@@ -107,7 +115,7 @@ def _summary(records, console: Console, quiet: bool) -> None:
             table.add_row(status, str(n))
         console.print(table)
         for r in failed:
-            console.print(f"[red]failed[/]: {r.input}: {r.message}")
+            console.print(f"[red]failed[/]: {escape(r.input)}: {escape(r.message)}")
     if failed:
         raise BatchFailed(f"{len(failed)} of {len(records)} files failed")
 
