@@ -7,7 +7,6 @@ and runs ``jobs.restore_file`` per file. Progress and logs go to stderr; with
 
 from __future__ import annotations
 
-import json
 import sys
 from enum import Enum
 from pathlib import Path
@@ -17,7 +16,7 @@ import typer
 from rich.console import Console
 
 from tdpr_cli.config import ChunkConfig, PhaseMode, RestoreConfig, Subtype
-from tdpr_cli.errors import AudioIOError, OutputError, TdprError, UsageError
+from tdpr_cli.errors import UsageError
 
 # No highlighting or wrapping: file names are data, and logs are read by scripts too.
 console = Console(stderr=True, highlight=False, soft_wrap=True)

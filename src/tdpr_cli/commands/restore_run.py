@@ -65,6 +65,15 @@ def _log(console: Console, rec, quiet: bool) -> None:
         )
 
 
+def _seconds_progress(bar: Progress, task):
+    """Progress callback counting 16 kHz samples, shown in seconds of audio."""
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done / 16000, total=total / 16000)
+
+    return update
+
+
 def run(pairs, folder, restorer, info, subtype, overwrite, skip_existing, quiet, json_out, console, reports=None) -> None:
     """Restore every pair; in folder mode keep going past failures and raise at the end.
 
@@ -81,8 +90,7 @@ def run(pairs, folder, restorer, info, subtype, overwrite, skip_existing, quiet,
                 rec = FileRecord(inp, out, status="skipped", message="output exists")
             else:
                 try:
-                    cb = lambda done, total, t=task: bar.update(t, completed=done / 16000, total=total / 16000)
-                    rec = restore_file(inp, out, restorer, subtype, overwrite, cb)
+                    rec = restore_file(inp, out, restorer, subtype, overwrite, _seconds_progress(bar, task))
                     rec.models = dict(info)
                 except (AudioIOError, UsageError) as exc:
                     if not folder:
