@@ -11,14 +11,14 @@ untrained model is the identity, like our SEANet.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tdpr_cli.config import SAMPLE_RATE
 from tdpr_cli.errors import UsageError
+from tdpr_cli.models.base import TdcnnBase
 
 
 @dataclass(frozen=True)
@@ -40,16 +40,14 @@ def _shuffle(y: Tensor, stride: int) -> Tensor:
     return y.view(b, cs // stride, stride, t).transpose(2, 3).reshape(b, cs // stride, t * stride)
 
 
-class AudioUNet(nn.Module):
+class AudioUNet(TdcnnBase):
     """(B, 1, T) at 16 kHz -> (B, 1, T); pads to ``valid_length`` and crops back."""
 
-    kind = "tdcnn"
     arch = "audiounet"
 
     def __init__(self, cfg: AudioUNetConfig = AudioUNetConfig()) -> None:
         super().__init__()
         self.cfg = cfg
-        self.register_buffer("sample_rate", torch.tensor(SAMPLE_RATE, dtype=torch.int64))
         widths = [min(cfg.channels * 2**i, cfg.max_channels) for i in range(cfg.depth + 1)]
         pad = cfg.kernel // 2
         self.down = nn.ModuleList()
@@ -71,13 +69,7 @@ class AudioUNet(nn.Module):
     def total_stride(self) -> int:
         return self.cfg.stride ** (self.cfg.depth + 1)
 
-    def valid_length(self, length: int) -> int:
-        p = self.total_stride
-        return max(p, -(-length // p) * p)
 
-    @property
-    def config(self) -> dict:
-        return {"arch": self.arch, "kind": self.kind, "params": asdict(self.cfg)}
 
     def forward(self, x: Tensor) -> Tensor:
         length = x.shape[-1]

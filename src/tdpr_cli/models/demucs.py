@@ -10,14 +10,13 @@ starts at zero so the untrained model is the identity.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tdpr_cli.config import SAMPLE_RATE
 from tdpr_cli.errors import UsageError
+from tdpr_cli.models.base import TdcnnBase
 
 
 @dataclass(frozen=True)
@@ -33,16 +32,14 @@ class DemucsConfig:
             raise UsageError(f"invalid Demucs config {self}")
 
 
-class Demucs(nn.Module):
+class Demucs(TdcnnBase):
     """(B, 1, T) at 16 kHz -> (B, 1, T); pads to ``valid_length`` and crops back."""
 
-    kind = "tdcnn"
     arch = "demucs"
 
     def __init__(self, cfg: DemucsConfig = DemucsConfig()) -> None:
         super().__init__()
         self.cfg = cfg
-        self.register_buffer("sample_rate", torch.tensor(SAMPLE_RATE, dtype=torch.int64))
         self.encoder, self.decoder = nn.ModuleList(), nn.ModuleList()
         c_in, pad = 1, (cfg.kernel - cfg.stride) // 2
         for i in range(cfg.depth):
@@ -66,13 +63,7 @@ class Demucs(nn.Module):
     def total_stride(self) -> int:
         return self.cfg.stride**self.cfg.depth
 
-    def valid_length(self, length: int) -> int:
-        p = self.total_stride
-        return max(p, -(-length // p) * p)
 
-    @property
-    def config(self) -> dict:
-        return {"arch": self.arch, "kind": self.kind, "params": asdict(self.cfg)}
 
     def forward(self, x: Tensor) -> Tensor:
         length = x.shape[-1]

@@ -16,15 +16,14 @@ convolution, and sub-pixel convolution, are the alternatives measured there.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Literal
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tdpr_cli.config import SAMPLE_RATE
 from tdpr_cli.errors import UsageError
+from tdpr_cli.models.base import TdcnnBase
 
 Upsampler = Literal["transposed", "nearest", "subpixel"]
 
@@ -96,20 +95,18 @@ class Up(nn.Module):
         return y.view(b, self.c_out, self.stride, t).transpose(2, 3).reshape(b, self.c_out, t * self.stride)
 
 
-class Seanet(nn.Module):
+class Seanet(TdcnnBase):
     """SEANet TD-CNN: (B, 1, T) band-limited waveform at 16 kHz -> (B, 1, T) wideband.
 
     Any T is accepted: the input is zero-padded at the end to ``valid_length(T)``
     (a multiple of the product of strides) and the output cropped back to T.
     """
 
-    kind = "tdcnn"
     arch = "seanet"
 
     def __init__(self, cfg: SeanetConfig = SeanetConfig()) -> None:
         super().__init__()
         self.cfg = cfg
-        self.register_buffer("sample_rate", torch.tensor(SAMPLE_RATE, dtype=torch.int64))
         widths = [min(cfg.channels * 2**i, cfg.max_channels) for i in range(len(cfg.strides) + 1)]
         self.conv_in = nn.Conv1d(1, widths[0], cfg.kernel, padding=cfg.kernel // 2)
         self.enc = nn.ModuleList()
@@ -135,14 +132,7 @@ class Seanet(nn.Module):
             out *= s
         return out
 
-    def valid_length(self, length: int) -> int:
-        """Smallest length >= ``length`` that down- and upsamples without remainder."""
-        p = self.total_stride
-        return max(p, -(-length // p) * p)
 
-    @property
-    def config(self) -> dict:
-        return {"arch": self.arch, "kind": self.kind, "params": asdict(self.cfg)}
 
     def forward(self, x: Tensor) -> Tensor:
         length = x.shape[-1]

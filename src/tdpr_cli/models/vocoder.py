@@ -11,14 +11,15 @@ live on exactly the STFT grid that phase repair uses.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tdpr_cli.config import SAMPLE_RATE, StftConfig
+from tdpr_cli.config import StftConfig
 from tdpr_cli.errors import UsageError
+from tdpr_cli.models.base import ModelBase
 from tdpr_cli.spectral import Stft
 
 
@@ -64,7 +65,7 @@ class ConvNeXtBlock(nn.Module):
         return x + (self.gamma * h).transpose(1, 2)
 
 
-class Vocoder(nn.Module):
+class Vocoder(ModelBase):
     """(B, n_mels, N) natural-log mel -> (B, length) waveform at 16 kHz.
 
     N frames of a centred STFT cover ``(N - 1) * hop`` samples; pass the true
@@ -77,7 +78,6 @@ class Vocoder(nn.Module):
     def __init__(self, cfg: VocoderConfig = VocoderConfig()) -> None:
         super().__init__()
         self.cfg = cfg
-        self.register_buffer("sample_rate", torch.tensor(SAMPLE_RATE, dtype=torch.int64))
         self.embed = nn.Conv1d(cfg.n_mels, cfg.dim, cfg.kernel, padding=cfg.kernel // 2)
         self.norm_in = nn.LayerNorm(cfg.dim, eps=1e-6)
         self.blocks = nn.ModuleList(
@@ -87,9 +87,6 @@ class Vocoder(nn.Module):
         self.head = nn.Linear(cfg.dim, cfg.n_fft + 2)
         self.istft = Stft(cfg.stft)
 
-    @property
-    def config(self) -> dict:
-        return {"arch": self.arch, "kind": self.kind, "params": asdict(self.cfg)}
 
     def spectrum(self, mel: Tensor) -> Tensor:
         """(B, n_mels, N) log-mel -> (B, n_fft // 2 + 1, N) complex STFT estimate."""

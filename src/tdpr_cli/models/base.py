@@ -1,0 +1,43 @@
+"""Shared behaviour of tdpr's models: sample-rate buffer, JSON config, length rule."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import torch
+from torch import nn
+
+from tdpr_cli.config import SAMPLE_RATE
+
+
+class ModelBase(nn.Module):
+    """A model rebuilt from ``{"arch", "kind", "params"}``; its sample rate travels as a buffer."""
+
+    kind: str
+    arch: str
+    cfg: Any
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("sample_rate", torch.tensor(SAMPLE_RATE, dtype=torch.int64))
+
+    @property
+    def config(self) -> dict:
+        return {"arch": self.arch, "kind": self.kind, "params": asdict(self.cfg)}
+
+
+class TdcnnBase(ModelBase):
+    """A time-domain CNN: (B, 1, T) -> (B, 1, T) at 16 kHz, padded to a multiple of its stride."""
+
+    kind = "tdcnn"
+
+    @property
+    def total_stride(self) -> int:
+        """Overall down-sampling factor; chunks aligned to it see the same conv grid."""
+        raise NotImplementedError
+
+    def valid_length(self, length: int) -> int:
+        """Smallest length >= ``length`` (and >= one stride) that down- and upsamples exactly."""
+        p = self.total_stride
+        return max(p, -(-length // p) * p)
