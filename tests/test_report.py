@@ -135,7 +135,17 @@ def test_report_command_with_and_without_weights(tiny_env, trio, tmp_path):
     text = page.read_text()
     assert "metrics against the reference" in text and "tiny-seanet@" in text
     assert "phase view omitted" not in text
-    bare = dict(tiny_env, TDPR_CONFIG_DIR=str(tmp_path / "empty"))
+    # Weights unavailable: the user lock's default TD-CNN is a hub model that is not cached, offline.
+    cfg = tmp_path / "uncached"
+    cfg.mkdir()
+    (cfg / "weights.lock").write_text(
+        'version = 1\n[defaults]\ntdcnn = "remote-only"\n\n[[model]]\nname = "remote-only"\nkind = "tdcnn"\n'
+        f'config_sha256 = "{"a" * 64}"\n'
+        f'source = {{ type = "hf", repo_id = "nobody/none", revision = "{"b" * 40}" }}\n\n'
+        f'[[model.file]]\nfilename = "m.safetensors"\nsha256 = "{"c" * 64}"\nsize = 10\n\n'
+        f'[[model.file]]\nfilename = "m.json"\nsha256 = "{"d" * 64}"\nsize = 10\n'
+    )
+    bare = dict(tiny_env, TDPR_CONFIG_DIR=str(cfg), HF_HOME=str(tmp_path / "hf"))
     r = tdpr("report", inp, out, "--out", tmp_path / "y.html", "--offline", env=bare)
     assert r.returncode == 0, r.stderr.decode()
     assert "phase view omitted" in (tmp_path / "y.html").read_text()
