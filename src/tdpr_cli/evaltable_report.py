@@ -8,10 +8,10 @@ to a temporary name in the target folder and renamed into place.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from tdpr_cli.atomic import atomic_write_text
 from tdpr_cli.errors import OutputError
 
 #: (title, metric, whether to add the spread-across-kinds columns), in report order.
@@ -89,13 +89,9 @@ def render_markdown(result: dict[str, Any]) -> str:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        atomic_write_text(path, text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise OutputError(f"cannot write {path}: {exc}") from exc
 
 

@@ -28,12 +28,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, get_args
 
+from tdpr_cli import atomic
 from tdpr_cli.errors import WeightsError
 
 ModelKind = Literal["tdcnn", "vocoder"]
@@ -319,15 +319,5 @@ def render_lock(models: list[ModelEntry], defaults: dict[str, str], header: str 
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary file in the same folder, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write to a temporary file in the same folder, then rename over ``path`` (mode 0600 kept)."""
+    atomic.atomic_write_text(path, text, mode=None)

@@ -8,14 +8,13 @@ An architecture registry maps the config's ``arch`` to (model class, config clas
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from torch import nn
 
+from tdpr_cli.atomic import atomic_write, atomic_write_text
 from tdpr_cli.config import SAMPLE_RATE
 from tdpr_cli.errors import WeightsError
 from tdpr_cli.models.audiounet import AudioUNet, AudioUNetConfig
@@ -84,18 +83,6 @@ def load_model(weights: Path, config: Path, kind: str | None = None) -> nn.Modul
     return model.float().eval()
 
 
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; shipped weights must be readable by everyone
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def export(model: nn.Module, directory: Path, name: str, extra: dict[str, Any] | None = None) -> tuple[Path, Path]:
     """Write ``name.safetensors`` (fp16 floats) and ``name.json`` into ``directory``."""
     from safetensors.torch import save_file
@@ -107,6 +94,7 @@ def export(model: nn.Module, directory: Path, name: str, extra: dict[str, Any] |
     }
     cfg = dict(model.config, sample_rate=SAMPLE_RATE, **(extra or {}))
     w, c = directory / f"{name}.safetensors", directory / f"{name}.json"
-    _atomic_write(w, lambda tmp: save_file(state, tmp))
-    _atomic_write(c, lambda tmp: Path(tmp).write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n"))
+    # 0644: shipped weights must be readable by everyone.
+    atomic_write(w, lambda tmp: save_file(state, str(tmp)))
+    atomic_write_text(c, json.dumps(cfg, indent=2, sort_keys=True) + "\n")
     return w, c

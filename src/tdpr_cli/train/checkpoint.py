@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from tdpr_cli.atomic import atomic_write, atomic_write_text
 from tdpr_cli.errors import InputError, OutputError
 
 CHECKPOINT = "checkpoint"
@@ -51,9 +52,7 @@ def _save_state_dict(state: dict[str, torch.Tensor], path: Path) -> None:
 
 def save_weights(model: nn.Module, path: Path) -> None:
     """float32 safetensors of ``model`` at ``path``, written to a temporary name first."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    _save_state_dict(model.state_dict(), tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: _save_state_dict(model.state_dict(), tmp))
 
 
 def load_weights(model: nn.Module, path: Path) -> None:
@@ -111,9 +110,7 @@ class RunLog:
     def truncate_after(self, step: int) -> None:
         """Drop records past ``step``: after a resume the log continues from the checkpoint."""
         records = [r for r in read_log(self.path) if r["step"] <= step]
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
-        os.replace(tmp, self.path)
+        atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in records))
 
     def write(self, kind: str, step: int, wall_s: float, values: dict[str, float]) -> None:
         record = {"kind": kind, "step": step, "wall_s": round(wall_s, 2), "time": round(time.time(), 1)}

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tdpr_cli.atomic import atomic_write_text
 from tdpr_cli.config import SAMPLE_RATE
 from tdpr_cli.errors import InputError, OutputError
 
@@ -125,9 +125,7 @@ def load_manifest(path: Path, seed: int) -> Manifest:
 
 def save_manifest(manifest: Manifest, path: Path) -> None:
     """Write the manifest atomically: a reader sees the old or the new file, never half."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(json.dumps(manifest.to_json(), indent=1) + "\n")
-        os.replace(tmp, path)
+        atomic_write_text(path, json.dumps(manifest.to_json(), indent=1) + "\n")
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc}") from exc
