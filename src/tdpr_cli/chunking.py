@@ -12,7 +12,7 @@ is bounded by a few chunks whatever the file length.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,15 +128,29 @@ class OverlapAdd:
 
 
 def run_chunked(
-    blocks: Iterable[np.ndarray], cfg: ChunkConfig, channels: int, process
+    blocks: Iterable[np.ndarray],
+    cfg: ChunkConfig,
+    channels: int,
+    process: Callable[[list[Chunk]], list[np.ndarray]],
+    batch_size: int = 1,
 ) -> Iterator[np.ndarray]:
-    """Stream ``blocks`` through ``process(list[Chunk]) -> list[(C, L) arrays]`` and overlap-add.
+    """Stream (C, n) ``blocks`` through ``process`` and overlap-add; yields finished (C, m) blocks.
 
-    Convenience for one chunk per call; the pipeline batches chunks itself.
+    ``process`` maps up to ``batch_size`` chunks to one (C, L) output per chunk.
     """
     chunker, ola = Chunker(cfg, channels), OverlapAdd(cfg, channels)
+    pending: list[Chunk] = []
+
+    def flush() -> Iterator[np.ndarray]:
+        batch, pending[:] = pending[:batch_size], pending[batch_size:]
+        for chunk, out in zip(batch, process(batch)):
+            yield ola.add(chunk, out)
+
     for block in blocks:
         for chunk in chunker.feed(block):
-            yield ola.add(chunk, process([chunk])[0])
-    for chunk in chunker.finish():
-        yield ola.add(chunk, process([chunk])[0])
+            pending.append(chunk)
+            if len(pending) >= batch_size:
+                yield from flush()
+    pending.extend(chunker.finish())
+    while pending:
+        yield from flush()

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from tdpr_cli.bandwidth import Bandwidth
-from tdpr_cli.chunking import Chunk, Chunker, OverlapAdd
+from tdpr_cli.chunking import Chunk, run_chunked
 from tdpr_cli.config import PhaseMode, RestoreConfig
 from tdpr_cli.errors import UsageError
 from tdpr_cli.phase import repair
@@ -115,29 +115,13 @@ class Restorer:
         on_progress: Callable[[int], None] | None = None,
     ) -> Iterator[np.ndarray]:
         """Restore a stream of (C, n) float32 blocks at 16 kHz; yields (C, m) blocks in order."""
-        chunker, ola = Chunker(self.cfg.chunk, channels), OverlapAdd(self.cfg.chunk, channels)
-        pending: list[Chunk] = []
-
-        def flush() -> Iterator[np.ndarray]:
-            for chunk, out in zip(pending, self._run(pending, cutoff_hz)):
-                done = ola.add(chunk, out)
+        with torch.inference_mode():
+            for done in run_chunked(
+                blocks, self.cfg.chunk, channels, lambda chunks: self._run(chunks, cutoff_hz), self.cfg.batch_size
+            ):
                 if on_progress is not None:
                     on_progress(done.shape[1])
                 yield done
-            pending.clear()
-
-        with torch.inference_mode():
-            for block in blocks:
-                for chunk in chunker.feed(block):
-                    pending.append(chunk)
-                    if len(pending) >= self.cfg.batch_size:
-                        yield from flush()
-            pending.extend(chunker.finish())
-            while pending:
-                head, rest = pending[: self.cfg.batch_size], pending[self.cfg.batch_size :]
-                pending[:] = head
-                yield from flush()
-                pending.extend(rest)
 
     def restore(self, wave: np.ndarray, cutoff_hz: float) -> np.ndarray:
         """Whole-array convenience: (C, T) float32 at 16 kHz -> (C, T)."""
