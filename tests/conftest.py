@@ -29,12 +29,11 @@ def make_tiny_models(folder: Path, seed: int = 0) -> tuple[torch.nn.Module, torc
     return tdcnn.eval(), vocoder.eval()
 
 
-@pytest.fixture
-def tiny_env(tmp_path, monkeypatch):
-    """TDPR_CONFIG_DIR with a user lock pinning tiny models as the defaults."""
+def pin_tiny_models(folder: Path) -> dict[str, str]:
+    """A TDPR_CONFIG_DIR under ``folder`` pinning tiny models as defaults; returns the env settings."""
     from tdpr_cli.pin import write_pin
 
-    config = tmp_path / "config"
+    config = folder / "config"
     models = config / "models"
     models.mkdir(parents=True)
     make_tiny_models(models)
@@ -42,9 +41,14 @@ def tiny_env(tmp_path, monkeypatch):
     lock.write_text("version = 1\n")
     write_pin(TDCNN, "tdcnn", models, lock=lock, default=True)
     write_pin(VOCODER, "vocoder", models, lock=lock, default=True)
-    monkeypatch.setenv("TDPR_CONFIG_DIR", str(config))
-    monkeypatch.setenv("TDPR_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return {"TDPR_CONFIG_DIR": str(config), "TDPR_CACHE_DIR": str(folder / "cache"), "HF_HUB_OFFLINE": "1"}
+
+
+@pytest.fixture
+def tiny_env(tmp_path, monkeypatch):
+    """TDPR_CONFIG_DIR with a user lock pinning tiny models as the defaults."""
+    for key, value in pin_tiny_models(tmp_path).items():
+        monkeypatch.setenv(key, value)
     return dict(os.environ)
 
 

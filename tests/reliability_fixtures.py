@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 import torch
-from reliability_helpers import FAST, SR, clip, make_config, run_inprocess
+from conftest import pin_tiny_models
+from reliability_helpers import FAST, SR, clip, run_inprocess
 
 
 @pytest.fixture(scope="module")
 def config_env(tmp_path_factory) -> dict[str, str]:
-    return make_config(tmp_path_factory.mktemp("reliability"))
+    return pin_tiny_models(tmp_path_factory.mktemp("reliability"))
 
 
 @pytest.fixture

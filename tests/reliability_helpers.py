@@ -19,26 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from conftest import TDCNN, VOCODER, band_limited, make_tiny_models
+from conftest import band_limited
 
 SR = 16000
 #: Small chunks and one thread: short inputs run in a fraction of a second.
 FAST = ("--chunk-seconds", "0.5", "--threads", "1")
-
-
-def make_config(folder: Path) -> dict[str, str]:
-    """A TDPR_CONFIG_DIR pinning tiny random models as defaults; returns the env overrides."""
-    from tdpr_cli.pin import write_pin
-
-    config = folder / "config"
-    models = config / "models"
-    models.mkdir(parents=True)
-    make_tiny_models(models)
-    lock = config / "weights.lock"
-    lock.write_text("version = 1\n")
-    write_pin(TDCNN, "tdcnn", models, lock=lock, default=True)
-    write_pin(VOCODER, "vocoder", models, lock=lock, default=True)
-    return {"TDPR_CONFIG_DIR": str(config), "TDPR_CACHE_DIR": str(folder / "cache"), "HF_HUB_OFFLINE": "1"}
 
 
 @dataclass

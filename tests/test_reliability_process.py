@@ -19,10 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import band_limited
+from conftest import band_limited, pin_tiny_models
 from reliability_helpers import (
     leftovers,
-    make_config,
     sha,
     spawn,
     wav_bytes,
@@ -35,7 +34,7 @@ ON_LINUX = sys.platform.startswith("linux")
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory) -> dict[str, str]:
-    return {**os.environ, **make_config(tmp_path_factory.mktemp("process"))}
+    return {**os.environ, **pin_tiny_models(tmp_path_factory.mktemp("process"))}
 
 
 def _wait_until(pred, proc: subprocess.Popen, timeout: float = 120.0) -> None:
