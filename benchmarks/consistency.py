@@ -22,9 +22,9 @@ import torch
 
 from tdpr_cli import evaluate
 from tdpr_cli.commands.restore import load_models
-from tdpr_cli.config import ChunkConfig, PhaseMode, RestoreConfig
+from tdpr_cli.config import PhaseMode
+from tdpr_cli.evaltable import ModelRunner
 from tdpr_cli.phase import replace_phase
-from tdpr_cli.pipeline import Restorer
 
 
 def main() -> None:
@@ -41,18 +41,15 @@ def main() -> None:
     clips = {c["id"] for c in man["clips"][: args.clips]}
     items = [i for i in man["items"] if i["clip"] in clips and float(i["cutoff_hz"]) == args.cutoff]
     tdcnn, voc, info = load_models(None, None, None, None, False, True, PhaseMode.BAND)
-    restorer = Restorer(tdcnn, None, RestoreConfig(phase=PhaseMode.NONE, chunk=ChunkConfig()))
-    from tdpr_cli.spectral import LogMel
-
-    logmel = LogMel()
+    runner = ModelRunner(tdcnn, voc)  # the eval table's TD-CNN (chunked) and vocoder
     steps = [int(s) for s in args.steps.split(",")]
     rows = {n: {"lsd": [], "lsd_high": [], "phase_high": [], "phase_low": [], "seconds": []} for n in steps}
     for item in items:
         lr, _ = sf.read(args.valset / item["path"], dtype="float32")
         ref, _ = sf.read(args.valset / item["ref"], dtype="float32")
-        y = torch.from_numpy(restorer.restore(lr[None], args.cutoff))
+        y_np = runner.tdcnn(lr[None], args.cutoff)
+        y, v = torch.from_numpy(y_np), torch.from_numpy(runner.vocode(y_np))
         with torch.inference_mode():
-            v = voc(logmel(y), y.shape[-1])
             for n in steps:
                 t0 = time.perf_counter()
                 out = replace_phase(y, v, cutoff_hz=args.cutoff, consistency=n)[0].numpy()
