@@ -12,6 +12,7 @@ from scipy import signal
 
 from tdpr_cli.errors import UsageError
 from tdpr_cli.evaluate import (
+    Spectra,
     istft,
     lsd,
     lsd_2048,
@@ -187,6 +188,25 @@ def test_score_keys(music):
 
 
 # ---- tdpr eval ------------------------------------------------------------------
+
+
+def test_score_with_cached_reference_spectra_is_identical(music):
+    rng = np.random.default_rng(3)
+    ref = np.stack([music, music[::-1]])
+    cached = Spectra(ref)
+    for trial in range(3):  # the cache serves every call, and must not leak one estimate into the next
+        est = ref + 0.01 * (trial + 1) * rng.standard_normal(ref.shape)
+        assert score(est, cached, 3000.0) == score(est, ref, 3000.0)
+    assert len(cached._specs) == 3  # 743/160, 2048/512, 1024/256: each computed once
+
+
+def test_cached_reference_is_cut_to_a_shorter_estimate(music):
+    cached = Spectra(music)
+    short = music[:-40] * 0.5
+    assert score(short, cached, 3000.0) == score(short, music, 3000.0)
+    assert cached.trimmed(music.shape[-1]) is cached
+    with pytest.raises(UsageError, match="lengths differ"):
+        lsd(music[:-200], cached)
 
 
 def test_eval_cmd_json(tmp_path, capsys, music):

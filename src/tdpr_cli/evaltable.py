@@ -202,7 +202,7 @@ def run(
 ) -> dict[str, Any]:
     """Score every row on every LR file of ``index``; return the JSON-able result."""
     from tdpr_cli.commands.evaluate import json_safe, load_16k
-    from tdpr_cli.evaluate import score
+    from tdpr_cli.evaluate import Spectra, score
     from tdpr_cli.train.manifest import derive_seed
 
     if runner is None and any(ROWS[r].needs_models for r in rows):
@@ -212,10 +212,11 @@ def run(
     started, refs = time.perf_counter(), {}
     for i, item in enumerate(index.items):
         if item.ref not in refs:  # every reference serves len(cutoffs) * len(kinds) files
-            refs[item.ref] = load_16k(item.ref)
-        ref = refs[item.ref]
+            raw = load_16k(item.ref)  # items come clip by clip: keep one (its STFTs take ~16 MB)
+            refs = {item.ref: (raw, Spectra(raw))}
+        raw, ref = refs[item.ref]
         noise_seed = derive_seed(seed, "noise-fill", item.clip, item.cutoff, item.kind)
-        ctx = ItemContext(item, load_16k(item.path), ref, noise_seed, runner)
+        ctx = ItemContext(item, load_16k(item.path), raw, noise_seed, runner)
         for row in rows:
             t0 = time.perf_counter()
             est = ROWS[row].estimate(ctx)

@@ -15,6 +15,8 @@ of (C, T) inputs are averaged over channels.
 
 from __future__ import annotations
 
+from typing import Union
+
 import numpy as np
 
 from tdpr_cli.config import SAMPLE_RATE
@@ -91,35 +93,72 @@ def ssr_stft_params(sr: int) -> tuple[int, int]:
     return int(2048 / (44100 / sr)), int(sr / 100)
 
 
-def _ssr_lsd(est: np.ndarray, ref: np.ndarray, sr: int, min_hz: float) -> float:
+class Spectra:
+    """One signal, (C, T) float64 at a fixed rate, with its STFTs computed once each.
+
+    ``score`` compares an estimate against a reference through ``stft`` calls
+    at three settings; a table scores some 170 estimates against each
+    reference, so passing a reference's ``Spectra`` instead of its samples
+    computes the reference's STFTs once for all of them.
+    """
+
+    def __init__(self, x: np.ndarray) -> None:
+        self.x = np.atleast_2d(np.asarray(x, np.float64))
+        if self.x.ndim != 2:
+            raise UsageError(f"audio must be (T,) or (C, T), got {np.shape(x)}")
+        self._specs: dict[tuple[int, int], np.ndarray] = {}
+
+    def stft(self, n_fft: int, hop: int) -> np.ndarray:
+        """``stft(self.x, n_fft, hop)``, cached."""
+        key = (n_fft, hop)
+        if key not in self._specs:
+            self._specs[key] = stft(self.x, n_fft, hop)
+        return self._specs[key]
+
+    def trimmed(self, n: int) -> Spectra:
+        """The first ``n`` samples (itself when that is all of it)."""
+        return self if n == self.x.shape[-1] else Spectra(self.x[:, :n])
+
+
+Signal = Union[np.ndarray, Spectra]
+
+
+def spectra_pair(est: Signal, ref: Signal) -> tuple[Spectra, Spectra]:
+    """``_pair`` for signals or ``Spectra``: equal lengths, caches kept where nothing was cut."""
+    e = est if isinstance(est, Spectra) else Spectra(est)
+    r = ref if isinstance(ref, Spectra) else Spectra(ref)
+    a, b = _pair(e.x, r.x)
+    return e.trimmed(a.shape[-1]), r.trimmed(b.shape[-1])
+
+
+def _ssr_lsd(e: Spectra, r: Spectra, sr: int, min_hz: float) -> float:
     """ssr_eval LSD restricted to bins strictly above ``min_hz`` (-1: all bins)."""
-    e, r = _pair(est, ref)
     n_fft, hop = ssr_stft_params(sr)
     keep = np.fft.rfftfreq(n_fft, 1.0 / sr) > min_hz
     if not keep.any():
         raise UsageError(f"no STFT bin lies above {min_hz:g} Hz at {sr} Hz")
-    s_est = np.abs(stft(e, n_fft, hop))[..., keep]
-    s_ref = np.abs(stft(r, n_fft, hop))[..., keep]
+    s_est = np.abs(e.stft(n_fft, hop)[..., keep])
+    s_ref = np.abs(r.stft(n_fft, hop)[..., keep])
     per_bin = np.log10(s_ref**2 / (s_est + EPS) ** 2 + EPS) ** 2
     return float(np.mean(np.sqrt(np.mean(per_bin, axis=-1))))
 
 
-def lsd(est: np.ndarray, ref: np.ndarray, sr: int = SAMPLE_RATE) -> float:
+def lsd(est: Signal, ref: Signal, sr: int = SAMPLE_RATE) -> float:
     """ssr_eval Log-Spectral Distance (lower is better, 0 for identical input)."""
-    return _ssr_lsd(est, ref, sr, -1.0)
+    return _ssr_lsd(*spectra_pair(est, ref), sr, -1.0)
 
 
-def lsd_high(est: np.ndarray, ref: np.ndarray, cutoff_hz: float, sr: int = SAMPLE_RATE) -> float:
+def lsd_high(est: Signal, ref: Signal, cutoff_hz: float, sr: int = SAMPLE_RATE) -> float:
     """``lsd`` over the bins above ``cutoff_hz`` only: the generated band."""
-    return _ssr_lsd(est, ref, sr, cutoff_hz)
+    return _ssr_lsd(*spectra_pair(est, ref), sr, cutoff_hz)
 
 
-def lsd_2048(est: np.ndarray, ref: np.ndarray) -> float:
+def lsd_2048(est: Signal, ref: Signal) -> float:
     """LSD as in AudioUNet-style papers: 2048/512 Hann STFT, log10 power
     clamped at 1e-8, root mean square over bins, mean over frames."""
-    e, r = _pair(est, ref)
-    p_est = np.maximum(np.abs(stft(e, 2048, 512)) ** 2, POWER_FLOOR)
-    p_ref = np.maximum(np.abs(stft(r, 2048, 512)) ** 2, POWER_FLOOR)
+    e, r = spectra_pair(est, ref)
+    p_est = np.maximum(np.abs(e.stft(2048, 512)) ** 2, POWER_FLOOR)
+    p_ref = np.maximum(np.abs(r.stft(2048, 512)) ** 2, POWER_FLOOR)
     per_frame = np.sqrt(np.mean((np.log10(p_ref) - np.log10(p_est)) ** 2, axis=-1))
     return float(np.mean(per_frame))
 
@@ -129,9 +168,7 @@ def _wrap(phase: np.ndarray) -> np.ndarray:
     return np.pi - np.mod(np.pi - phase, 2.0 * np.pi)
 
 
-def phase_error(
-    est: np.ndarray, ref: np.ndarray, band: tuple[float, float], sr: int = SAMPLE_RATE
-) -> dict[str, float]:
+def phase_error(est: Signal, ref: Signal, band: tuple[float, float], sr: int = SAMPLE_RATE) -> dict[str, float]:
     """Phase distance in ``band`` (lo_hz, hi_hz), weighted by reference magnitude.
 
     1024/256 Hann STFT. ``cos``: weighted mean of ``1 - cos(phi_est - phi_ref)``
@@ -141,13 +178,13 @@ def phase_error(
     for unrelated noise (not pi/2: at 75 % overlap each advance clusters
     around the bin's nominal one). NaN when the reference is silent there.
     """
-    e, r = _pair(est, ref)
+    e, r = spectra_pair(est, ref)
     lo, hi = band
     freqs = np.fft.rfftfreq(1024, 1.0 / sr)
     keep = (freqs >= lo) & (freqs <= hi)
     if not keep.any():
         raise UsageError(f"phase band {lo:g}..{hi:g} Hz holds no STFT bin at {sr} Hz")
-    x_est, x_ref = stft(e, 1024, 256)[..., keep], stft(r, 1024, 256)[..., keep]
+    x_est, x_ref = e.stft(1024, 256)[..., keep], r.stft(1024, 256)[..., keep]
     weight = np.abs(x_ref)
     d_phase = np.angle(x_est) - np.angle(x_ref)
     advance_est = _wrap(np.diff(np.angle(x_est), axis=-2))
@@ -200,17 +237,18 @@ def noise_fill(x: np.ndarray, sr: int, cutoff_hz: float, seed: int = 0) -> np.nd
     return istft(filled, n_fft, hop, wave.shape[-1]).astype(np.float32)
 
 
-def score(
-    est: np.ndarray, ref: np.ndarray, cutoff_hz: float | None = None, sr: int = SAMPLE_RATE
-) -> dict[str, float]:
+def score(est: Signal, ref: Signal, cutoff_hz: float | None = None, sr: int = SAMPLE_RATE) -> dict[str, float]:
     """All metrics of one (estimate, reference) pair at ``sr`` Hz.
 
+    Each signal's STFTs are computed once; pass a reference as ``Spectra`` to
+    reuse them across calls.
     Always: ``lsd``, ``lsd_2048``, ``snr``. With ``cutoff_hz`` also the band
     metrics: ``lsd_high``, and ``phase_cos_high`` / ``phase_ifd_high`` over the
     generated band [cutoff, sr / 2] and ``phase_cos_low`` / ``phase_ifd_low``
     over the kept band [50, cutoff - 250] Hz.
     """
-    result = {"lsd": lsd(est, ref, sr), "lsd_2048": lsd_2048(est, ref), "snr": snr(est, ref)}
+    est, ref = spectra_pair(est, ref)
+    result = {"lsd": lsd(est, ref, sr), "lsd_2048": lsd_2048(est, ref), "snr": snr(est.x, ref.x)}
     if cutoff_hz is None:
         return result
     _check_cutoff(cutoff_hz, sr)
