@@ -1,0 +1,81 @@
+"""Where does a TD-CNN's LSD come from? Per-band log-spectral error on the validation set.
+
+    python scripts/band_errors.py [--weights W.safetensors --config W.json] [--valset data/valset]
+        [--clips 6] [--cutoff 3000] [--kinds butterworth,ellip]
+
+Runs the TD-CNN (chunked exactly as ``tdpr restore --phase none``) and the
+noise-fill baseline on the chosen LR files, and prints, per 1 kHz band, the
+mean and the root mean square of ssr_eval's per-bin term
+``log10(S_ref**2 / S_est**2)`` (743/160 STFT at 16 kHz): the mean is the
+level error in the log domain that LSD sees (positive: too quiet), the RMS
+is what the band adds to LSD. A power-averaged level (the trainer's
+``level_db_*``) is dominated by loud attacks and can say "too quiet" where
+the log-domain level is right. Markdown to stdout, progress to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tdpr_cli.commands.evaluate import load_16k
+from tdpr_cli.evaltable import ModelRunner
+from tdpr_cli.evaluate import EPS, lsd, noise_fill, ssr_stft_params, stft
+from tdpr_cli.models.load import load_model
+from tdpr_cli.valset_index import cutoff_key, load_index
+
+SR = 16000
+SHIPPED = Path(__file__).resolve().parents[1] / "src" / "tdpr_cli" / "weights" / "seanet-piano-16k"
+
+
+def log_ratio(est: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """ssr_eval's per-bin ``log10(S_ref**2 / (S_est + eps)**2 + eps)``, (frames, bins)."""
+    n_fft, hop = ssr_stft_params(SR)
+    s_est, s_ref = np.abs(stft(est, n_fft, hop)), np.abs(stft(ref, n_fft, hop))
+    d = np.log10(s_ref**2 / (s_est + EPS) ** 2 + EPS)
+    return d.reshape(-1, d.shape[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--weights", type=Path, default=SHIPPED.with_suffix(".safetensors"))
+    p.add_argument("--config", type=Path, default=SHIPPED.with_suffix(".json"))
+    p.add_argument("--valset", type=Path, default=Path("data/valset"))
+    p.add_argument("--clips", type=int, default=6)
+    p.add_argument("--cutoff", type=float, default=3000.0)
+    p.add_argument("--kinds", default="butterworth,ellip")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    torch.set_flush_denormal(True)
+    runner = ModelRunner(load_model(args.weights, args.config, "tdcnn"), None)
+    kinds = args.kinds.split(",")
+    items = [i for i in load_index(args.valset, args.clips).items
+             if i.cutoff == cutoff_key(args.cutoff) and i.kind in kinds]
+    if not items:
+        raise SystemExit(f"no LR files at {args.cutoff:g} Hz of kinds {kinds}")
+    ratios: dict[str, list[np.ndarray]] = {"TD-CNN": [], "noise-fill": []}
+    scores: dict[str, list[float]] = {"TD-CNN": [], "noise-fill": []}
+    for item in items:
+        lr, ref = load_16k(item.path), load_16k(item.ref)
+        for name, est in (("TD-CNN", runner.tdcnn(lr, item.cutoff_hz)), ("noise-fill", noise_fill(lr, SR, item.cutoff_hz))):
+            ratios[name].append(log_ratio(est, ref))
+            scores[name].append(lsd(est, ref))
+        print(f"[band_errors] {item.clip} {item.kind}", file=sys.stderr)
+    freqs = np.fft.rfftfreq(ssr_stft_params(SR)[0], 1.0 / SR)
+    print(f"{len(items)} LR files at {args.cutoff:g} Hz ({', '.join(kinds)}), first {args.clips} clips of {args.valset}\n")
+    print("| band | " + " | ".join(f"{n}: mean / RMS" for n in ratios) + " |")
+    print("|---|" + "---|" * len(ratios))
+    for lo in range(0, SR // 2, 1000):
+        band = (freqs >= lo) & (freqs < lo + 1000)
+        cells = [f"{np.concatenate(r)[:, band].mean():+.2f} / {np.sqrt((np.concatenate(r)[:, band] ** 2).mean()):.2f}"
+                 for r in ratios.values()]
+        print(f"| {lo / 1000:g}-{lo / 1000 + 1:g} kHz | " + " | ".join(cells) + " |")
+    print("| LSD | " + " | ".join(f"{np.mean(s):.3f}" for s in scores.values()) + " |")
+
+
+if __name__ == "__main__":
+    main()
