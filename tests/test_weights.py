@@ -24,7 +24,8 @@ from typer.testing import CliRunner
 from tdpr_cli import hashing, weights
 from tdpr_cli.commands.weights import app
 from tdpr_cli.errors import UsageError, WeightsError
-from tdpr_cli.lockfile import FileEntry, HfSource, ModelEntry, render_lock
+from tdpr_cli.lockfile import FileEntry, HfSource, ModelEntry
+from tdpr_cli.lockrender import render_lock
 from tdpr_cli.pin import main as pin_main
 
 REPO, REV = "org/tiny", "0123456789abcdef0123456789abcdef01234567"

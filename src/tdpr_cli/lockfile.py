@@ -20,7 +20,7 @@ A bundled ``path`` is relative to the directory holding the lock (for the
 packaged lock, the package directory). A Hugging Face source names a 40-hex
 commit, never a branch or tag, because those move and the hashes would not.
 Every problem is reported as ``FILE:LINE: ...`` so a hand edit is easy to fix.
-This module only parses and renders; downloading and hashing live elsewhere.
+This module only parses (``lockrender`` writes the text); downloading and hashing live elsewhere.
 """
 
 from __future__ import annotations
@@ -285,37 +285,6 @@ def user_lock_path() -> Path:
         return Path(os.environ["TDPR_CONFIG_DIR"]).expanduser() / "weights.lock"
     base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
     return Path(base).expanduser() / "tdpr" / "weights.lock"
-
-
-def render_entry(entry: ModelEntry) -> str:
-    """TOML text of one ``[[model]]`` entry (JSON string quoting is valid TOML)."""
-    q = json.dumps
-    src = entry.source
-    if isinstance(src, BundledSource):
-        source = f"{{ type = \"bundled\", path = {q(src.path)} }}"
-    else:
-        source = f"{{ type = \"hf\", repo_id = {q(src.repo_id)}, revision = {q(src.revision)} }}"
-    lines = [
-        "[[model]]",
-        f"name = {q(entry.name)}",
-        f"kind = {q(entry.kind)}",
-        f"config_sha256 = {q(entry.config_sha256)}",
-        f"source = {source}",
-    ]
-    for f in entry.files:
-        lines += ["", "[[model.file]]", f"filename = {q(f.filename)}"]
-        lines += [f"sha256 = {q(f.sha256)}", f"size = {f.size}"]
-    return "\n".join(lines) + "\n"
-
-
-def render_lock(models: list[ModelEntry], defaults: dict[str, str], header: str = HEADER) -> str:
-    """The whole lock text, in a stable order so regenerating it gives no noise."""
-    parts = [header + f"version = {LOCK_VERSION}\n"]
-    if defaults:
-        rows = "".join(f"{kind} = {json.dumps(defaults[kind])}\n" for kind in sorted(defaults))
-        parts.append("[defaults]\n" + rows)
-    parts += [render_entry(m) for m in models]
-    return "\n".join(parts)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

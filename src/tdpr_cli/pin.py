@@ -31,9 +31,8 @@ from tdpr_cli.lockfile import (
     atomic_write_text,
     parse_lock_text,
     read_lock,
-    render_entry,
-    render_lock,
 )
+from tdpr_cli.lockrender import render_entry, render_lock
 
 
 def bundled_entry(name: str, kind: str, dir: Path, lock_dir: Path) -> ModelEntry:

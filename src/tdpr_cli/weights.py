@@ -38,10 +38,9 @@ from tdpr_cli.lockfile import (
     atomic_write_text,
     parse_lock_text,
     read_lock,
-    render_entry,
-    render_lock,
     user_lock_path,
 )
+from tdpr_cli.lockrender import render_entry, render_lock
 from tdpr_cli.pin import pin_bundled, write_pin
 
 __all__ = [
