@@ -23,7 +23,7 @@ import numpy as np
 import soundfile as sf
 from scipy.ndimage import uniform_filter
 
-from tdpr_cli.evaluate import EPS, ssr_stft_params, stft
+from tdpr_cli.evaluate import lsd_of_magnitudes, ssr_stft_params, stft
 from tdpr_cli.valset_index import load_index
 
 SR = 16000
@@ -37,8 +37,7 @@ def oracle_lsd(ref_mag: np.ndarray, cutoff_hz: float, bins: int, frames: int, rn
     env = uniform_filter(ref_mag**2, size=(1, frames, bins), mode="nearest")[..., high]
     est = ref_mag.copy()
     est[..., high] = np.sqrt(env * rng.exponential(size=env.shape))
-    per_bin = np.log10(ref_mag**2 / (est + EPS) ** 2 + EPS) ** 2
-    return float(np.mean(np.sqrt(np.mean(per_bin, axis=-1))))
+    return lsd_of_magnitudes(est, ref_mag)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -131,16 +131,27 @@ def spectra_pair(est: Signal, ref: Signal) -> tuple[Spectra, Spectra]:
     return e.trimmed(a.shape[-1]), r.trimmed(b.shape[-1])
 
 
+def ssr_log_ratio(s_est: np.ndarray, s_ref: np.ndarray) -> np.ndarray:
+    """ssr_eval's per-bin term before squaring: ``log10(S_ref**2 / (S_est + eps)**2 + eps)``.
+
+    Magnitude STFTs of equal shape (..., frames, bins) in, the same shape out;
+    positive where the estimate is too quiet.
+    """
+    return np.log10(s_ref**2 / (s_est + EPS) ** 2 + EPS)
+
+
+def lsd_of_magnitudes(s_est: np.ndarray, s_ref: np.ndarray) -> float:
+    """ssr_eval LSD of two magnitude STFTs: RMS of ``ssr_log_ratio`` over bins, mean over frames."""
+    return float(np.mean(np.sqrt(np.mean(ssr_log_ratio(s_est, s_ref) ** 2, axis=-1))))
+
+
 def _ssr_lsd(e: Spectra, r: Spectra, sr: int, min_hz: float) -> float:
     """ssr_eval LSD restricted to bins strictly above ``min_hz`` (-1: all bins)."""
     n_fft, hop = ssr_stft_params(sr)
     keep = np.fft.rfftfreq(n_fft, 1.0 / sr) > min_hz
     if not keep.any():
         raise UsageError(f"no STFT bin lies above {min_hz:g} Hz at {sr} Hz")
-    s_est = np.abs(e.stft(n_fft, hop)[..., keep])
-    s_ref = np.abs(r.stft(n_fft, hop)[..., keep])
-    per_bin = np.log10(s_ref**2 / (s_est + EPS) ** 2 + EPS) ** 2
-    return float(np.mean(np.sqrt(np.mean(per_bin, axis=-1))))
+    return lsd_of_magnitudes(np.abs(e.stft(n_fft, hop)[..., keep]), np.abs(r.stft(n_fft, hop)[..., keep]))
 
 
 def lsd(est: Signal, ref: Signal, sr: int = SAMPLE_RATE) -> float:
