@@ -59,10 +59,11 @@ def trained_model(run: Path) -> tuple[torch.nn.Module, dict]:
 
 
 def shipped_vocoder() -> torch.nn.Module:
-    from tdpr_cli.models.load import load_model
+    """The lock's default vocoder, sha256-verified as ``tdpr restore`` loads it."""
+    from tdpr_cli.commands.restore import load_models
+    from tdpr_cli.config import PhaseMode
 
-    folder = Path(__file__).resolve().parents[1] / "src" / "tdpr_cli" / "weights"
-    return load_model(folder / "vocoder-piano-16k.safetensors", folder / "vocoder-piano-16k.json", "vocoder")
+    return load_models(None, None, None, None, False, True, PhaseMode.BAND)[1]
 
 
 def pipeline_speed(tdcnn, vocoder, path: Path, seconds: float, tmp: Path) -> dict:

@@ -1,6 +1,6 @@
 """Where does a TD-CNN's LSD come from? Per-band log-spectral error on the validation set.
 
-    python scripts/band_errors.py [--weights W.safetensors --config W.json] [--valset data/valset]
+    python scripts/band_errors.py [--weights W.safetensors] [--valset data/valset]
         [--clips 6] [--cutoff 3000] [--kinds butterworth,ellip]
 
 Runs the TD-CNN (chunked exactly as ``tdpr restore --phase none``) and the
@@ -26,21 +26,28 @@ import numpy as np
 import torch
 
 from tdpr_cli.commands.evaluate import load_16k
+from tdpr_cli.commands.restore import load_models
+from tdpr_cli.config import PhaseMode
 from tdpr_cli.evaltable import ModelRunner
-from tdpr_cli.evaluate import EPS, istft, lsd, noise_fill, ssr_stft_params, stft
-from tdpr_cli.models.load import load_model
+from tdpr_cli.evaluate import (
+    Spectra,
+    istft,
+    lsd,
+    noise_fill,
+    ssr_log_ratio,
+    ssr_stft_params,
+    stft,
+)
 from tdpr_cli.valset_index import cutoff_key, load_index
 
 SR = 16000
 GAINS_DB = (-6.0, 6.0, 10.0, 14.0)
-SHIPPED = Path(__file__).resolve().parents[1] / "src" / "tdpr_cli" / "weights" / "seanet-piano-16k"
 
 
-def log_ratio(est: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """ssr_eval's per-bin ``log10(S_ref**2 / (S_est + eps)**2 + eps)``, (frames, bins)."""
+def log_ratio(est: Spectra, ref: Spectra) -> np.ndarray:
+    """``evaluate.ssr_log_ratio`` of two signals on ssr_eval's STFT, as (frames, bins)."""
     n_fft, hop = ssr_stft_params(SR)
-    s_est, s_ref = np.abs(stft(est, n_fft, hop)), np.abs(stft(ref, n_fft, hop))
-    d = np.log10(s_ref**2 / (s_est + EPS) ** 2 + EPS)
+    d = ssr_log_ratio(np.abs(est.stft(n_fft, hop)), np.abs(ref.stft(n_fft, hop)))
     return d.reshape(-1, d.shape[-1])
 
 
@@ -61,8 +68,7 @@ def regained(y: np.ndarray, ref: np.ndarray, cutoff_hz: float) -> dict[str, np.n
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--weights", type=Path, default=SHIPPED.with_suffix(".safetensors"))
-    p.add_argument("--config", type=Path, default=SHIPPED.with_suffix(".json"))
+    p.add_argument("--weights", type=Path, help="a local TD-CNN (config: same stem .json) [the lock's default]")
     p.add_argument("--valset", type=Path, default=Path("data/valset"))
     p.add_argument("--clips", type=int, default=6)
     p.add_argument("--cutoff", type=float, default=3000.0)
@@ -71,7 +77,9 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     torch.set_flush_denormal(True)
-    runner = ModelRunner(load_model(args.weights, args.config, "tdcnn"), None)
+    # the lock's verified default, or a local export taken on trust (an analysis, not a restore)
+    tdcnn, _, _ = load_models(None, None, args.weights, None, args.weights is not None, True, PhaseMode.NONE)
+    runner = ModelRunner(tdcnn, None)
     kinds = args.kinds.split(",")
     items = [i for i in load_index(args.valset, args.clips).items
              if i.cutoff == cutoff_key(args.cutoff) and i.kind in kinds]
@@ -81,22 +89,23 @@ def main(argv: list[str] | None = None) -> None:
     scores: dict[str, list[float]] = {"TD-CNN": [], "noise-fill": []}
     gained: dict[str, list[float]] = {}
     for item in items:
-        lr, ref = load_16k(item.path), load_16k(item.ref)
+        lr, ref = load_16k(item.path), Spectra(load_16k(item.ref))
         y = runner.tdcnn(lr, item.cutoff_hz)
         for name, est in (("TD-CNN", y), ("noise-fill", noise_fill(lr, SR, item.cutoff_hz))):
+            est = Spectra(est)
             ratios[name].append(log_ratio(est, ref))
             scores[name].append(lsd(est, ref))
-        for name, est in (regained(y, ref, item.cutoff_hz) if args.gains else {}).items():
+        for name, est in (regained(y, ref.x, item.cutoff_hz) if args.gains else {}).items():
             gained.setdefault(name, []).append(lsd(est, ref))
         print(f"[band_errors] {item.clip} {item.kind}", file=sys.stderr)
     freqs = np.fft.rfftfreq(ssr_stft_params(SR)[0], 1.0 / SR)
     print(f"{len(items)} LR files at {args.cutoff:g} Hz ({', '.join(kinds)}), first {args.clips} clips of {args.valset}\n")
     print("| band | " + " | ".join(f"{n}: mean / RMS" for n in ratios) + " |")
     print("|---|" + "---|" * len(ratios))
+    pooled = [np.concatenate(r) for r in ratios.values()]
     for lo in range(0, SR // 2, 1000):
         band = (freqs >= lo) & (freqs < lo + 1000)
-        cells = [f"{np.concatenate(r)[:, band].mean():+.2f} / {np.sqrt((np.concatenate(r)[:, band] ** 2).mean()):.2f}"
-                 for r in ratios.values()]
+        cells = [f"{d[:, band].mean():+.2f} / {np.sqrt((d[:, band] ** 2).mean()):.2f}" for d in pooled]
         print(f"| {lo / 1000:g}-{lo / 1000 + 1:g} kHz | " + " | ".join(cells) + " |")
     print("| LSD | " + " | ".join(f"{np.mean(s):.3f}" for s in scores.values()) + " |")
     if gained:
