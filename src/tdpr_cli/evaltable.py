@@ -209,12 +209,11 @@ def run(
         raise UsageError("rows " + ", ".join(r for r in rows if ROWS[r].needs_models) + " need models")
     records: list[dict] = []
     spent = {"estimate_s": dict.fromkeys(rows, 0.0), "score_s": 0.0}
-    started, refs = time.perf_counter(), {}
+    started, ref_path = time.perf_counter(), None
     for i, item in enumerate(index.items):
-        if item.ref not in refs:  # every reference serves len(cutoffs) * len(kinds) files
-            raw = load_16k(item.ref)  # items come clip by clip: keep one (its STFTs take ~16 MB)
-            refs = {item.ref: (raw, Spectra(raw))}
-        raw, ref = refs[item.ref]
+        if item.ref != ref_path:  # items come clip by clip: each reference serves cutoffs x kinds files
+            ref_path, raw = item.ref, load_16k(item.ref)
+            ref = Spectra(raw)  # its STFTs (~16 MB) are computed once for all of them
         noise_seed = derive_seed(seed, "noise-fill", item.clip, item.cutoff, item.kind)
         ctx = ItemContext(item, load_16k(item.path), raw, noise_seed, runner)
         for row in rows:
