@@ -19,9 +19,10 @@ same output. Unlike ``tdpr restore`` they act on the whole clip rather than
 per chunk: on 10 s clips with 1 s of chunk context the difference is small,
 and it keeps the three rows comparable sample for sample.
 
-Results are aggregated per cutoff (mean over clips and kinds), averaged over
-cutoffs (AVG), and the spread across filter kinds is max - min of the
-per-kind means at one cutoff. ``evaltable_report`` renders them.
+Results are aggregated per cutoff (mean over clips and the paper's seven
+kinds), averaged over cutoffs (AVG); the soft family (``train.degrade``) is
+aggregated the same way on its own, as the soft-filter row. The spread
+across filter kinds is max - min of the paper kinds' means at one cutoff. ``evaltable_report`` renders them.
 """
 
 from __future__ import annotations
@@ -172,17 +173,27 @@ def _mean(values: Sequence[float | None]) -> float | None:
 
 
 def _aggregate(records: list[dict], metric: str, cutoffs: list[str], kinds: list[str]) -> dict[str, Any]:
-    """Per-cutoff means, their average, per-(cutoff, kind) means and the spread across kinds."""
+    """Per-cutoff means over the paper's kinds and their average (the Table 1 figures),
+    the same over the soft kinds (``soft_by_cutoff``, ``soft_avg``), per-(cutoff, kind)
+    means and the spread across the paper's kinds."""
+    from tdpr_cli.train.degrade import SOFT_KINDS
+
     by_kind = {
         c: {k: _mean([r["metrics"].get(metric) for r in records if r["cutoff"] == c and r["kind"] == k]) for k in kinds}
         for c in cutoffs
     }
-    by_cutoff = {c: _mean([r["metrics"].get(metric) for r in records if r["cutoff"] == c]) for c in cutoffs}
+
+    def family_means(soft: bool) -> dict[str, float | None]:
+        return {c: _mean([r["metrics"].get(metric) for r in records
+                          if r["cutoff"] == c and (r["kind"] in SOFT_KINDS) == soft]) for c in cutoffs}
+
+    by_cutoff, soft = family_means(False), family_means(True)
     spread = {}
     for c in cutoffs:
-        means = [m for m in by_kind[c].values() if m is not None]
+        means = [m for k, m in by_kind[c].items() if m is not None and k not in SOFT_KINDS]
         spread[c] = max(means) - min(means) if means else None
-    return {"by_cutoff": by_cutoff, "avg": _mean(list(by_cutoff.values())), "by_kind": by_kind, "spread": spread}
+    return {"by_cutoff": by_cutoff, "avg": _mean(list(by_cutoff.values())), "soft_by_cutoff": soft,
+            "soft_avg": _mean(list(soft.values())), "by_kind": by_kind, "spread": spread}
 
 
 def summarize(records: list[dict], rows: list[str], cutoffs: list[str], kinds: list[str]) -> dict[str, Any]:

@@ -32,18 +32,25 @@ def _khz(cutoff: str) -> str:
 
 
 def metric_table(result: dict[str, Any], metric: str, spread: bool) -> list[str]:
-    """Markdown lines: one row per system; cutoffs, AVG and optionally the spreads as columns."""
+    """Markdown lines: per system a paper-filter row and, if the set has soft kinds, a soft-filter row.
+
+    Columns: the cutoffs, AVG and optionally the spreads across the paper's kinds.
+    """
     cutoffs = result["cutoffs"]
-    head = ["system", *(_khz(c) for c in cutoffs), "AVG"]
+    head = ["system", "filters", *(_khz(c) for c in cutoffs), "AVG"]
     if spread:
         head += [f"spread {_khz(c)}" for c in cutoffs]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in result["rows"]:
         agg = result["summary"][row][metric]
-        cells = [result["labels"][row], *(_cell(agg["by_cutoff"][c]) for c in cutoffs), _cell(agg["avg"])]
+        cells = [result["labels"][row], "paper", *(_cell(agg["by_cutoff"][c]) for c in cutoffs), _cell(agg["avg"])]
         if spread:
             cells += [_cell(agg["spread"][c]) for c in cutoffs]
         lines.append("| " + " | ".join(cells) + " |")
+        if agg.get("soft_avg") is not None:
+            soft = [result["labels"][row], "soft", *(_cell(agg["soft_by_cutoff"][c]) for c in cutoffs),
+                    _cell(agg["soft_avg"])]
+            lines.append("| " + " | ".join(soft + ["-"] * (len(head) - len(soft))) + " |")
     return lines
 
 

@@ -3,8 +3,10 @@
 From the held-out ``valid`` split of the corpus (``data/manifest.json``) we
 cut ``clips`` excerpts of ``seconds`` each and simulate, for every excerpt,
 its low-resolution (LR) versions at each cutoff of ``CUTOFFS_HZ`` with each
-low-pass kind of ``train.degrade.FILTERS`` (orders drawn from 6..10): 40
-clips x 4 cutoffs x 7 kinds = 1120 LR files plus 40 references by default.
+low-pass kind of ``train.degrade.FILTERS`` (orders drawn from each kind's
+family: 6..10 for the paper's seven, 2..5 for the two soft kinds, whose
+cutoff is their -3 dB point): 40 clips x 4 cutoffs x 9 kinds = 1440 LR files
+plus 40 references by default.
 
 Everything is a pure function of the source manifest, the source audio and
 the seed, so the set is regenerated bit-identically:
@@ -39,7 +41,7 @@ import soundfile as sf
 from tdpr_cli.config import SAMPLE_RATE
 from tdpr_cli.errors import InputError, UsageError
 from tdpr_cli.evaluate import ssr_stft_params
-from tdpr_cli.train.degrade import DEFAULT_ORDERS, FILTERS
+from tdpr_cli.train.degrade import FILTERS, family_of
 from tdpr_cli.train.manifest import derive_seed, sha256_file
 
 MANIFEST_NAME = "manifest.json"
@@ -58,15 +60,14 @@ class ValsetConfig:
     seed: int = 0
     cutoffs_hz: tuple[float, ...] = CUTOFFS_HZ
     kinds: tuple[str, ...] = tuple(FILTERS)
-    orders: tuple[int, ...] = DEFAULT_ORDERS
 
     def __post_init__(self) -> None:
         if self.clips < 1:
             raise UsageError(f"--clips must be >= 1, got {self.clips}")
         if not 0.5 <= self.seconds <= 600:
             raise UsageError(f"--seconds must lie in 0.5..600, got {self.seconds:g}")
-        if not self.cutoffs_hz or not self.kinds or not self.orders:
-            raise UsageError("a validation set needs at least one cutoff, kind and order")
+        if not self.cutoffs_hz or not self.kinds:
+            raise UsageError("a validation set needs at least one cutoff and kind")
         unknown = [k for k in self.kinds if k not in FILTERS]
         if unknown:
             raise UsageError(f"unknown filter kind(s) {unknown}; choose from {', '.join(FILTERS)}")
@@ -236,4 +237,5 @@ def select(data_dir: Path, cfg: ValsetConfig) -> Selection:
 
 def lr_order(cfg: ValsetConfig, clip_id: str, cutoff_hz: float, kind: str) -> int:
     """The filter order of one LR file: a hash of (seed, clip, cutoff, kind), not call order."""
-    return cfg.orders[derive_seed(cfg.seed, "valset-order", clip_id, f"{cutoff_hz:g}", kind) % len(cfg.orders)]
+    orders = family_of(kind).orders
+    return orders[derive_seed(cfg.seed, "valset-order", clip_id, f"{cutoff_hz:g}", kind) % len(orders)]

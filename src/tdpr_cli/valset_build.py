@@ -25,11 +25,11 @@ import soundfile as sf
 
 from tdpr_cli.config import SAMPLE_RATE
 from tdpr_cli.errors import InputError, OutputError, UsageError
-from tdpr_cli.train.degrade import degrade
+from tdpr_cli.train.degrade import degrade, family_of
 from tdpr_cli.train.manifest import sha256_file
 from tdpr_cli.valset import MANIFEST_NAME, Excerpt, Selection, ValsetConfig, lr_order, read_excerpt, select
 
-VALSET_VERSION = 1
+VALSET_VERSION = 2  # 2: the paper's exact filters plus the soft family
 PCM16_SCALE = 32768.0
 
 
@@ -76,7 +76,7 @@ def _header(cfg: ValsetConfig, sel: Selection) -> dict:
         "complete": len(sel.excerpts) == cfg.clips,
         "cutoffs_hz": list(cfg.cutoffs_hz),
         "kinds": list(cfg.kinds),
-        "orders": list(cfg.orders),
+        "orders": {k: list(family_of(k).orders) for k in cfg.kinds},
         "source_manifest": {
             "path": MANIFEST_NAME,
             "sha256": sel.manifest_sha256,

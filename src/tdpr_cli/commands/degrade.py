@@ -1,4 +1,4 @@
-"""``tdpr degrade IN OUT``: simulate a band-limited recording (paper §3.2).
+"""``tdpr degrade IN OUT``: simulate a band-limited recording (paper §3.2 or the soft family).
 
 Applies one low-pass of ``tdpr_cli.train.degrade`` to every channel of any
 libsndfile-readable file, keeping its sample rate and channels. Unset choices
@@ -19,22 +19,30 @@ from tdpr_cli.config import Subtype
 from tdpr_cli.errors import OutputError, UsageError
 
 RANDOM = "random"
+PAPER, SOFT = "paper", "soft"
 
 Inp = Annotated[Path, typer.Argument(metavar="IN", help="Input audio file (any format libsndfile reads).")]
 Out = Annotated[Path, typer.Argument(metavar="OUT", help="Output file (.wav, .flac, .ogg or .aiff).")]
 Cutoff = Annotated[
     float | None,
-    typer.Option("--cutoff", help="Cutoff in Hz. Default: uniform in 2500-4000 Hz from --seed."),
+    typer.Option("--cutoff", help="Cutoff in Hz. Default: uniform in the family's range (paper 2500-4000, "
+                 "soft 2000-4500) from --seed."),
 ]
 Filter = Annotated[
     str,
     typer.Option(
         "--filter",
-        help="random, or one of butterworth, cheby1, cheby2, ellip, bessel, subsample, stft.",
+        help="random (the training mix), paper or soft (random within that family), or one of butterworth, "
+        "cheby1, cheby2, ellip, bessel, subsample, stft (paper) or soft-butterworth, soft-bessel.",
     ),
 ]
 Order = Annotated[
-    str, typer.Option("--order", help="random (6-10, as in the paper), or an integer 1-20.")
+    str, typer.Option("--order", help="random (paper 6-10, soft 2-5), or an integer 1-20. subsample ignores it.")
+]
+Shelf = Annotated[
+    float | None,
+    typer.Option("--shelf-db", help="High-shelf gain in dB one octave below the cutoff (soft kinds only). "
+                 "Default: drawn as in training (none half the time, else -6..0 dB)."),
 ]
 Seed = Annotated[int, typer.Option("--seed", help="Seed for the random choices.")]
 SubtypeOpt = Annotated[Subtype, typer.Option("--subtype", help="Sample format of the output.")]
@@ -59,16 +67,44 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def choose_spec(filter: str, cutoff: float | None, order: int | None, shelf_db: float | None, seed: int):
+    """The ``DegradeSpec`` that the options and ``seed`` select (drawn as training draws them)."""
+    import numpy as np
+
+    from tdpr_cli.train import degrade as sim
+
+    if filter not in (RANDOM, PAPER, SOFT) and filter not in sim.FILTERS:
+        raise UsageError(f"--filter must be random, paper, soft or one of {', '.join(sim.FILTERS)}, got {filter!r}")
+    if cutoff is not None and not cutoff > 0:
+        raise UsageError(f"--cutoff must be a positive frequency in Hz, got {cutoff:g}")
+    base = sim.SimConfig()
+    share = {RANDOM: base.soft_share, PAPER: 0.0, SOFT: 1.0}.get(filter, float(filter in sim.SOFT_KINDS))
+
+    def narrow(fam: sim.Family) -> sim.Family:
+        kinds = fam.kinds if filter in (RANDOM, PAPER, SOFT) else (filter,)
+        return sim.Family(kinds, fam.orders if order is None else (order,),
+                          fam.cutoff_hz if cutoff is None else (cutoff, cutoff))
+
+    shelf = base.shelf_db if shelf_db is None else (shelf_db, shelf_db)
+    cfg = sim.SimConfig(share, narrow(sim.PAPER), narrow(sim.SOFT),
+                        base.shelf_probability if shelf_db is None else 1.0, shelf)
+    spec = sim.random_spec(np.random.default_rng(seed), cfg)
+    if shelf_db and spec.kind not in sim.SOFT_KINDS:
+        raise UsageError(f"--shelf-db applies to the soft kinds only ({', '.join(sim.SOFT_KINDS)})")
+    return spec if spec.kind in sim.SOFT_KINDS else sim.DegradeSpec(spec.kind, spec.cutoff_hz, spec.order)
+
+
 def degrade_cmd(
     inp: Inp,
     out: Out,
     cutoff: Cutoff = None,
     filter: Filter = RANDOM,
     order: Order = RANDOM,
+    shelf_db: Shelf = None,
     seed: Seed = 0,
     subtype: SubtypeOpt = Subtype.PCM_16,
 ) -> None:
-    """Low-pass IN into OUT with one of the seven simulation filters."""
+    """Low-pass IN into OUT with one of the simulation filters (paper or soft family)."""
     import numpy as np
     from rich.console import Console
 
@@ -79,26 +115,18 @@ def degrade_cmd(
     console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
     if _same_file(Path(inp), Path(out)):
         raise OutputError(f"{out}: output would overwrite the input")
-    if filter != RANDOM and filter not in sim.FILTERS:
-        raise UsageError(f"--filter must be random or one of {', '.join(sim.FILTERS)}, got {filter!r}")
-    if cutoff is not None and not cutoff > 0:
-        raise UsageError(f"--cutoff must be a positive frequency in Hz, got {cutoff:g}")
-    fixed_order = _fixed_order(order)
+    spec = choose_spec(filter, cutoff, _fixed_order(order), shelf_db, seed)
     source = AudioSource(inp)
     sr = source.info.sample_rate
-    spec = sim.random_spec(
-        np.random.default_rng(seed),
-        cutoff_range=(cutoff, cutoff) if cutoff is not None else sim.DEFAULT_CUTOFF_RANGE,
-        kinds=tuple(sim.FILTERS) if filter == RANDOM else (filter,),
-        orders=sim.DEFAULT_ORDERS if fixed_order is None else (fixed_order,),
-    )
-    sim.validate(sr, spec.cutoff_hz, spec.kind, spec.order)  # before reading the audio
+    sim.validate(sr, spec)  # before reading the audio
     wave = np.concatenate(list(source.blocks()), axis=1)
-    low = sim.degrade(wave, sr, spec.cutoff_hz, spec.kind, spec.order)
+    low = sim.degrade(wave, sr, spec.cutoff_hz, spec.kind, spec.order, spec.shelf_db)
     result = write_stream(str(out), [low], sr, low.shape[0], Subtype(subtype))
+    order_text = "order n/a" if spec.kind == "subsample" else f"order {spec.order}"
+    shelf_text = f", shelf {spec.shelf_db:.1f} dB" if spec.shelf_db else ""
     console.print(
-        f"degrade: {inp} -> {out}: {spec.kind}, order {spec.order}, "
-        f"cutoff {spec.cutoff_hz:.1f} Hz ({sr} Hz, {low.shape[0]} ch, seed {seed})"
+        f"degrade: {inp} -> {out}: {spec.kind}, {order_text}, "
+        f"cutoff {spec.cutoff_hz:.1f} Hz{shelf_text} ({sr} Hz, {low.shape[0]} ch, seed {seed})"
     )
     if result.gain != 1.0:
         console.print(f"degrade: scaled by {result.gain:.4f} to stay below full scale")

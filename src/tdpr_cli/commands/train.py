@@ -38,7 +38,8 @@ Sched = Annotated[str, typer.Option("--schedule", help="Decay after warm-up: cos
 Clip = Annotated[float, typer.Option("--clip-norm", help="Gradient norm clipping threshold.")]
 CkptEvery = Annotated[int, typer.Option("--ckpt-every", help="Checkpoint every N steps.")]
 ValidEvery = Annotated[int, typer.Option("--valid-every", help="Validate every N steps.")]
-ValidCount = Annotated[int, typer.Option("--valid-count", help="Fixed validation segments (valid split).")]
+ValidCount = Annotated[int, typer.Option("--valid-count", help="Fixed validation segments (valid split; "
+                                         "a multiple of 9 covers every filter kind equally).")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed of the initialisation and of the data order.")]
 Refresh = Annotated[
     int, typer.Option("--refresh-every", help="Re-read the (growing) corpus manifest every N steps; 0: never.")
@@ -60,7 +61,7 @@ def _config(options: dict, model: dict, loss: dict):
         lr=options["lr"], warmup=options["warmup"], min_lr_ratio=options["min_lr_ratio"],
         schedule=options["schedule"], clip_norm=options["clip_norm"], ckpt_every=options["ckpt_every"],
         valid_every=options["valid_every"], valid_count=options["valid_count"], seed=options["seed"],
-        refresh_every=options["refresh_every"],
+        refresh_every=options["refresh_every"], soft_share=options.get("soft_share", 0.5),
         device=options["device"], threads=options["threads"], resume=options["resume"],
         export_dir=options["export_dir"], export_name=options["name"], model=model, loss=loss,
         command=_command_line(),
@@ -82,24 +83,36 @@ def tdcnn(
     data: Data = Path("data"), run: Run = Path("runs/tdcnn"), max_steps: MaxSteps = 4000,
     max_minutes: MaxMinutes = None, batch: Batch = 8, segment_s: Segment = 1.0, lr: Lr = 3e-4,
     warmup: Warmup = 200, min_lr_ratio: MinLr = 0.05, schedule: Sched = "cosine", clip_norm: Clip = 1000.0,
-    ckpt_every: CkptEvery = 250, valid_every: ValidEvery = 250, valid_count: ValidCount = 28, seed: Seed = 0,
+    ckpt_every: CkptEvery = 250, valid_every: ValidEvery = 250, valid_count: ValidCount = 36, seed: Seed = 0,
     refresh_every: Refresh = 0,
     device: DeviceOpt = "cpu", threads: Threads = 1, resume: Resume = False,
     export_dir: ExportDir = None, name: Name = None,
+    soft_share: Annotated[float, typer.Option("--soft-share", help="Share of inputs from the soft filter family "
+                                              "(the rest: the paper's seven filters).")] = 0.5,
+    loss: Annotated[str, typer.Option("--loss", help="paper (MR-STFT + 1000 MR-wave) or lsd (LSD-matched "
+                                      "log-power MSE + MR log-STFT L1 + 10 MR-wave).")] = "paper",
     channels: Annotated[int, typer.Option("--channels", help="SEANet width of the first level.")] = 12,
     strides: Annotated[str, typer.Option("--strides", help="Comma-separated encoder strides.")] = "2,4,8,8",
     upsampler: Annotated[str, typer.Option("--upsampler", help="transposed, nearest or subpixel.")] = "transposed",
-    wave_weight: Annotated[float, typer.Option("--wave-weight", help="Weight of the MR-wave L1 (paper: 1000).")] = 1000.0,
+    wave_weight: Annotated[Optional[float], typer.Option(
+        "--wave-weight", help="Weight of the MR-wave L1 [the --loss recipe's: paper 1000, lsd 10].")] = None,
 ) -> None:
-    """Train the SEANet TD-CNN (L = MR-STFT + 1000 MR-wave) on on-the-fly degraded segments."""
+    """Train the TD-CNN on on-the-fly degraded segments (--loss picks the objective)."""
     from tdpr_cli.train.loop import train_tdcnn
+    from tdpr_cli.train.losses import LOSS_RECIPES
+
+    if loss not in LOSS_RECIPES:
+        raise UsageError(f"--loss must be one of {', '.join(LOSS_RECIPES)}, got {loss!r}")
+    weights = dict(LOSS_RECIPES[loss])
+    if wave_weight is not None:
+        weights["wave_weight"] = wave_weight
 
     try:
         stride_tuple = tuple(int(s) for s in strides.split(","))
     except ValueError:
         raise UsageError(f"--strides must be comma-separated integers, got {strides!r}") from None
     model = {"channels": channels, "strides": stride_tuple, "upsampler": upsampler}
-    train_tdcnn(_config(locals(), model, {"wave_weight": wave_weight}), progress=_say)
+    train_tdcnn(_config(locals(), model, weights), progress=_say)
 
 
 @app.command()

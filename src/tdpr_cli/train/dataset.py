@@ -12,8 +12,9 @@ One example, 16 kHz mono, float32:
    segments that are nearly silent are redrawn;
 2. colour the target (``train.timbre``: random 4-8 kHz share, EQ bumps);
 3. scale its peak to a random level in dBFS;
-4. degrade it with the seven-filter simulation (paper §3.2, cutoff uniform
-   in 2.5-4 kHz, order 6-10) to make the input.
+4. degrade it with the simulation mix (``train.degrade.SimConfig``: the
+   paper's seven filters at 2.5-4 kHz, order 6-10, or the soft family) to
+   make the input.
 
 Steps 2-4 run on the segment plus ``MARGIN`` real neighbouring samples on
 each side, cut off at the end, so filter and FFT edge effects never reach the
@@ -79,8 +80,7 @@ class SegmentConfig:
     degrade: bool = True  # False for the vocoder: targets only
     peak_dbfs: tuple[float, float] = (-24.0, -1.0)
     colour: ColourRange = field(default_factory=ColourRange)
-    cutoff_hz: tuple[float, float] = deg.DEFAULT_CUTOFF_RANGE
-    orders: tuple[int, ...] = deg.DEFAULT_ORDERS
+    sim: deg.SimConfig = field(default_factory=deg.SimConfig)
     soundfont_weights: tuple[tuple[str, float], ...] = tuple(SOUNDFONT_WEIGHTS.items())
 
     def __post_init__(self) -> None:
@@ -148,7 +148,7 @@ class SegmentSampler:
         target = target * (level / peak if peak > 1e-4 else 1.0)  # never amplify near-silence
         source = target
         if self.cfg.degrade:
-            source, _ = deg.degrade_random(target, SAMPLE_RATE, rng, self.cfg.cutoff_hz, orders=self.cfg.orders)
+            source, _ = deg.degrade_random(target, SAMPLE_RATE, rng, self.cfg.sim)
         keep = slice(MARGIN, MARGIN + self.cfg.length)
         return np.asarray(source[keep], np.float32), np.asarray(target[keep], np.float32)
 
@@ -173,7 +173,8 @@ def validation_set(clips: list[Clip], count: int, seconds: float, cutoff_hz: flo
     """``count`` fixed, uncoloured segments of the valid split, degraded at ``cutoff_hz``.
 
     Clips are visited round-robin and the filter kinds cycle through all
-    seven at order 8, so every kind is represented. Empty without valid clips.
+    of ``train.degrade.FILTERS`` (the paper's seven at order 8, the soft
+    ones at order 3), so every kind is represented. Empty without valid clips.
     """
     usable = [c for c in clips if c.frames > 0]
     items: list[ValidItem] = []
@@ -188,7 +189,7 @@ def validation_set(clips: list[Clip], count: int, seconds: float, cutoff_hz: flo
             if np.sqrt(np.mean(seg[MARGIN:-MARGIN] ** 2)) > SILENT_RMS:
                 break
         kind = kinds[i % len(kinds)]
-        low = deg.degrade(seg, SAMPLE_RATE, cutoff_hz, kind, 8)
+        low = deg.degrade(seg, SAMPLE_RATE, cutoff_hz, kind, deg.middle_order(kind))
         keep = slice(MARGIN, MARGIN + length)
         items.append(ValidItem(np.asarray(low[keep], np.float32), np.asarray(seg[keep], np.float32), kind, cutoff_hz))
     return items

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from tdpr_cli.errors import Interrupted, TdprError, UsageError
 from tdpr_cli.train import checkpoint as ck
 from tdpr_cli.train import snapshots
+from tdpr_cli.train.degrade import SimConfig
 from tdpr_cli.train.dataset import SegmentConfig, SegmentSampler, ValidItem, read_clips, validation_set
 from tdpr_cli.train.provenance import training_record
 from tdpr_cli.train.schedule import TrainConfig, learning_rate
@@ -208,7 +209,8 @@ def train_tdcnn(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, Pa
         name="tdcnn",
         model=model,
         loss=TdcnnLoss(**cfg.loss),
-        segments=SegmentConfig(batch=cfg.batch, seconds=cfg.segment_s, degrade=True),
+        segments=SegmentConfig(batch=cfg.batch, seconds=cfg.segment_s, degrade=True,
+                               sim=SimConfig(soft_share=cfg.soft_share)),
         estimate=lambda inputs, targets: model(inputs),
         validate=validate_tdcnn,
         score="lsd",

@@ -41,9 +41,10 @@ class TrainConfig:
     ckpt_every: int = 250
     valid_every: int = 250
     log_every: int = 10
-    valid_count: int = 28  # a multiple of 7: every filter kind equally often
+    valid_count: int = 36  # a multiple of 9: every filter kind equally often
     valid_seconds: float = 2.0
     valid_cutoff_hz: float = 3000.0
+    soft_share: float = 0.5  # share of training inputs from the soft simulation family
     refresh_every: int = 0  # take a new copy of the live manifest every N steps (0: never)
     seed: int = 0
     device: Device = "cpu"
@@ -69,6 +70,8 @@ class TrainConfig:
             raise UsageError("--max-minutes must be positive")
         if self.clip_norm <= 0 or self.valid_count < 0 or self.valid_seconds <= 0.1:
             raise UsageError("--clip-norm must be positive, validation count >= 0 and seconds > 0.1")
+        if not 0.0 <= self.soft_share <= 1.0:
+            raise UsageError(f"--soft-share must lie in 0..1, got {self.soft_share}")
         if self.schedule not in ("cosine", "exp", "constant"):
             raise UsageError(f"unknown schedule {self.schedule!r}")
         if self.device not in ("cpu", "cuda"):
