@@ -91,8 +91,13 @@ def tdcnn(
                                               "(the rest: the paper's seven filters).")] = 0.5,
     loss: Annotated[str, typer.Option("--loss", help="paper (MR-STFT + 1000 MR-wave) or lsd (LSD-matched "
                                       "log-power MSE + MR log-STFT L1 + 10 MR-wave).")] = "paper",
-    channels: Annotated[int, typer.Option("--channels", help="SEANet width of the first level.")] = 12,
-    strides: Annotated[str, typer.Option("--strides", help="Comma-separated encoder strides.")] = "2,4,8,8",
+    arch: Annotated[str, typer.Option("--arch", help="seanet (full rate) or subband (4-band PQMF, "
+                                      "U-Net at 4 kHz).")] = "seanet",
+    exciter: Annotated[bool, typer.Option("--exciter", help="subband: also feed the subbands of |x|.")] = False,
+    channels: Annotated[Optional[int], typer.Option(
+        "--channels", help="U-Net width of the first level [seanet 12, subband 24].")] = None,
+    strides: Annotated[Optional[str], typer.Option(
+        "--strides", help="Comma-separated encoder strides [seanet 2,4,8,8, subband 2,4,4].")] = None,
     upsampler: Annotated[str, typer.Option("--upsampler", help="transposed, nearest or subpixel.")] = "transposed",
     wave_weight: Annotated[Optional[float], typer.Option(
         "--wave-weight", help="Weight of the MR-wave L1 [the --loss recipe's: paper 1000, lsd 10].")] = None,
@@ -107,12 +112,24 @@ def tdcnn(
     if wave_weight is not None:
         weights["wave_weight"] = wave_weight
 
-    try:
-        stride_tuple = tuple(int(s) for s in strides.split(","))
-    except ValueError:
-        raise UsageError(f"--strides must be comma-separated integers, got {strides!r}") from None
-    model = {"channels": channels, "strides": stride_tuple, "upsampler": upsampler}
+    model = _tdcnn_model(arch, exciter, channels, strides, upsampler)
     train_tdcnn(_config(locals(), model, weights), progress=_say)
+
+
+def _tdcnn_model(arch: str, exciter: bool, channels: int | None, strides: str | None, upsampler: str) -> dict:
+    """The model dict of ``tdpr train tdcnn``: ``arch`` plus that architecture's parameters."""
+    subband = arch == "subband"
+    if arch not in ("seanet", "subband"):
+        raise UsageError(f"--arch must be seanet or subband, got {arch!r}")
+    if exciter and not subband:
+        raise UsageError("--exciter needs --arch subband")
+    text = strides or ("2,4,4" if subband else "2,4,8,8")
+    try:
+        stride_tuple = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise UsageError(f"--strides must be comma-separated integers, got {text!r}") from None
+    unet = {"channels": channels or (24 if subband else 12), "strides": stride_tuple, "upsampler": upsampler}
+    return {"arch": arch, "exciter": exciter, "unet": unet} if subband else {"arch": arch, **unet}
 
 
 @app.command()

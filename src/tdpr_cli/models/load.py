@@ -20,6 +20,7 @@ from tdpr_cli.errors import WeightsError
 from tdpr_cli.models.audiounet import AudioUNet, AudioUNetConfig
 from tdpr_cli.models.demucs import Demucs, DemucsConfig
 from tdpr_cli.models.seanet import Seanet, SeanetConfig
+from tdpr_cli.models.subband import SubbandConfig, SubbandTdcnn
 from tdpr_cli.models.vocoder import Vocoder, VocoderConfig
 
 
@@ -33,6 +34,7 @@ ARCHS: dict[str, Arch] = {
     "seanet": Arch("tdcnn", lambda p: Seanet(SeanetConfig.from_dict(p))),
     "audiounet": Arch("tdcnn", lambda p: AudioUNet(AudioUNetConfig(**p))),
     "demucs": Arch("tdcnn", lambda p: Demucs(DemucsConfig(**p))),
+    "subband": Arch("tdcnn", lambda p: SubbandTdcnn(SubbandConfig.from_dict(p))),
     "vocos": Arch("vocoder", lambda p: Vocoder(VocoderConfig.from_dict(p))),
 }
 

@@ -40,8 +40,14 @@ class SeanetConfig:
     # validation LSD 1.93, nearest 3.73, and transposed was the cheapest per step.
     upsampler: Upsampler = "transposed"
     max_channels: int = 512
+    # Signal channels in and out; the residual adds the first ``out_channels``
+    # inputs (the subband TD-CNN feeds exciter channels after its bands).
+    in_channels: int = 1
+    out_channels: int = 1
 
     def __post_init__(self) -> None:
+        if not 1 <= self.out_channels <= self.in_channels:
+            raise UsageError(f"SEANet needs 1 <= out_channels <= in_channels, got {self}")
         if self.channels < 1 or not self.strides or any(s < 1 for s in self.strides):
             raise UsageError(f"invalid SEANet config {self}")
         if self.upsampler not in ("transposed", "nearest", "subpixel"):
@@ -96,7 +102,7 @@ class Up(nn.Module):
 
 
 class Seanet(TdcnnBase):
-    """SEANet TD-CNN: (B, 1, T) band-limited waveform at 16 kHz -> (B, 1, T) wideband.
+    """SEANet TD-CNN: (B, in, T) band-limited waveform(s) -> (B, out, T) wideband (1 and 1 at 16 kHz).
 
     Any T is accepted: the input is zero-padded at the end to ``valid_length(T)``
     (a multiple of the product of strides) and the output cropped back to T.
@@ -108,7 +114,7 @@ class Seanet(TdcnnBase):
         super().__init__()
         self.cfg = cfg
         widths = [min(cfg.channels * 2**i, cfg.max_channels) for i in range(len(cfg.strides) + 1)]
-        self.conv_in = nn.Conv1d(1, widths[0], cfg.kernel, padding=cfg.kernel // 2)
+        self.conv_in = nn.Conv1d(cfg.in_channels, widths[0], cfg.kernel, padding=cfg.kernel // 2)
         self.enc = nn.ModuleList()
         self.down = nn.ModuleList()
         for i, s in enumerate(cfg.strides):
@@ -120,7 +126,7 @@ class Seanet(TdcnnBase):
         for i in reversed(range(len(cfg.strides))):
             self.up.append(Up(widths[i + 1], widths[i], cfg.strides[i], cfg.upsampler))
             self.dec.append(nn.Sequential(*[ResUnit(widths[i], cfg.kernel, d) for d in cfg.dilations]))
-        self.conv_out = nn.Conv1d(widths[0], 1, cfg.kernel, padding=cfg.kernel // 2)
+        self.conv_out = nn.Conv1d(widths[0], cfg.out_channels, cfg.kernel, padding=cfg.kernel // 2)
         nn.init.zeros_(self.conv_out.weight)
         nn.init.zeros_(self.conv_out.bias)
 
@@ -131,8 +137,6 @@ class Seanet(TdcnnBase):
         for s in self.cfg.strides:
             out *= s
         return out
-
-
 
     def forward(self, x: Tensor) -> Tensor:
         length = x.shape[-1]
@@ -146,4 +150,4 @@ class Seanet(TdcnnBase):
         h = self.bottleneck(F.elu(h))
         for up, dec, skip in zip(self.up, self.dec, reversed(skips)):
             h = dec(up(F.elu(h)) + skip)
-        return x + self.conv_out(F.elu(h))[..., :length]
+        return x[:, : self.cfg.out_channels] + self.conv_out(F.elu(h))[..., :length]

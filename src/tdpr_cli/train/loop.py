@@ -198,13 +198,17 @@ def _quiet(_: str) -> None:
 
 
 def train_tdcnn(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, Path] | None:
-    """Train a SEANet TD-CNN with ``TdcnnLoss`` on degraded corpus segments; export it."""
-    from tdpr_cli.models.seanet import Seanet, SeanetConfig
+    """Train a TD-CNN (``cfg.model["arch"]``: seanet or subband) with ``TdcnnLoss``; export it."""
+    from tdpr_cli.models.load import ARCHS
     from tdpr_cli.train.losses import TdcnnLoss
     from tdpr_cli.train.validate import validate_tdcnn
 
     device = setup_torch(cfg)
-    model = Seanet(SeanetConfig.from_dict(cfg.model))
+    params = {k: v for k, v in cfg.model.items() if k != "arch"}
+    arch = cfg.model.get("arch", "seanet")
+    if arch not in ARCHS or ARCHS[arch].kind != "tdcnn":
+        raise UsageError(f"unknown TD-CNN architecture {arch!r}")
+    model = ARCHS[arch].build(params)
     task = Task(
         name="tdcnn",
         model=model,
