@@ -18,7 +18,7 @@ from tdpr_cli.evaluate import lsd
 from tdpr_cli.valset_index import load_index
 from valset_helpers import make_corpus
 
-CFG = valset.ValsetConfig(clips=2, seconds=2.0, seed=3, cutoffs_hz=(3000.0, 4000.0), kinds=("butterworth", "stft"))
+CFG = valset.ValsetConfig(clips=2, seconds=2.0, seed=3, cutoffs_hz=(3000.0, 4000.0), kinds=("butterworth", "stft", "soft-bessel"))
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def result(tiny_set, tmp_path_factory):
 
 def test_all_rows_and_columns(result):
     assert result["rows"] == list(evaltable.ROWS) and result["cutoffs"] == ["3000", "4000"]
-    assert len(result["records"]) == 2 * 2 * 2 * len(evaltable.ROWS)
+    assert len(result["records"]) == 2 * 2 * 3 * len(evaltable.ROWS)
     for row in result["rows"]:
         agg = result["summary"][row]["lsd"]
         assert set(agg["by_cutoff"]) == set(agg["spread"]) == {"3000", "4000"}
@@ -48,7 +48,8 @@ def test_all_rows_and_columns(result):
     md = evaltable_report.render_markdown(result)
     for label in ("input", "noise-fill", "TD-CNN", "TD-PR paper", "TD-PR band", "TD-CNN + GT phase"):
         assert f"| {label} |" in md
-    assert "| system | 3 kHz | 4 kHz | AVG | spread 3 kHz | spread 4 kHz |" in md
+    assert "| system | filters | 3 kHz | 4 kHz | AVG | spread 3 kHz | spread 4 kHz |" in md
+    assert "| TD-CNN | paper |" in md and "| TD-CNN | soft |" in md
 
 
 def test_input_row_is_lsd_of_the_lr_file(result, tiny_set):
@@ -59,8 +60,10 @@ def test_input_row_is_lsd_of_the_lr_file(result, tiny_set):
         assert recs[item.clip, item.cutoff, item.kind]["metrics"]["lsd"] == pytest.approx(expected, abs=1e-9)
     agg = result["summary"]["input"]["lsd"]
     for c in ("3000", "4000"):
-        at_c = [r for r in recs.values() if r["cutoff"] == c]
+        at_c = [r for r in recs.values() if r["cutoff"] == c and r["kind"] != "soft-bessel"]
+        soft = [r["metrics"]["lsd"] for r in recs.values() if r["cutoff"] == c and r["kind"] == "soft-bessel"]
         assert agg["by_cutoff"][c] == pytest.approx(np.mean([r["metrics"]["lsd"] for r in at_c]))
+        assert agg["soft_by_cutoff"][c] == pytest.approx(np.mean(soft))
         per_kind = [np.mean([r["metrics"]["lsd"] for r in at_c if r["kind"] == k]) for k in ("butterworth", "stft")]
         assert agg["spread"][c] == pytest.approx(max(per_kind) - min(per_kind))
     assert agg["avg"] == pytest.approx(np.mean(list(agg["by_cutoff"].values())))
@@ -95,7 +98,7 @@ def test_rows_and_limit(tiny_set):
     with pytest.raises(UsageError, match="need models"):
         evaltable.run(load_index(tiny_set), ["input", "tdcnn"], None)
     small = evaltable.run(load_index(tiny_set, limit=1), ["input", "noise-fill"])
-    assert small["valset"]["clips"] == 1 and len(small["records"]) == 2 * 2 * 2
+    assert small["valset"]["clips"] == 1 and len(small["records"]) == 2 * 2 * 3
     nf = small["summary"]["noise-fill"]["lsd_high"]["avg"]
     assert nf < small["summary"]["input"]["lsd_high"]["avg"]  # noise beats an empty band
 

@@ -50,6 +50,9 @@ def all_losses() -> list[torch.nn.Module]:
         L.WaveL1(),
         L.MultiResolutionWaveLoss(),
         L.TdcnnLoss(),
+        L.TdcnnLoss(**L.LOSS_RECIPES["lsd"]),
+        L.LogPowerMse(),
+        L.MultiResolutionLogL1(),
         L.MelL1(),
         L.VocoderLoss(),
     ]
@@ -121,6 +124,38 @@ def test_tdcnn_loss_weights_its_terms():
     assert terms["mrstft"].item() == pytest.approx(mrstft.item(), rel=1e-6)
     assert terms["mrwave"].item() == pytest.approx(mrwave.item(), rel=1e-6)
     assert terms["loss"].item() == pytest.approx(2.0 * mrstft.item() + 1000.0 * mrwave.item(), rel=1e-6)
+
+
+def test_log_power_mse_matches_numpy_on_the_evaluators_stft():
+    """The LSD-matched term: ssr_eval's 743/160 STFT at 16 kHz, log10 power floored at 1e-8."""
+    x, y = _pair(length=8001)  # a whole number of hops for the odd window: the helper's frame count
+    px = np.maximum(_np_mag(x[:, 0].double().numpy(), 743, 160) ** 2, 1e-8)
+    py = np.maximum(_np_mag(y[:, 0].double().numpy(), 743, 160) ** 2, 1e-8)
+    expected = np.mean((np.log10(px) - np.log10(py)) ** 2)
+    assert L.LogPowerMse()(x, y).item() == pytest.approx(expected, rel=1e-4)
+    # 6 dB too quiet everywhere is 0.602 in log10 power: the term is its square.
+    assert L.LogPowerMse()(0.5 * y, y).item() == pytest.approx(np.log10(4.0) ** 2, rel=1e-3)
+
+
+def test_mr_log_l1_is_the_log_term_of_the_stft_losses():
+    x, y = _pair()
+    expected = np.mean([_np_stft_loss(x[:, 0].double().numpy(), y[:, 0].double().numpy(), n, h)[1]
+                        for n, h, _ in L.PAPER_RESOLUTIONS])
+    assert L.MultiResolutionLogL1()(x, y).item() == pytest.approx(expected, rel=1e-4)
+
+
+def test_lsd_recipe_weights_its_terms_and_skips_unused_ones():
+    x, y = _pair()
+    w = L.LOSS_RECIPES["lsd"]
+    terms = L.TdcnnLoss(**w).terms(x, y)
+    assert set(terms) == {"mrwave", "lsd", "mrlog", "loss"}  # weight 0: not computed
+    expected = (w["wave_weight"] * L.MultiResolutionWaveLoss()(x, y) + L.LogPowerMse()(x, y)
+                + L.MultiResolutionLogL1()(x, y))
+    assert terms["loss"].item() == pytest.approx(expected.item(), rel=1e-5)
+    with pytest.raises(UsageError):
+        L.TdcnnLoss(stft_weight=0, wave_weight=0)
+    with pytest.raises(UsageError):
+        L.TdcnnLoss(lsd_weight=-1)
 
 
 def test_mel_l1_matches_numpy():

@@ -106,7 +106,7 @@ def test_valset_cmd(tmp_path):
     r = CliRunner().invoke(app, ["--data", str(data), "--clips", "2", "--seconds", "2", "--json"])
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout.strip().splitlines()[-1])
-    assert summary["clips"] == 2 and summary["items"] == 2 * 4 * 7 and summary["complete"]
+    assert summary["clips"] == 2 and summary["items"] == 2 * 4 * 9 and summary["complete"]
     assert (data / "valset" / "manifest.json").is_file()
     again = CliRunner().invoke(app, ["--data", str(data), "--clips", "2", "--seconds", "2"])
     assert isinstance(again.exception, UsageError)
