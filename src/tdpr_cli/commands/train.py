@@ -29,6 +29,10 @@ MaxSteps = Annotated[int, typer.Option("--max-steps", help="Optimizer steps; the
 MaxMinutes = Annotated[
     Optional[float], typer.Option("--max-minutes", help="Stop after this much training wall time (across resumes).")
 ]
+MaxCpuMinutes = Annotated[
+    Optional[float], typer.Option("--max-cpu-minutes", help="Stop after this much CPU time of the training process "
+                                  "(across resumes): a budget that stays fair when other work shares the machine.")
+]
 Batch = Annotated[int, typer.Option("--batch", help="Segments per batch.")]
 Segment = Annotated[float, typer.Option("--segment-s", help="Segment length in seconds.")]
 Lr = Annotated[float, typer.Option("--lr", help="Peak Adam learning rate.")]
@@ -57,11 +61,12 @@ def _config(options: dict, model: dict, loss: dict):
 
     return TrainConfig(
         data_dir=options["data"], run_dir=options["run"], max_steps=options["max_steps"],
-        max_minutes=options["max_minutes"], batch=options["batch"], segment_s=options["segment_s"],
+        max_minutes=options["max_minutes"], max_cpu_minutes=options["max_cpu_minutes"],
+        batch=options["batch"], segment_s=options["segment_s"],
         lr=options["lr"], warmup=options["warmup"], min_lr_ratio=options["min_lr_ratio"],
         schedule=options["schedule"], clip_norm=options["clip_norm"], ckpt_every=options["ckpt_every"],
         valid_every=options["valid_every"], valid_count=options["valid_count"], seed=options["seed"],
-        refresh_every=options["refresh_every"], soft_share=options.get("soft_share", 0.5),
+        refresh_every=options["refresh_every"], soft_share=options.get("soft_share", 0.5),  # tdcnn only
         device=options["device"], threads=options["threads"], resume=options["resume"],
         export_dir=options["export_dir"], export_name=options["name"], model=model, loss=loss,
         command=_command_line(),
@@ -81,7 +86,8 @@ def _say(message: str) -> None:
 @app.command()
 def tdcnn(
     data: Data = Path("data"), run: Run = Path("runs/tdcnn"), max_steps: MaxSteps = 4000,
-    max_minutes: MaxMinutes = None, batch: Batch = 8, segment_s: Segment = 1.0, lr: Lr = 3e-4,
+    max_minutes: MaxMinutes = None, max_cpu_minutes: MaxCpuMinutes = None,
+    batch: Batch = 8, segment_s: Segment = 1.0, lr: Lr = 3e-4,
     warmup: Warmup = 200, min_lr_ratio: MinLr = 0.05, schedule: Sched = "cosine", clip_norm: Clip = 1000.0,
     ckpt_every: CkptEvery = 250, valid_every: ValidEvery = 250, valid_count: ValidCount = 36, seed: Seed = 0,
     refresh_every: Refresh = 0,
@@ -135,7 +141,8 @@ def _tdcnn_model(arch: str, exciter: bool, channels: int | None, strides: str | 
 @app.command()
 def vocoder(
     data: Data = Path("data"), run: Run = Path("runs/vocoder"), max_steps: MaxSteps = 8000,
-    max_minutes: MaxMinutes = None, batch: Batch = 16, segment_s: Segment = 1.0, lr: Lr = 5e-4,
+    max_minutes: MaxMinutes = None, max_cpu_minutes: MaxCpuMinutes = None,
+    batch: Batch = 16, segment_s: Segment = 1.0, lr: Lr = 5e-4,
     warmup: Warmup = 200, min_lr_ratio: MinLr = 0.05, schedule: Sched = "cosine", clip_norm: Clip = 1000.0,
     ckpt_every: CkptEvery = 250, valid_every: ValidEvery = 250, valid_count: ValidCount = 28, seed: Seed = 0,
     refresh_every: Refresh = 0,

@@ -35,10 +35,15 @@ CHECKPOINT = "checkpoint"
 
 @dataclass
 class RunState:
-    """Progress that must survive a restart: ``step`` done, ``wall_s`` of training so far."""
+    """Progress that must survive a restart: ``step`` done, ``wall_s`` and ``cpu_s`` of training so far.
+
+    ``cpu_s`` is this process's CPU time: on a shared machine it is the budget
+    that stays comparable between runs that did not see the same load.
+    """
 
     step: int = 0
     wall_s: float = 0.0
+    cpu_s: float = 0.0
     best: float | None = None
     best_step: int | None = None
     config: dict[str, Any] = field(default_factory=dict)

@@ -137,7 +137,9 @@ class Trainer:
         ck.save_checkpoint(self.cfg.run_dir, self.model, self.optimizer, self.state)
 
     def out_of_time(self) -> bool:
-        return self.cfg.max_minutes is not None and self.state.wall_s >= 60.0 * self.cfg.max_minutes
+        wall, cpu = self.cfg.max_minutes, self.cfg.max_cpu_minutes
+        return (wall is not None and self.state.wall_s >= 60.0 * wall) or (
+            cpu is not None and self.state.cpu_s >= 60.0 * cpu)
 
     def run(self) -> None:
         """Train until ``max_steps`` or ``max_minutes``; checkpoint on the way and at the end."""
@@ -147,7 +149,7 @@ class Trainer:
             self.validate()  # the untrained reference point of the curves
         try:
             while self.state.step < self.cfg.max_steps and not self.out_of_time():
-                start = time.monotonic()
+                start, cpu_start = time.monotonic(), time.process_time()
                 values = self.step()
                 bad = 0 if values is not None else bad + 1
                 if bad >= _MAX_BAD_STEPS:
@@ -158,6 +160,7 @@ class Trainer:
                 self._periodic(window)
                 # Wall time includes validation and checkpoints: it is what --max-minutes budgets.
                 self.state.wall_s += time.monotonic() - start
+                self.state.cpu_s += time.process_time() - cpu_start
         except KeyboardInterrupt:
             self.save()
             raise Interrupted(f"stopped at step {self.state.step}; checkpoint saved, rerun with --resume") from None
@@ -172,7 +175,8 @@ class Trainer:
             mean = {k: float(np.mean([w[k] for w in window])) for k in window[0]}
             self.log.write("train", step, self.state.wall_s, mean)
             self.progress(f"step {step}/{self.cfg.max_steps} loss {mean['loss']:.4f} lr {mean['lr']:.2e} "
-                          f"{mean['s_per_step']:.2f} s/step {self.state.wall_s / 60:.1f} min")
+                          f"{mean['s_per_step']:.2f} s/step {self.state.wall_s / 60:.1f} min "
+                          f"({self.state.cpu_s / 60:.1f} CPU min)")
             window.clear()
         if step % self.cfg.valid_every == 0:
             self.validate()

@@ -61,6 +61,7 @@ def training_record(
     return {
         "steps": state.step,
         "wall_s": round(state.wall_s, 1),
+        "cpu_s": round(state.cpu_s, 1),
         "hardware": hardware(device),
         "device": device.type,
         "data_manifest_sha256": sha256_file(manifest),

@@ -31,6 +31,7 @@ class TrainConfig:
     run_dir: Path
     max_steps: int = 4000
     max_minutes: Optional[float] = None
+    max_cpu_minutes: Optional[float] = None  # CPU time of the training process (fair on a shared machine)
     batch: int = 8
     segment_s: float = 1.0
     lr: float = 3e-4
@@ -66,8 +67,8 @@ class TrainConfig:
         if self.warmup < 0 or not 0.0 < self.lr < 1.0 or not 0.0 <= self.min_lr_ratio <= 1.0:
             raise UsageError(f"invalid learning rate settings lr={self.lr} warmup={self.warmup} "
                              f"min ratio={self.min_lr_ratio}")
-        if self.max_minutes is not None and self.max_minutes <= 0:
-            raise UsageError("--max-minutes must be positive")
+        if any(m is not None and m <= 0 for m in (self.max_minutes, self.max_cpu_minutes)):
+            raise UsageError("--max-minutes and --max-cpu-minutes must be positive")
         if self.clip_norm <= 0 or self.valid_count < 0 or self.valid_seconds <= 0.1:
             raise UsageError("--clip-norm must be positive, validation count >= 0 and seconds > 0.1")
         if not 0.0 <= self.soft_share <= 1.0:
