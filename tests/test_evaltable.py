@@ -50,6 +50,10 @@ def test_all_rows_and_columns(result):
         assert f"| {label} |" in md
     assert "| system | filters | 3 kHz | 4 kHz | AVG | spread 3 kHz | spread 4 kHz |" in md
     assert "| TD-CNN | paper |" in md and "| TD-CNN | soft |" in md
+    # The input compared with itself below its cutoff: exactly kept.
+    assert result["summary"]["input"]["low_keep"]["avg"] == pytest.approx(0.0, abs=1e-9)
+    assert result["summary"]["input"]["bias_4k"]["avg"] > 0.5  # an empty band is far too quiet
+    assert "## Level bias per 500 Hz band" in md and "| system | 3 | 3.5 |" not in md
 
 
 def test_input_row_is_lsd_of_the_lr_file(result, tiny_set):

@@ -181,10 +181,22 @@ def test_score_keys(music):
     assert set(full) == {
         "lsd", "lsd_2048", "snr", "lsd_high",
         "phase_cos_high", "phase_ifd_high", "phase_cos_low", "phase_ifd_low",
+        *(f"bias_{lo / 1000:g}k" for lo in range(3000, 8000, 500)),
     }
     assert full["phase_cos_low"] < 0.05  # ellip zero-phase: low band phase intact
     with pytest.raises(UsageError):
         score(low, music, cutoff_hz=9000.0)
+
+
+def test_band_bias_reads_level_errors_in_log10_power(music):
+    from tdpr_cli.evaluate import band_bias, band_log_rms
+
+    assert all(v == pytest.approx(0.0, abs=1e-9) for v in band_bias(music, music, 3000.0).values())
+    quiet = band_bias(0.1 * music, music, 3000.0)  # 20 dB too quiet: +2.0 in every band
+    assert set(quiet) == {f"bias_{lo / 1000:g}k" for lo in range(3000, 8000, 500)}
+    assert all(v == pytest.approx(2.0, abs=1e-3) for v in quiet.values())
+    assert band_log_rms(2.0 * music, music, (50.0, 2500.0)) == pytest.approx(np.log10(4.0), abs=1e-3)
+    assert band_log_rms(music, music, (50.0, 2500.0)) == pytest.approx(0.0, abs=1e-9)
 
 
 # ---- tdpr eval ------------------------------------------------------------------

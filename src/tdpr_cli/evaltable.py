@@ -46,9 +46,13 @@ if TYPE_CHECKING:  # torch is imported only when model rows run
 
 RESULT_VERSION = 1
 #: Metrics of ``evaluate.score`` that the table aggregates, in report order.
+BIAS_METRICS: tuple[str, ...] = tuple(f"bias_{lo / 2:g}k" for lo in range(5, 16))  # bias_2.5k .. bias_7.5k
 METRICS: tuple[str, ...] = (
     "lsd", "lsd_2048", "lsd_high", "snr", "phase_cos_high", "phase_ifd_high", "phase_cos_low", "phase_ifd_low",
+    "low_keep", *BIAS_METRICS,
 )
+#: The input's intact band for ``low_keep``: 50 Hz up to this far below the cutoff.
+LOW_KEEP_MARGIN_HZ = 500.0
 
 
 class ModelRunner:
@@ -213,7 +217,7 @@ def run(
 ) -> dict[str, Any]:
     """Score every row on every LR file of ``index``; return the JSON-able result."""
     from tdpr_cli.commands.evaluate import json_safe, load_16k
-    from tdpr_cli.evaluate import Spectra, score
+    from tdpr_cli.evaluate import Spectra, band_log_rms, score
     from tdpr_cli.train.manifest import derive_seed
 
     if runner is None and any(ROWS[r].needs_models for r in rows):
@@ -232,6 +236,8 @@ def run(
             est = ROWS[row].estimate(ctx)
             t1 = time.perf_counter()
             metrics = score(est, ref, item.cutoff_hz)
+            # How far the output strays from the input where the input is still intact.
+            metrics["low_keep"] = band_log_rms(est, ctx.lr, (50.0, item.cutoff_hz - LOW_KEEP_MARGIN_HZ))
             spent["score_s"] += time.perf_counter() - t1
             spent["estimate_s"][row] += t1 - t0
             records.append({"clip": item.clip, "cutoff": item.cutoff, "kind": item.kind, "order": item.order,

@@ -68,6 +68,24 @@ def kind_table(result: dict[str, Any], metric: str = "lsd") -> list[str]:
     return lines
 
 
+def bias_table(result: dict[str, Any]) -> list[str]:
+    """Markdown lines: per system, the level bias of each 500 Hz band (mean over the cutoffs at or
+    below the band, paper kinds), the largest magnitude, and ``low_keep``."""
+    from tdpr_cli.evaltable import BIAS_METRICS
+
+    summary = result["summary"]
+    bands = [m for m in BIAS_METRICS if any(summary[r].get(m, {}).get("avg") is not None for r in result["rows"])]
+    head = ["system", *(m.removeprefix("bias_") for m in bands), "max abs", "low band vs input (rms)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in result["rows"]:
+        values = [summary[row].get(m, {}).get("avg") for m in bands]
+        worst = max((abs(v) for v in values if v is not None), default=None)
+        low = summary[row].get("low_keep", {}).get("avg")
+        lines.append("| " + " | ".join([result["labels"][row], *(_cell(v) for v in values), _cell(worst),
+                                        _cell(low)]) + " |")
+    return lines
+
+
 def _preamble(result: dict[str, Any]) -> list[str]:
     vs, timing = result["valset"], result["timing"]
     lines = [
@@ -91,6 +109,7 @@ def render_markdown(result: dict[str, Any]) -> str:
     lines = _preamble(result)
     for title, metric, spread in TABLES:
         lines += ["", f"## {title}", "", *metric_table(result, metric, spread)]
+    lines += ["", "## Level bias per 500 Hz band, log10 power (+1: 10 dB too quiet)", "", *bias_table(result)]
     lines += ["", "## LSD by filter kind (mean over cutoffs)", "", *kind_table(result)]
     return "\n".join(lines) + "\n"
 

@@ -248,6 +248,39 @@ def noise_fill(x: np.ndarray, sr: int, cutoff_hz: float, seed: int = 0) -> np.nd
     return istft(filled, n_fft, hop, wave.shape[-1]).astype(np.float32)
 
 
+#: Width of the level-bias bands, in Hz; band ``k`` starts at ``k * BIAS_BAND_HZ``.
+BIAS_BAND_HZ = 500.0
+
+
+def bias_key(lo_hz: float) -> str:
+    """Metric name of the level bias of the band starting at ``lo_hz``: ``bias_3.5k``."""
+    return f"bias_{lo_hz / 1000:g}k"
+
+
+def _log_ratio_bins(e: Spectra, r: Spectra, sr: int) -> tuple[np.ndarray, np.ndarray]:
+    """(bin frequencies, ssr_eval's per-bin term as (frames, bins)) on its own STFT."""
+    n_fft, hop = ssr_stft_params(sr)
+    d = ssr_log_ratio(np.abs(e.stft(n_fft, hop)), np.abs(r.stft(n_fft, hop)))
+    return np.fft.rfftfreq(n_fft, 1.0 / sr), d.reshape(-1, d.shape[-1])
+
+
+def band_bias(est: Signal, ref: Signal, cutoff_hz: float, sr: int = SAMPLE_RATE) -> dict[str, float]:
+    """Level bias per 500 Hz band wholly above ``cutoff_hz``: the mean of ssr_eval's per-bin
+    term ``log10(S_ref**2 / S_est**2)`` (+1.0: the estimate is 10 dB too quiet), keyed ``bias_3.5k``."""
+    freqs, d = _log_ratio_bins(*spectra_pair(est, ref), sr)
+    out = {}
+    for lo in np.arange(0.0, sr / 2, BIAS_BAND_HZ):
+        if lo >= cutoff_hz - 1e-6:
+            out[bias_key(lo)] = float(d[:, (freqs >= lo) & (freqs < lo + BIAS_BAND_HZ)].mean())
+    return out
+
+
+def band_log_rms(est: Signal, ref: Signal, band: tuple[float, float], sr: int = SAMPLE_RATE) -> float:
+    """RMS over frames and the bins of ``band`` (Hz) of ssr_eval's per-bin term (log10 power)."""
+    freqs, d = _log_ratio_bins(*spectra_pair(est, ref), sr)
+    return float(np.sqrt(np.mean(d[:, (freqs >= band[0]) & (freqs < band[1])] ** 2)))
+
+
 def score(est: Signal, ref: Signal, cutoff_hz: float | None = None, sr: int = SAMPLE_RATE) -> dict[str, float]:
     """All metrics of one (estimate, reference) pair at ``sr`` Hz.
 
@@ -256,7 +289,8 @@ def score(est: Signal, ref: Signal, cutoff_hz: float | None = None, sr: int = SA
     Always: ``lsd``, ``lsd_2048``, ``snr``. With ``cutoff_hz`` also the band
     metrics: ``lsd_high``, and ``phase_cos_high`` / ``phase_ifd_high`` over the
     generated band [cutoff, sr / 2] and ``phase_cos_low`` / ``phase_ifd_low``
-    over the kept band [50, cutoff - 250] Hz.
+    over the kept band [50, cutoff - 250] Hz, and ``band_bias``'s level per
+    500 Hz band above the cutoff.
     """
     est, ref = spectra_pair(est, ref)
     result = {"lsd": lsd(est, ref, sr), "lsd_2048": lsd_2048(est, ref), "snr": snr(est.x, ref.x)}
@@ -270,4 +304,5 @@ def score(est: Signal, ref: Signal, cutoff_hz: float | None = None, sr: int = SA
             continue  # cutoff below 300 Hz: no kept band to compare
         for key, value in phase_error(est, ref, band, sr).items():
             result[f"phase_{key}_{name}"] = value
+    result.update(band_bias(est, ref, cutoff_hz, sr))
     return result
