@@ -104,6 +104,13 @@ def test_wideband_passes_through_unless_forced(tiny_env, tmp_path):
     np.testing.assert_array_equal(sf.read(tmp_path / "a.wav", dtype="float32")[0], x[:, 0])
     r = tdpr("restore", src, tmp_path / "b.wav", "--json", "--force", env=tiny_env)
     assert json.loads(r.stdout)["status"] == "ok"
+    r = tdpr("restore", src, tmp_path / "c.wav", "--json", "--cutoff", "3100", env=tiny_env)
+    rec = json.loads(r.stdout)
+    assert rec["status"] == "ok" and rec["cutoff_hz"] == 3100.0 and rec["detected_cutoff_hz"] == 8000.0
+    assert b"--cutoff" in r.stderr
+    for bad in ("abc", "9000"):
+        r = tdpr("restore", src, tmp_path / "d.wav", "--cutoff", bad, env=tiny_env)
+        assert r.returncode == 2 and b"--cutoff" in r.stderr and not (tmp_path / "d.wav").exists()
 
 
 def test_folder_mode_keeps_going(tiny_env, tmp_path):

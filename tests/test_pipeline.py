@@ -74,6 +74,18 @@ def test_decide_rules():
     assert decide(Bandwidth(3000, False, False), cfg).warning is None
 
 
+def test_decide_with_a_user_cutoff():
+    set_ = RestoreConfig(cutoff_hz=3200.0)
+    wide = decide(Bandwidth(8000, True, False), set_)  # detection said wideband: the user knows better
+    assert wide.process and wide.cutoff_hz == 3200.0 and wide.detected_hz == 8000
+    assert "--cutoff" in wide.reason and "detected 8000" in wide.reason and wide.warning is None
+    assert not decide(Bandwidth(8000, True, True), set_).process  # silence stays silence
+    assert "outside" in decide(Bandwidth(3000, False, False), RestoreConfig(cutoff_hz=6000.0)).warning
+    for bad in (0.0, -5.0, 8000.0, 9000.0):
+        with pytest.raises(UsageError, match="--cutoff"):
+            RestoreConfig(cutoff_hz=bad)
+
+
 def test_mode_needs_vocoder_and_alignment():
     t, _ = _models()
     with pytest.raises(UsageError):

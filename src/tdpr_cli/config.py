@@ -96,6 +96,7 @@ class RestoreConfig:
     consistency: int = 0  # Griffin-Lim projections after phase repair
     crossfade_hz: float = 250.0  # width of the band-mode phase crossfade
     force: bool = False  # process even when the input is already wideband
+    cutoff_hz: float | None = None  # the input's band limit, set by the user; None: detect it
     wideband_hz: float = 7_000.0  # detected cutoffs at or above this pass through
     stft: StftConfig = field(default_factory=StftConfig)
     chunk: ChunkConfig = field(default_factory=ChunkConfig)
@@ -108,3 +109,5 @@ class RestoreConfig:
             raise UsageError("--batch-size must be >= 1")
         if self.crossfade_hz < 0:
             raise UsageError("crossfade width must be >= 0 Hz")
+        if self.cutoff_hz is not None and not 0 < self.cutoff_hz < SAMPLE_RATE / 2:
+            raise UsageError(f"--cutoff must lie between 0 and {SAMPLE_RATE // 2} Hz, got {self.cutoff_hz:g}")

@@ -36,7 +36,8 @@ class FileRecord:
     output: str
     status: str = "ok"  # ok | passthrough | skipped | error
     message: str = ""
-    cutoff_hz: float | None = None
+    cutoff_hz: float | None = None  # the cutoff used (detected, or --cutoff)
+    detected_cutoff_hz: float | None = None
     duration_s: float = 0.0
     seconds: float = 0.0
     device: str = "cpu"
@@ -108,6 +109,7 @@ def restore_file(
         total = output_length(src.info.frames, src.info.sample_rate)
         dec = analyse(src, restorer.cfg)
         rec.cutoff_hz = round(dec.cutoff_hz, 1)
+        rec.detected_cutoff_hz = None if dec.detected_hz is None else round(dec.detected_hz, 1)
         rec.message = dec.reason
         done = 0
 

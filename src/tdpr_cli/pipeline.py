@@ -26,24 +26,36 @@ from tdpr_cli.spectral import LogMel, Stft
 
 @dataclass(frozen=True)
 class Decision:
-    """Whether to run the models, at which cutoff, and why (for the log)."""
+    """Whether to run the models, at which cutoff (used and detected, Hz), and why (for the log)."""
 
     process: bool
     cutoff_hz: float
     reason: str
     warning: str | None = None
+    detected_hz: float | None = None
 
 
 def decide(bw: Bandwidth, cfg: RestoreConfig, low_hz: float = 2500.0, high_hz: float = 4500.0) -> Decision:
-    """Apply the bandwidth rule: wideband or silent input passes through unless forced."""
+    """Apply the bandwidth rule: wideband or silent input passes through unless forced.
+
+    A cutoff given by the user (``cfg.cutoff_hz``) replaces the detected one
+    and always processes the file, as long as it is not silent.
+    """
     if bw.silent:
-        return Decision(False, bw.cutoff_hz, "input is silent; passed through")
+        return Decision(False, bw.cutoff_hz, "input is silent; passed through", detected_hz=bw.cutoff_hz)
+    if cfg.cutoff_hz is not None:
+        warning = None
+        if not low_hz <= cfg.cutoff_hz <= high_hz:
+            warning = f"--cutoff {cfg.cutoff_hz:.0f} Hz is outside the {low_hz:.0f}-{high_hz:.0f} Hz range tdpr was trained for"
+        reason = f"cutoff {cfg.cutoff_hz:.0f} Hz from --cutoff (detected {bw.cutoff_hz:.0f} Hz)"
+        return Decision(True, cfg.cutoff_hz, reason, warning, bw.cutoff_hz)
     if bw.wideband and not cfg.force:
-        return Decision(False, bw.cutoff_hz, f"input is already wideband (>= {cfg.wideband_hz:.0f} Hz); passed through (use --force to process)")
+        return Decision(False, bw.cutoff_hz, f"input is already wideband (>= {cfg.wideband_hz:.0f} Hz); passed "
+                        "through (use --cutoff HZ if the detection is wrong, or --force)", detected_hz=bw.cutoff_hz)
     warning = None
     if not low_hz <= bw.cutoff_hz <= high_hz:
         warning = f"detected bandwidth {bw.cutoff_hz:.0f} Hz is outside the {low_hz:.0f}-{high_hz:.0f} Hz range tdpr was trained for"
-    return Decision(True, bw.cutoff_hz, f"detected bandwidth {bw.cutoff_hz:.0f} Hz", warning)
+    return Decision(True, bw.cutoff_hz, f"detected bandwidth {bw.cutoff_hz:.0f} Hz", warning, bw.cutoff_hz)
 
 
 class Restorer:

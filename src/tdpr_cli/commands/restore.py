@@ -40,6 +40,20 @@ Offline = Annotated[bool, typer.Option("--offline", help="Never touch the networ
 Phase = Annotated[PhaseMode, typer.Option("--phase", help="band: repair phase above the cutoff; paper: full band; none: TD-CNN only.")]
 Consistency = Annotated[int, typer.Option("--consistency", min=0, help="Griffin-Lim projections after phase repair.")]
 Force = Annotated[bool, typer.Option("--force", help="Process even wideband input.")]
+CutoffOpt = Annotated[str, typer.Option(
+    "--cutoff", metavar="auto|HZ",
+    help="The input's band limit in Hz, for every file of the run; auto: detect it per file. A given cutoff "
+    "also processes files that detection calls wideband.")]
+
+
+def parse_cutoff(text: str) -> float | None:
+    """``auto`` -> None, else a frequency in Hz (range checked by ``RestoreConfig``)."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise UsageError(f"--cutoff must be auto or a frequency in Hz, got {text!r}") from None
 SubtypeOpt = Annotated[Subtype, typer.Option("--subtype", help="Output sample format.")]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
 Batch = Annotated[int, typer.Option("--batch-size", min=1, help="Chunks per forward pass (useful on CUDA).")]
@@ -110,6 +124,7 @@ def restore_cmd(
     phase: Phase = PhaseMode.BAND,
     consistency: Consistency = 0,
     force: Force = False,
+    cutoff: CutoffOpt = "auto",
     subtype: SubtypeOpt = Subtype.PCM_16,
     device: Device = "auto",
     batch_size: Batch = 1,
@@ -134,7 +149,7 @@ def restore_cmd(
     if json_out and out == "-":
         raise UsageError("--json and audio on stdout (-) cannot share stdout")
     cfg = RestoreConfig(
-        phase=phase, consistency=consistency, force=force, batch_size=batch_size,
+        phase=phase, consistency=consistency, force=force, cutoff_hz=parse_cutoff(cutoff), batch_size=batch_size,
         chunk=ChunkConfig.from_seconds(chunk_seconds),
     )
     import torch
