@@ -176,10 +176,10 @@ def test_noise_fill_stereo_shape():
 
 def test_score_keys(music):
     low = lowpass(music, 3000.0)
-    assert set(score(low, music)) == {"lsd", "lsd_2048", "snr"}
+    assert set(score(low, music)) == {"lsd", "lsd_2048", "snr", "comb"}
     full = score(low, music, cutoff_hz=3000.0)
     assert set(full) == {
-        "lsd", "lsd_2048", "snr", "lsd_high",
+        "lsd", "lsd_2048", "snr", "comb", "lsd_high",
         "phase_cos_high", "phase_ifd_high", "phase_cos_low", "phase_ifd_low",
         *(f"bias_{lo / 1000:g}k" for lo in range(3000, 8000, 500)),
     }
@@ -245,7 +245,7 @@ def test_eval_cmd_resamples_and_omits_band_metrics(tmp_path, capsys, music):
     sf.write(est, np.stack([up, up], axis=1), 44100, subtype="FLOAT")  # stereo at 44.1 kHz
     eval_cmd(est, ref, json_out=True)
     record = json.loads(capsys.readouterr().out)
-    assert set(record["metrics"]) == {"lsd", "lsd_2048", "snr"}
+    assert set(record["metrics"]) == {"lsd", "lsd_2048", "snr", "comb"}
     assert record["metrics"]["snr"] > 30.0
 
 

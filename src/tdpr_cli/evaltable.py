@@ -49,7 +49,7 @@ RESULT_VERSION = 1
 BIAS_METRICS: tuple[str, ...] = tuple(f"bias_{lo / 2:g}k" for lo in range(5, 16))  # bias_2.5k .. bias_7.5k
 METRICS: tuple[str, ...] = (
     "lsd", "lsd_2048", "lsd_high", "snr", "phase_cos_high", "phase_ifd_high", "phase_cos_low", "phase_ifd_low",
-    "low_keep", *BIAS_METRICS,
+    "low_keep", "comb", *BIAS_METRICS,
 )
 #: The input's intact band for ``low_keep``: 50 Hz up to this far below the cutoff.
 LOW_KEEP_MARGIN_HZ = 500.0

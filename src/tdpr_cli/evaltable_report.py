@@ -20,6 +20,7 @@ TABLES: tuple[tuple[str, str, bool], ...] = (
     ("LSD above the cutoff (generated band)", "lsd_high", True),
     ("Phase error 1 - cos, generated band (cutoff to 8 kHz)", "phase_cos_high", False),
     ("Phase error 1 - cos, kept band (50 Hz to cutoff - 250 Hz)", "phase_cos_low", False),
+    ("62.5 Hz comb, 4.5-7.5 kHz (dB; the phase-repair frame rate)", "comb", False),
 )
 
 

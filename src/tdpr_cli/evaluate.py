@@ -286,14 +286,17 @@ def score(est: Signal, ref: Signal, cutoff_hz: float | None = None, sr: int = SA
 
     Each signal's STFTs are computed once; pass a reference as ``Spectra`` to
     reuse them across calls.
-    Always: ``lsd``, ``lsd_2048``, ``snr``. With ``cutoff_hz`` also the band
+    Always: ``lsd``, ``lsd_2048``, ``snr`` and the estimate's 62.5 Hz ``comb`` (dB, ``comb.comb_db``). With ``cutoff_hz`` also the band
     metrics: ``lsd_high``, and ``phase_cos_high`` / ``phase_ifd_high`` over the
     generated band [cutoff, sr / 2] and ``phase_cos_low`` / ``phase_ifd_low``
     over the kept band [50, cutoff - 250] Hz, and ``band_bias``'s level per
     500 Hz band above the cutoff.
     """
     est, ref = spectra_pair(est, ref)
-    result = {"lsd": lsd(est, ref, sr), "lsd_2048": lsd_2048(est, ref), "snr": snr(est.x, ref.x)}
+    from tdpr_cli.comb import comb_db
+
+    result = {"lsd": lsd(est, ref, sr), "lsd_2048": lsd_2048(est, ref), "snr": snr(est.x, ref.x),
+              "comb": comb_db(est.x, sr)}
     if cutoff_hz is None:
         return result
     _check_cutoff(cutoff_hz, sr)

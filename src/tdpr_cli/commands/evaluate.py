@@ -36,6 +36,7 @@ LABELS: dict[str, str] = {
     "phase_ifd_high": "IF deviation rad, generated band",
     "phase_cos_low": "phase 1-cos, kept band",
     "phase_ifd_low": "IF deviation rad, kept band",
+    "comb": "62.5 Hz comb dB (estimate)",
 }
 
 Est = Annotated[Path, typer.Argument(metavar="FILE_EST", help="Estimate: the restored audio file.")]
