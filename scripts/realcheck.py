@@ -13,8 +13,9 @@ against ``ref_N.wav``:
 - per 500 Hz band from 3 to 8 kHz, the mean of ssr_eval's per-bin term
   ``log10(S_ref**2 / S_est**2)``: the level bias in the log domain LSD sees
   (+1.0: 10 dB too quiet);
-- the RMS of that term over 50 Hz .. 2.5 kHz, against the input's own:
-  whether the model kept the band the input still has.
+- the RMS of that term over 50 Hz .. 2.5 kHz: whether the model kept the
+  band the input still has (compare with the input row);
+- the 62.5 Hz comb of the output (``comb.comb_db``, dB).
 
 Never train or tune on these four clips (their README): they are a sanity
 check of behaviour on real media. Markdown to stdout, progress to stderr.
@@ -32,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tdpr_cli.comb import comb_db
 from tdpr_cli.commands.evaluate import load_16k
 from tdpr_cli.evaluate import lsd, ssr_log_ratio, ssr_stft_params, stft
 
@@ -68,7 +70,8 @@ def score(model: str, phase: str, folder: Path, tmp: Path) -> dict:
         restore(inp, out, model, phase)
         est, r = load_16k(out), load_16k(ref)
         n = min(est.shape[-1], r.shape[-1])
-        rows.append({"file": inp.name, "lsd": lsd(est[..., :n], r[..., :n]), **band_terms(est[..., :n], r[..., :n])})
+        rows.append({"file": inp.name, "lsd": lsd(est[..., :n], r[..., :n]), "comb": comb_db(est),
+                     **band_terms(est[..., :n], r[..., :n])})
     mean = {k: float(np.mean([row[k] for row in rows])) for k in rows[0] if k != "file"}
     return {"model": model, "phase": phase, "files": rows, "mean": mean}
 
@@ -77,13 +80,13 @@ def input_row(folder: Path) -> dict:
     rows = []
     for inp in sorted(folder.glob("input3k_*.wav")):
         est, r = load_16k(inp), load_16k(folder / inp.name.replace("input3k_", "ref_"))
-        rows.append({"file": inp.name, "lsd": lsd(est, r), **band_terms(est, r)})
+        rows.append({"file": inp.name, "lsd": lsd(est, r), "comb": comb_db(est), **band_terms(est, r)})
     return {"model": "input", "phase": "-", "files": rows,
             "mean": {k: float(np.mean([row[k] for row in rows])) for k in rows[0] if k != "file"}}
 
 
 def markdown(results: list[dict]) -> str:
-    keys = ["lsd", "low_rms", *(f"bias_{lo / 1000:g}k" for lo, _ in BANDS)]
+    keys = ["lsd", "low_rms", "comb", *(f"bias_{lo / 1000:g}k" for lo, _ in BANDS)]
     lines = ["| model | phase | " + " | ".join(keys) + " |", "|" + "---|" * (len(keys) + 2)]
     for res in results:
         lines.append(f"| {res['model']} | {res['phase']} | " + " | ".join(f"{res['mean'][k]:.3f}" for k in keys) + " |")
