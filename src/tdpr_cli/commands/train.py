@@ -53,6 +53,8 @@ Threads = Annotated[int, typer.Option("--threads", help="torch CPU threads.")]
 Resume = Annotated[bool, typer.Option("--resume", help="Continue the run in --run from its checkpoint.")]
 ExportDir = Annotated[Optional[Path], typer.Option("--export-dir", help="Where NAME.safetensors/.json go [RUN/export].")]
 Name = Annotated[Optional[str], typer.Option("--name", help="Exported file stem [tdcnn or vocoder].")]
+Init = Annotated[Optional[Path], typer.Option(
+    "--init", help="Start a new run from these weights (.safetensors of the same architecture): fine-tuning.")]
 
 
 def _config(options: dict, model: dict, loss: dict):
@@ -68,7 +70,7 @@ def _config(options: dict, model: dict, loss: dict):
         valid_every=options["valid_every"], valid_count=options["valid_count"], seed=options["seed"],
         refresh_every=options["refresh_every"], soft_share=options.get("soft_share", 0.5),  # tdcnn only
         device=options["device"], threads=options["threads"], resume=options["resume"],
-        export_dir=options["export_dir"], export_name=options["name"], model=model, loss=loss,
+        export_dir=options["export_dir"], export_name=options["name"], init=options["init"], model=model, loss=loss,
         command=_command_line(),
     )
 
@@ -92,7 +94,7 @@ def tdcnn(
     ckpt_every: CkptEvery = 250, valid_every: ValidEvery = 250, valid_count: ValidCount = 36, seed: Seed = 0,
     refresh_every: Refresh = 0,
     device: DeviceOpt = "cpu", threads: Threads = 1, resume: Resume = False,
-    export_dir: ExportDir = None, name: Name = None,
+    export_dir: ExportDir = None, name: Name = None, init: Init = None,
     soft_share: Annotated[float, typer.Option("--soft-share", help="Share of inputs from the soft filter family "
                                               "(the rest: the paper's seven filters).")] = 0.5,
     loss: Annotated[str, typer.Option("--loss", help="paper (MR-STFT + 1000 MR-wave) or lsd (LSD-matched "
@@ -147,7 +149,7 @@ def vocoder(
     ckpt_every: CkptEvery = 250, valid_every: ValidEvery = 250, valid_count: ValidCount = 28, seed: Seed = 0,
     refresh_every: Refresh = 0,
     device: DeviceOpt = "cpu", threads: Threads = 1, resume: Resume = False,
-    export_dir: ExportDir = None, name: Name = None,
+    export_dir: ExportDir = None, name: Name = None, init: Init = None,
     dim: Annotated[int, typer.Option("--dim", help="ConvNeXt width.")] = 128,
     intermediate: Annotated[int, typer.Option("--intermediate", help="ConvNeXt MLP width.")] = 384,
     layers: Annotated[int, typer.Option("--layers", help="ConvNeXt blocks.")] = 6,

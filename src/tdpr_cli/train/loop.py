@@ -85,6 +85,9 @@ class Trainer:
         if not cfg.resume:
             (cfg.run_dir / "log.jsonl").unlink(missing_ok=True)
         self.state = ck.RunState(config=cfg.to_json())
+        if cfg.init is not None and not cfg.resume:
+            ck.load_weights(self.model, cfg.init)  # strict: the architecture must match
+            progress(f"initialised from {cfg.init}")
         if cfg.resume:
             self.state = ck.load_checkpoint(cfg.run_dir, self.model, self.optimizer)
             self.state.config = cfg.to_json()

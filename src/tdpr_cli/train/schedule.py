@@ -53,6 +53,7 @@ class TrainConfig:
     resume: bool = False
     export_dir: Optional[Path] = None
     export_name: Optional[str] = None
+    init: Optional[Path] = None  # weights (safetensors) to start a new run from: fine-tuning
     model: dict[str, Any] = field(default_factory=dict)  # architecture parameters
     loss: dict[str, float] = field(default_factory=dict)  # loss weights
     command: str = ""  # the command line, recorded in the exported config

@@ -1,0 +1,65 @@
+"""One Markdown table from several ``tdpr eval table`` results: the issue-11 bake-off view.
+
+    python scripts/bakeoff_table.py NAME=RESULT.json[:ROW] ... [--clips c00,c01,...]
+
+Each argument names a system and the JSON of an eval table run; ``ROW`` picks
+the row (default ``tdcnn``; ``input``, ``noise-fill``, ``tdpr-band`` ...).
+``--clips`` keeps only those clips' records (default: the clips common to
+all results), so tables run with different ``--limit`` compare on the same
+LR files. Columns: LSD of the paper-filter row at each cutoff and AVG, the
+soft-filter AVG, the largest per-band level bias (log10) over the bands and
+cutoffs above each cutoff, and ``low_keep``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tdpr_cli.evaltable import BIAS_METRICS, summarize
+
+
+def load(spec: str) -> tuple[str, dict, str]:
+    name, _, rest = spec.partition("=")
+    path, _, row = rest.partition(":")
+    return name, json.loads(Path(path).read_text()), row or "tdcnn"
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("systems", nargs="+")
+    ap.add_argument("--clips")
+    args = ap.parse_args(argv)
+    systems = [load(s) for s in args.systems]
+    common = set.intersection(*({r["clip"] for r in res["records"]} for _, res, _ in systems))
+    clips = set(args.clips.split(",")) if args.clips else common
+    cutoffs = systems[0][1]["cutoffs"]
+    head = ["system", *(f"{float(c) / 1000:g} kHz" for c in cutoffs), "AVG", "soft AVG", "max abs bias",
+            "low_keep"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, res, row in systems:
+        records = [r for r in res["records"] if r["row"] == row and r["clip"] in clips]
+        s = summarize(records, [row], cutoffs, res["kinds"])[row]
+        biases = [s[m]["avg"] for m in BIAS_METRICS if s[m]["avg"] is not None]
+        cells = [name, *(f"{s['lsd']['by_cutoff'][c]:.3f}" for c in cutoffs), f"{s['lsd']['avg']:.3f}",
+                 f"{s['lsd']['soft_avg']:.3f}" if s["lsd"]["soft_avg"] is not None else "-",
+                 f"{max(abs(b) for b in biases):.2f}" if biases else "-",
+                 f"{s['low_keep']['avg']:.3f}" if s["low_keep"]["avg"] is not None else "-"]
+        lines.append("| " + " | ".join(cells) + " |")
+    print(f"{len(clips)} clips: {', '.join(sorted(clips))}", file=sys.stderr)
+    print("\n".join(lines))
+    # Per-band level bias (paper kinds, mean over the cutoffs at or below the band).
+    bands = [m for m in BIAS_METRICS if m != "bias_2.5k"]
+    print("\n| system | " + " | ".join(m.removeprefix("bias_") for m in bands) + " |")
+    print("|" + "---|" * (len(bands) + 1))
+    for name, res, row in systems:
+        records = [r for r in res["records"] if r["row"] == row and r["clip"] in clips]
+        s = summarize(records, [row], cutoffs, res["kinds"])[row]
+        print(f"| {name} | " + " | ".join(f"{s[m]['avg']:+.2f}" if s[m]["avg"] is not None else "-"
+                                         for m in bands) + " |")
+
+
+if __name__ == "__main__":
+    main()
