@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from tdpr_cli.errors import UsageError
+from tdpr_cli.errors import InputError, UsageError
 from tdpr_cli.train import timbre
 from tdpr_cli.train.checkpoint import read_log
 from tdpr_cli.train.dataset import SegmentConfig, SegmentSampler, read_clips
@@ -165,6 +165,22 @@ def test_resume_continues_the_same_sequence(corpus, tmp_path):
     assert steps == [1, 2, 3, 4]
     state = json.loads((split / "checkpoint" / "state.json").read_text())
     assert state["step"] == 4
+
+
+def test_init_starts_from_given_weights_and_cpu_budget_stops(corpus, tmp_path):
+    """--init: step 0 validates the given weights; --max-cpu-minutes stops a run early and is recorded."""
+    from tdpr_cli.train.loop import train_tdcnn
+
+    train_tdcnn(_cfg(corpus, tmp_path / "a", max_steps=2))
+    source = tmp_path / "a" / "export" / "tdcnn.safetensors"
+    train_tdcnn(_cfg(corpus, tmp_path / "b", max_steps=5, init=source, max_cpu_minutes=1e-6))
+    va = [r for r in read_log(tmp_path / "a" / "log.jsonl") if r["kind"] == "valid"]
+    vb = [r for r in read_log(tmp_path / "b" / "log.jsonl") if r["kind"] == "valid"]
+    assert vb[0]["step"] == 0 and vb[0]["lsd"] == pytest.approx(va[-1]["lsd"], abs=1e-3)
+    state = json.loads((tmp_path / "b" / "checkpoint" / "state.json").read_text())
+    assert state["step"] == 1 and state["cpu_s"] > 0  # one step spends the tiny CPU budget
+    with pytest.raises(InputError):  # a different architecture does not load
+        train_tdcnn(_cfg(corpus, tmp_path / "c", init=source, model={**TINY_TDCNN, "channels": 3}))
 
 
 def test_resumed_trainer_draws_the_next_batch_of_the_sequence(corpus, tmp_path):
