@@ -3,7 +3,8 @@
     python benchmarks/tradeoff.py RUN [RUN ...] [--step 1750] [--seconds 30] [--threads 1]
         [--json docs/benchmarks/tradeoff.json] [--plot docs/tradeoff.png]
 
-Each RUN is a ``tdpr train tdcnn`` run folder (log.jsonl and export/*.json).
+Each RUN is a ``tdpr train tdcnn`` run folder (log.jsonl and export/*.json),
+or an exported model's JSON (speed only, e.g. the shipped default).
 Quality is the run's own validation LSD (the trainer's fixed valid-split
 segments at a 3 kHz cutoff, all seven filter kinds) at ``--step``, so every
 model is compared after the same number of steps of the same recipe, plus the
@@ -91,12 +92,21 @@ def measure(args) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         path = make_input(Path(tmp) / "in.wav", args.seconds)
         for run in args.runs:
-            model, cfg = trained_model(run)
-            row = {"run": str(run), "params_m": params_m(model), "arch": cfg["params"], **quality(run, args.step)}
+            if run.suffix == ".json":  # an exported model (e.g. the shipped one): speed only
+                from tdpr_cli.models.load import load_model
+
+                model, cfg = load_model(run.with_suffix(".safetensors"), run, "tdcnn"), json.loads(run.read_text())
+                row = {"run": str(run), "params_m": params_m(model), "arch": cfg["params"]}
+            else:
+                model, cfg = trained_model(run)
+                row = {"run": str(run), "params_m": params_m(model), "arch": cfg["params"], **quality(run, args.step)}
             row |= pipeline_speed(model, vocoder, path, args.seconds, Path(tmp))
-            log(f"{run}: {row['params_m']:.2f}M, LSD {row['lsd_at_step']:.3f} @ {args.step}, "
+            quality_text = f"LSD {row['lsd_at_step']:.3f} @ {args.step}" if "lsd_at_step" in row else "no run log"
+            log(f"{run}: {row['params_m']:.2f}M, {quality_text}, "
                 f"{row['x_rt']:.1f}x wall, {row['x_rt_cpu']:.1f}x CPU time (load {row['load']:.2f})")
             rows.append(row)
+        if args.no_paper:
+            return rows
         torch.manual_seed(0)
         paper = Seanet(SeanetConfig(channels=32)).eval()
         row = {"run": "paper-size SEANet (random weights, not trained)", "params_m": params_m(paper)}
@@ -154,6 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--target", type=float, default=20.0, help="x real time target drawn on the plot")
     p.add_argument("--json", type=Path)
     p.add_argument("--plot", type=Path)
+    p.add_argument("--no-paper", action="store_true", help="skip the paper-size SEANet reference")
     args = p.parse_args(argv)
     torch.set_flush_denormal(True)
     rows = measure(args)
