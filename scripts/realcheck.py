@@ -24,7 +24,6 @@ check of behaviour on real media. Markdown to stdout, progress to stderr.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import subprocess
 import sys
@@ -35,58 +34,48 @@ import numpy as np
 
 from tdpr_cli.comb import comb_db
 from tdpr_cli.commands.evaluate import load_16k
-from tdpr_cli.evaluate import lsd, ssr_log_ratio, ssr_stft_params, stft
+from tdpr_cli.evaluate import band_bias, band_log_rms, lsd
+from tdpr_cli.hashing import sha256_file
 
 SR = 16000
-BANDS = [(lo, lo + 500.0) for lo in np.arange(3000.0, 8000.0, 500.0)]
+BIAS_FROM_HZ = 3000.0  # level bias per 500 Hz band from here to 8 kHz
 LOW_BAND = (50.0, 2500.0)
-
-
-def band_terms(est: np.ndarray, ref: np.ndarray) -> dict[str, float]:
-    """Per-band mean of ssr_eval's per-bin term, and its RMS over ``LOW_BAND``."""
-    n_fft, hop = ssr_stft_params(SR)
-    d = ssr_log_ratio(np.abs(stft(est, n_fft, hop)), np.abs(stft(ref, n_fft, hop))).reshape(-1, n_fft // 2 + 1)
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / SR)
-    out = {f"bias_{lo / 1000:g}k": float(d[:, (freqs >= lo) & (freqs < hi)].mean()) for lo, hi in BANDS}
-    low = (freqs >= LOW_BAND[0]) & (freqs < LOW_BAND[1])
-    out["low_rms"] = float(np.sqrt(np.mean(d[:, low] ** 2)))
-    return out
 
 
 def restore(inp: Path, out: Path, weights: str, phase: str) -> None:
     cmd = [sys.executable, "-m", "tdpr_cli", "restore", str(inp), str(out), "--force", "--phase", phase,
            "--threads", "1", "--quiet", "--overwrite"]
     if weights != "default":
-        digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()
-        cmd += ["--weights", weights, "--sha256", digest]
+        cmd += ["--weights", weights, "--sha256", sha256_file(Path(weights))]
     subprocess.run(cmd, check=True)
 
 
-def score(model: str, phase: str, folder: Path, tmp: Path) -> dict:
+def file_row(name: str, est: np.ndarray, ref: np.ndarray) -> dict:
+    """LSD, comb, per-band level bias and low-band RMS of one estimate against its reference."""
+    n = min(est.shape[-1], ref.shape[-1])
+    est, ref_n = est[..., :n], ref[..., :n]
+    return {"file": name, "lsd": lsd(est, ref_n), "comb": comb_db(est),
+            **band_bias(est, ref_n, BIAS_FROM_HZ, SR), "low_rms": band_log_rms(est, ref_n, LOW_BAND, SR)}
+
+
+def score(model: str, phase: str, folder: Path, tmp: Path | None) -> dict:
+    """Every pair of ``folder`` scored; ``model`` "input" scores the 3 kHz inputs themselves."""
     rows = []
     for inp in sorted(folder.glob("input3k_*.wav")):
-        ref = folder / inp.name.replace("input3k_", "ref_")
-        out = tmp / f"{inp.stem}.wav"
-        restore(inp, out, model, phase)
-        est, r = load_16k(out), load_16k(ref)
-        n = min(est.shape[-1], r.shape[-1])
-        rows.append({"file": inp.name, "lsd": lsd(est[..., :n], r[..., :n]), "comb": comb_db(est),
-                     **band_terms(est[..., :n], r[..., :n])})
+        ref = load_16k(folder / inp.name.replace("input3k_", "ref_"))
+        if model == "input":
+            est = load_16k(inp)
+        else:
+            out = tmp / f"{inp.stem}.wav"
+            restore(inp, out, model, phase)
+            est = load_16k(out)
+        rows.append(file_row(inp.name, est, ref))
     mean = {k: float(np.mean([row[k] for row in rows])) for k in rows[0] if k != "file"}
     return {"model": model, "phase": phase, "files": rows, "mean": mean}
 
 
-def input_row(folder: Path) -> dict:
-    rows = []
-    for inp in sorted(folder.glob("input3k_*.wav")):
-        est, r = load_16k(inp), load_16k(folder / inp.name.replace("input3k_", "ref_"))
-        rows.append({"file": inp.name, "lsd": lsd(est, r), "comb": comb_db(est), **band_terms(est, r)})
-    return {"model": "input", "phase": "-", "files": rows,
-            "mean": {k: float(np.mean([row[k] for row in rows])) for k in rows[0] if k != "file"}}
-
-
 def markdown(results: list[dict]) -> str:
-    keys = ["lsd", "low_rms", "comb", *(f"bias_{lo / 1000:g}k" for lo, _ in BANDS)]
+    keys = ["lsd", "low_rms", "comb", *(k for k in results[0]["mean"] if k.startswith("bias_"))]
     lines = ["| model | phase | " + " | ".join(keys) + " |", "|" + "---|" * (len(keys) + 2)]
     for res in results:
         lines.append(f"| {res['model']} | {res['phase']} | " + " | ".join(f"{res['mean'][k]:.3f}" for k in keys) + " |")
@@ -100,7 +89,7 @@ def main() -> None:
     ap.add_argument("--phase", default="band,none")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    results = [input_row(args.dir)]
+    results = [score("input", "-", args.dir, None)]
     with tempfile.TemporaryDirectory() as tmp:
         for model in args.weights:
             for phase in args.phase.split(","):
