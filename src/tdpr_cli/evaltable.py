@@ -38,6 +38,7 @@ import numpy as np
 
 from tdpr_cli.config import SAMPLE_RATE, PhaseMode
 from tdpr_cli.errors import UsageError
+from tdpr_cli.evaluate import BIAS_BAND_HZ, bias_key
 
 if TYPE_CHECKING:  # torch is imported only when model rows run
     from torch import nn
@@ -46,7 +47,8 @@ if TYPE_CHECKING:  # torch is imported only when model rows run
 
 RESULT_VERSION = 1
 #: Metrics of ``evaluate.score`` that the table aggregates, in report order.
-BIAS_METRICS: tuple[str, ...] = tuple(f"bias_{lo / 2:g}k" for lo in range(5, 16))  # bias_2.5k .. bias_7.5k
+# bias_2.5k .. bias_7.5k: the bands above the lowest cutoff of the set
+BIAS_METRICS: tuple[str, ...] = tuple(bias_key(lo) for lo in np.arange(2500.0, SAMPLE_RATE / 2, BIAS_BAND_HZ))
 METRICS: tuple[str, ...] = (
     "lsd", "lsd_2048", "lsd_high", "snr", "phase_cos_high", "phase_ifd_high", "phase_cos_low", "phase_ifd_low",
     "low_keep", "comb", *BIAS_METRICS,
