@@ -58,7 +58,7 @@ def make_input(path: Path, seconds: float, sr: int = 44100, channels: int = 2,
 def pin_models(folder: Path, models: dict[str, object]) -> dict[str, str]:
     """Export ``{name: model}`` into ``folder``, pin each as its kind's default; env for tdpr."""
     from tdpr_cli.models.load import export
-    from tdpr_cli.pin import write_pin
+    from tdpr_cli.weights.pin import write_pin
 
     weights = folder / "models"
     weights.mkdir(parents=True, exist_ok=True)

@@ -52,7 +52,7 @@ def high_error_db(y: np.ndarray, ref: np.ndarray, cutoff: float) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from tdpr_cli.evaluate import lsd, lsd_high
+    from tdpr_cli.evaluation.metrics import lsd, lsd_high
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--weights", type=Path, required=True)

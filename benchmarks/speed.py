@@ -70,9 +70,9 @@ class Clock:
 
 def read_stages(path: Path, clock: Clock) -> tuple[list[np.ndarray], int, float]:
     """Read + resample once (``restore`` does it twice: analyse, then restore) and analyse."""
-    from tdpr_cli.audio_io import AudioSource
-    from tdpr_cli.bandwidth import SpectrumAccumulator, detect
-    from tdpr_cli.jobs import resampled
+    from tdpr_cli.audio.read import AudioSource
+    from tdpr_cli.dsp.bandwidth import SpectrumAccumulator, detect
+    from tdpr_cli.restore.file import resampled
 
     src = AudioSource(str(path))
     with clock("read + resample"):
@@ -87,8 +87,8 @@ def read_stages(path: Path, clock: Clock) -> tuple[list[np.ndarray], int, float]
 
 def model_stages(restorer, blocks: list[np.ndarray], channels: int, cutoff: float, clock: Clock) -> list[np.ndarray]:
     """``Restorer.stream`` with a clock around each stage: same chunks, batching and modules."""
-    from tdpr_cli.chunking import Chunker, OverlapAdd
-    from tdpr_cli.phase import repair
+    from tdpr_cli.dsp.chunking import Chunker, OverlapAdd
+    from tdpr_cli.dsp.phase import repair
 
     cfg, dev = restorer.cfg, restorer.device
     chunker, ola = Chunker(cfg.chunk, channels), OverlapAdd(cfg.chunk, channels)
@@ -113,7 +113,7 @@ def model_stages(restorer, blocks: list[np.ndarray], channels: int, cutoff: floa
 
 
 def write_stage(path: Path, outputs: list[np.ndarray], channels: int, clock: Clock) -> None:
-    from tdpr_cli.audio_io import write_stream
+    from tdpr_cli.audio.read import write_stream
     from tdpr_cli.config import Subtype
 
     with clock("write"):
@@ -151,7 +151,7 @@ def excerpt(blocks: list[np.ndarray], seconds: float) -> list[np.ndarray]:
 def in_process(args, models, path: Path, tmp: Path) -> tuple[list[dict], list[dict]]:
     """Stage table per thread count (default models), and paper vs default on an excerpt."""
     from tdpr_cli.config import RestoreConfig
-    from tdpr_cli.pipeline import Restorer
+    from tdpr_cli.restore.pipeline import Restorer
 
     cpu, rows, paper = torch.device("cpu"), [], []
     for n in args.threads:
@@ -175,7 +175,7 @@ def in_process(args, models, path: Path, tmp: Path) -> tuple[list[dict], list[di
 def paper_ratio(models, blocks, channels, cutoff, io, args, threads) -> dict:
     """Default and paper-size model stages on the same excerpt; I/O per second taken from the full run."""
     from tdpr_cli.config import RestoreConfig
-    from tdpr_cli.pipeline import Restorer
+    from tdpr_cli.restore.pipeline import Restorer
 
     cpu, seconds = torch.device("cpu"), args.paper_seconds
     part = excerpt(blocks, seconds)
@@ -202,7 +202,7 @@ def paper_ratio(models, blocks, channels, cutoff, io, args, threads) -> dict:
 def cuda_in_process(models, path: Path, seconds: float, batch: int) -> list[dict]:
     """Default models on the GPU: chunk batching, fp32 and fp16 autocast; empty without CUDA."""
     from tdpr_cli.config import RestoreConfig
-    from tdpr_cli.pipeline import Restorer
+    from tdpr_cli.restore.pipeline import Restorer
 
     if not torch.cuda.is_available():
         return []

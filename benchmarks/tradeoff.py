@@ -70,7 +70,7 @@ def shipped_vocoder() -> torch.nn.Module:
 def pipeline_speed(tdcnn, vocoder, path: Path, seconds: float, tmp: Path) -> dict:
     """In-process pipeline (default RestoreConfig: band mode) on ``path``; x real time by wall and CPU time."""
     from tdpr_cli.config import RestoreConfig
-    from tdpr_cli.pipeline import Restorer
+    from tdpr_cli.restore.pipeline import Restorer
 
     cpu = torch.device("cpu")
     clock = Clock(cpu)

@@ -18,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-from tdpr_cli.evaltable import BIAS_METRICS, summarize
+from tdpr_cli.evaluation.table import BIAS_METRICS, summarize
 
 
 def load(spec: str) -> tuple[str, dict, str]:

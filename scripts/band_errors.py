@@ -28,8 +28,8 @@ import torch
 from tdpr_cli.commands.evaluate import load_16k
 from tdpr_cli.commands.restore import load_models
 from tdpr_cli.config import PhaseMode
-from tdpr_cli.evaltable import ModelRunner
-from tdpr_cli.evaluate import (
+from tdpr_cli.evaluation.table import ModelRunner
+from tdpr_cli.evaluation.metrics import (
     Spectra,
     istft,
     lsd,
@@ -38,7 +38,7 @@ from tdpr_cli.evaluate import (
     ssr_stft_params,
     stft,
 )
-from tdpr_cli.valset_index import cutoff_key, load_index
+from tdpr_cli.evaluation.valset_index import cutoff_key, load_index
 
 SR = 16000
 GAINS_DB = (-6.0, 6.0, 10.0, 14.0)

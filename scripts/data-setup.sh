@@ -32,7 +32,7 @@ fi
 
 "${PYTHON:-python3}" -m pip install "${PIP_PACKAGES[@]}"
 
-# Show where the sound fonts landed; tdpr_cli.train.render looks in these folders.
+# Show where the sound fonts landed; tdpr_cli.corpus.render looks in these folders.
 for pkg in musescore-general-soundfont-lossless fluid-soundfont-gm timgm6mb-soundfont; do
     dpkg -L "$pkg" | grep -Ei '\.sf[23]$' || true
 done

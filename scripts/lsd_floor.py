@@ -23,8 +23,8 @@ import numpy as np
 import soundfile as sf
 from scipy.ndimage import uniform_filter
 
-from tdpr_cli.evaluate import lsd_of_magnitudes, ssr_stft_params, stft
-from tdpr_cli.valset_index import load_index
+from tdpr_cli.evaluation.metrics import lsd_of_magnitudes, ssr_stft_params, stft
+from tdpr_cli.evaluation.valset_index import load_index
 
 SR = 16000
 RESOLUTIONS = ((7, 3), (15, 5), (31, 9))  # (bins, frames): 150 Hz x 30 ms ... 670 Hz x 90 ms

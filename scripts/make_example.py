@@ -18,7 +18,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from tdpr_cli.train.degrade import degrade
+from tdpr_cli.simulate.degrade import degrade
 
 OUT = Path(__file__).resolve().parents[1] / "examples" / "handel-lascia-3k.flac"
 

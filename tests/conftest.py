@@ -31,7 +31,7 @@ def make_tiny_models(folder: Path, seed: int = 0) -> tuple[torch.nn.Module, torc
 
 def pin_tiny_models(folder: Path) -> dict[str, str]:
     """A TDPR_CONFIG_DIR under ``folder`` pinning tiny models as defaults; returns the env settings."""
-    from tdpr_cli.pin import write_pin
+    from tdpr_cli.weights.pin import write_pin
 
     config = folder / "config"
     models = config / "models"

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from tdpr_cli.bandwidth import SpectrumAccumulator, detect
+from tdpr_cli.dsp.bandwidth import SpectrumAccumulator, detect
 
 
 def _music(seconds=8, seed=0):

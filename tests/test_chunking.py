@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tdpr_cli.chunking import Chunker, OverlapAdd, fade_window, run_chunked
+from tdpr_cli.dsp.chunking import Chunker, OverlapAdd, fade_window, run_chunked
 from tdpr_cli.config import ChunkConfig
 
 CFG = ChunkConfig(hop=2048, fade=512, context=1024, align=512)

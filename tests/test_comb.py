@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tdpr_cli.comb import comb_db
+from tdpr_cli.evaluation.comb import comb_db
 
 SR = 16000
 

@@ -11,10 +11,12 @@ import pytest
 mido = pytest.importorskip("mido")
 
 from tdpr_cli.config import SAMPLE_RATE  # noqa: E402
-from tdpr_cli.train import augment, procedural, render  # noqa: E402
-from tdpr_cli.train.build import Job, RenderContext, plan_jobs, procedural_piece, render_job  # noqa: E402
-from tdpr_cli.train.corpus import Piece, concatenate, piece_id_for  # noqa: E402
-from tdpr_cli.train.manifest import (  # noqa: E402
+from tdpr_cli.corpus import render  # noqa: E402
+from tdpr_cli.corpus import augment
+from tdpr_cli.corpus import procedural
+from tdpr_cli.corpus.build import Job, RenderContext, plan_jobs, procedural_piece, render_job  # noqa: E402
+from tdpr_cli.corpus.sources import Piece, concatenate, piece_id_for  # noqa: E402
+from tdpr_cli.corpus.manifest import (  # noqa: E402
     ClipRecord, Manifest, derive_seed, load_manifest, save_manifest, split_of,
 )
 from tdpr_cli.errors import InputError  # noqa: E402

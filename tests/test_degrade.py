@@ -14,7 +14,7 @@ import soundfile as sf
 from scipy import signal
 
 from tdpr_cli.errors import InputError, OutputError, UsageError
-from tdpr_cli.train.degrade import (
+from tdpr_cli.simulate.degrade import (
     FILTERS,
     PAPER,
     PAPER_KINDS,

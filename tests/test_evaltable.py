@@ -11,11 +11,14 @@ import pytest
 import torch
 
 from conftest import make_tiny_models
-from tdpr_cli import evaltable, evaltable_report, valset, valset_build
+from tdpr_cli.evaluation import table as evaltable
+from tdpr_cli.evaluation import table_report as evaltable_report
+from tdpr_cli.evaluation import valset
+from tdpr_cli.evaluation import valset_build
 from tdpr_cli.commands.evaluate import load_16k
 from tdpr_cli.errors import UsageError
-from tdpr_cli.evaluate import lsd
-from tdpr_cli.valset_index import load_index
+from tdpr_cli.evaluation.metrics import lsd
+from tdpr_cli.evaluation.valset_index import load_index
 from valset_helpers import make_corpus
 
 CFG = valset.ValsetConfig(clips=2, seconds=2.0, seed=3, cutoffs_hz=(3000.0, 4000.0), kinds=("butterworth", "stft", "soft-bessel"))

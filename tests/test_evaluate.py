@@ -1,4 +1,4 @@
-"""Metrics of ``tdpr_cli.evaluate`` and ``tdpr eval``, checked against values."""
+"""Metrics of ``tdpr_cli.evaluation.metrics`` and ``tdpr eval``, checked against values."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import soundfile as sf
 from scipy import signal
 
 from tdpr_cli.errors import UsageError
-from tdpr_cli.evaluate import (
+from tdpr_cli.evaluation.metrics import (
     Spectra,
     istft,
     lsd,
@@ -189,7 +189,7 @@ def test_score_keys(music):
 
 
 def test_band_bias_reads_level_errors_in_log10_power(music):
-    from tdpr_cli.evaluate import band_bias, band_log_rms
+    from tdpr_cli.evaluation.metrics import band_bias, band_log_rms
 
     assert all(v == pytest.approx(0.0, abs=1e-9) for v in band_bias(music, music, 3000.0).values())
     quiet = band_bias(0.1 * music, music, 3000.0)  # 20 dB too quiet: +2.0 in every band

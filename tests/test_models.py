@@ -51,7 +51,7 @@ def test_load_rejects_wrong_kind_and_mismatched_weights(tmp_path):
 
 @pytest.mark.parametrize("length", [256, 1000, 16000])
 def test_vocoder_output_length(length):
-    from tdpr_cli.spectral import LogMel
+    from tdpr_cli.dsp.spectral import LogMel
 
     v = Vocoder(VocoderConfig(dim=16, intermediate=32, layers=1)).eval()
     x = torch.randn(2, length)

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from tdpr_cli.config import PhaseMode, StftConfig
-from tdpr_cli.phase import band_mask, repair, replace_phase
-from tdpr_cli.spectral import Stft, mel_filterbank
+from tdpr_cli.dsp.phase import band_mask, repair, replace_phase
+from tdpr_cli.dsp.spectral import Stft, mel_filterbank
 
 
 def _sig(seed, n=16000):

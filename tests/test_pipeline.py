@@ -2,12 +2,12 @@ import numpy as np
 import pytest
 import torch
 
-from tdpr_cli.bandwidth import Bandwidth
+from tdpr_cli.dsp.bandwidth import Bandwidth
 from tdpr_cli.config import ChunkConfig, PhaseMode, RestoreConfig
 from tdpr_cli.errors import UsageError
 from tdpr_cli.models.seanet import Seanet, SeanetConfig
 from tdpr_cli.models.vocoder import Vocoder, VocoderConfig
-from tdpr_cli.pipeline import Restorer, decide
+from tdpr_cli.restore.pipeline import Restorer, decide
 
 
 class Identity(torch.nn.Module):

@@ -27,7 +27,7 @@ from reliability_helpers import (
     with_sample,
 )
 
-from tdpr_cli.resample import output_length
+from tdpr_cli.audio.resample import output_length
 
 pytest_plugins = ("reliability_fixtures",)  # fixtures: cli, config_env, good_wav
 

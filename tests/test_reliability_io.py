@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability_helpers import leftovers, wav_bytes
 
-from tdpr_cli import audio_write
-from tdpr_cli.audio_io import AudioSource
+from tdpr_cli.audio import write as audio_write
+from tdpr_cli.audio.read import AudioSource
 from tdpr_cli.config import Subtype
 from tdpr_cli.errors import InputError, OutputError
 

@@ -25,7 +25,7 @@ from reliability_helpers import (
     with_sample,
 )
 
-from tdpr_cli.resample import output_length
+from tdpr_cli.audio.resample import output_length
 
 pytest_plugins = ("reliability_fixtures",)  # fixtures: cli, config_env, good_wav
 
@@ -136,7 +136,7 @@ def test_batch_with_corrupt_files(cli, tmp_path, monkeypatch):
 
 
 def test_discover_names_and_nesting(tmp_path):
-    from tdpr_cli.jobs import discover
+    from tdpr_cli.restore.file import discover
 
     parent = tmp_path / "work"
     root = parent / "music"

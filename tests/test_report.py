@@ -38,7 +38,7 @@ def trio(tmp_path):
     from scipy.signal import resample_poly
 
     from tdpr_cli.config import RestoreConfig
-    from tdpr_cli.pipeline import Restorer
+    from tdpr_cli.restore.pipeline import Restorer
 
     x = band_limited(2.5, 44100, 3000, channels=2)
     ref = band_limited(2.5, 44100, 7900, channels=2)
@@ -54,9 +54,9 @@ def trio(tmp_path):
 def test_png_and_html_reports(trio, tmp_path):
     import matplotlib.image as mpimg
 
-    from tdpr_cli.report import build_report, write_report
-    from tdpr_cli.report_phase import PHASE_FRAMES
-    from tdpr_cli.report_plot import pixel_size
+    from tdpr_cli.report.analyse import build_report, write_report
+    from tdpr_cli.report.phase_view import PHASE_FRAMES
+    from tdpr_cli.report.plot import pixel_size
 
     (inp, out, ref), restorer = trio
     data = build_report(inp, out, ref=ref, restorer=restorer, header={"models": "tiny"})
@@ -77,7 +77,7 @@ def test_png_and_html_reports(trio, tmp_path):
 
 
 def test_spectrogram_is_bounded_and_block_invariant():
-    from tdpr_cli.report import SpectrogramAccumulator
+    from tdpr_cli.report.analyse import SpectrogramAccumulator
 
     x = np.random.default_rng(0).standard_normal(16000 * 20).astype(np.float32)
     whole = SpectrogramAccumulator(len(x), columns=50)
@@ -92,7 +92,7 @@ def test_spectrogram_is_bounded_and_block_invariant():
 
 def test_missing_matplotlib_is_a_usage_error(monkeypatch):
     from tdpr_cli.errors import UsageError
-    from tdpr_cli.report import require_matplotlib
+    from tdpr_cli.report.analyse import require_matplotlib
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(UsageError, match=r"tdpr-cli\[report\]"):
@@ -100,7 +100,7 @@ def test_missing_matplotlib_is_a_usage_error(monkeypatch):
 
 
 def test_restore_report_and_usage_errors(tiny_env, wav_in, tmp_path):
-    from tdpr_cli.report_plot import pixel_size
+    from tdpr_cli.report.plot import pixel_size
 
     png = tmp_path / "rep" / "r.png"
     r = tdpr("restore", wav_in, tmp_path / "o.wav", "--report", png, env=tiny_env)
@@ -154,7 +154,7 @@ def test_report_command_with_and_without_weights(tiny_env, trio, tmp_path):
 def test_excerpts_of_files_at_different_rates_line_up(tmp_path):
     from scipy.signal import resample_poly
 
-    from tdpr_cli.report_phase import EXCERPT_GRID, read_excerpt
+    from tdpr_cli.report.phase_view import EXCERPT_GRID, read_excerpt
 
     x16 = band_limited(3.0, 16000, 3000)[:, 0]
     sf.write(tmp_path / "a16.wav", x16, 16000, subtype="FLOAT")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.signal import resample_poly
 
-from tdpr_cli.resample import WINDOW, StreamResampler, output_length
+from tdpr_cli.audio.resample import WINDOW, StreamResampler, output_length
 
 
 @pytest.mark.parametrize("rate", [8000, 11025, 16000, 22050, 44100, 48000, 96000, 192000])

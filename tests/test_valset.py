@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tdpr_cli import valset, valset_build
+from tdpr_cli.evaluation import valset
+
+from tdpr_cli.evaluation import valset_build
 from tdpr_cli.errors import InputError, UsageError
-from tdpr_cli.evaluate import ssr_stft_params
+from tdpr_cli.evaluation.metrics import ssr_stft_params
 from valset_helpers import make_corpus
 
 CFG = valset.ValsetConfig(clips=3, seconds=2.0, seed=7, cutoffs_hz=(2500.0, 4000.0), kinds=("butterworth", "stft"))

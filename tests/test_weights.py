@@ -21,12 +21,13 @@ from urllib.parse import unquote
 import pytest
 from typer.testing import CliRunner
 
-from tdpr_cli import hashing, weights
+from tdpr_cli.weights import verify as hashing
+
+from tdpr_cli.weights import resolve as weights
 from tdpr_cli.commands.weights import app
 from tdpr_cli.errors import UsageError, WeightsError
-from tdpr_cli.lockfile import FileEntry, HfSource, ModelEntry
-from tdpr_cli.lockrender import render_lock
-from tdpr_cli.pin import main as pin_main
+from tdpr_cli.weights.lock import FileEntry, HfSource, ModelEntry
+from tdpr_cli.weights.lock_render import render_lock
 
 REPO, REV = "org/tiny", "0123456789abcdef0123456789abcdef01234567"
 ROOT = Path(__file__).resolve().parents[1]
@@ -186,22 +187,35 @@ def test_pin_writes_a_lock_that_resolves(bundled: Path) -> None:
     assert hashlib.sha256(model_files("tdcnn")[0]).hexdigest() in block
 
 
-def test_repin_replaces_entry_and_cli_main(bundled: Path, capsys: pytest.CaptureFixture) -> None:
+def _tdpr(args: list[str]) -> int:
+    """Run ``tdpr ARGS`` in this process; return the exit code."""
+    from tdpr_cli.cli import main
+
+    try:
+        main(args)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0
+    return 0
+
+
+def test_repin_replaces_entry_and_cli_command(bundled: Path, capsys: pytest.CaptureFixture) -> None:
     write_model(bundled.parent / "weights", "tiny-cnn", "tdcnn", seed=1)
-    args = ["pin", "tiny-cnn", "--kind", "tdcnn", "--dir", str(bundled.parent / "weights")]
-    assert pin_main([*args, "--lock", str(bundled)]) == 0
+    args = ["weights", "pin", "tiny-cnn", "--kind", "tdcnn", "--dir", str(bundled.parent / "weights")]
+    assert _tdpr([*args, "--lock", str(bundled)]) == 0
     new_sha = hashlib.sha256(model_files("tdcnn", 1)[0]).hexdigest()
-    assert new_sha in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert new_sha in out and "wrote" in err and "wrote" not in out
     lock = weights.load_lock(user=None)
     assert len(lock.models) == 2 and lock.models["tiny-cnn"].weights_file.sha256 == new_sha
-    assert pin_main(["pin", "nope", "--kind", "tdcnn", "--dir", str(bundled.parent),
-                     "--lock", str(bundled)]) == 3
+    assert _tdpr(["weights", "pin", "nope", "--kind", "tdcnn", "--dir", str(bundled.parent),
+                  "--lock", str(bundled)]) == 3
+    assert "tdpr: error:" in capsys.readouterr().err
 
 
 def test_pin_keeps_the_top_level_twin_identical(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tdpr_cli import pin
+    from tdpr_cli.weights import pin
 
     tmp_path = tmp_path.resolve()
     pkg = tmp_path / "repo" / "src" / "tdpr_cli"
@@ -455,7 +469,7 @@ def test_list_json(bundled: Path) -> None:
 
 
 def test_command_module_imports_no_heavy_libraries() -> None:
-    code = ("import sys, tdpr_cli.commands.weights, tdpr_cli.weights; "
+    code = ("import sys, tdpr_cli.commands.weights, tdpr_cli.weights.resolve; "
             "print([m for m in ('torch', 'huggingface_hub', 'numpy') if m in sys.modules])")
     src = str(ROOT / "src")
     env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}

@@ -47,7 +47,8 @@ def root(
 
 
 def _register() -> None:
-    from tdpr_cli.commands import data, degrade, evalgroup, report, restore, train, valset, weights
+    from tdpr_cli.commands import data, degrade, report, restore, train, valset, weights
+    from tdpr_cli.commands import eval as evalgroup
 
     app.command("restore")(restore.restore_cmd)
     app.command("degrade")(degrade.degrade_cmd)

@@ -5,7 +5,8 @@ report; progress and summaries go to stderr, so stdout stays clean. Heavy
 imports (numpy, music21, the render code) happen inside the commands so that
 ``tdpr --help`` stays instant.
 
-Run without the main CLI: ``PYTHONPATH=src python -m tdpr_cli.commands.data render --out data``.
+SIGTERM and SIGHUP reach ``render`` as ``KeyboardInterrupt`` (``cli.main`` installs
+the handlers), so the manifest is saved on the way out.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from tdpr_cli.errors import Interrupted, TdprError, UsageError
+from tdpr_cli.errors import Interrupted, UsageError
 
 app = typer.Typer(help="Build the piano training corpus.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -63,7 +64,7 @@ def render(
 
 
 def render_corpus(out: Path, hours: float = 20.0, jobs: int = 1, seed: int = 0, limit_pieces: int | None = None):
-    """Check the tools, then run ``tdpr_cli.train.build.render_corpus`` with progress on stderr."""
+    """Check the tools, then run ``tdpr_cli.corpus.build.render_corpus`` with progress on stderr."""
     import shutil
 
     if shutil.which("fluidsynth") is None:
@@ -75,9 +76,7 @@ def render_corpus(out: Path, hours: float = 20.0, jobs: int = 1, seed: int = 0, 
         raise UsageError(f"{exc.name} is missing; run `tdpr data setup` (pip install 'tdpr-cli[train]')") from exc
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from tdpr_cli.train.build import render_corpus as build
-
-    _interrupt_on_signals()
+    from tdpr_cli.corpus.build import render_corpus as build
 
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:.2f}/{task.total:g} h"),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
@@ -97,22 +96,6 @@ def render_corpus(out: Path, hours: float = 20.0, jobs: int = 1, seed: int = 0, 
             raise Interrupted("stopped; the manifest is saved, rerun the same command to resume") from None
 
 
-def _interrupt_on_signals() -> None:
-    """Turn SIGTERM/SIGINT into ``KeyboardInterrupt`` so the manifest is saved on the way out.
-
-    A background job started with ``&`` ignores SIGINT and dies silently on SIGTERM;
-    both would lose the last seconds of manifest updates. KeyboardInterrupt is not an
-    ``Exception``, so the per-piece error handlers cannot swallow it.
-    """
-    import signal
-
-    def stop(signum, frame):  # noqa: ARG001 - signal handler signature
-        raise KeyboardInterrupt
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, stop)
-
-
 def print_summary(summary) -> None:
     """The end-of-run report: totals, per-soundfont hours and render speed, conversion time."""
     console.print(
@@ -128,15 +111,3 @@ def print_summary(summary) -> None:
         mean = sum(summary.convert_s) / len(summary.convert_s)
         console.print(f"  music21 conversion: {len(summary.convert_s)} scores, {mean:.2f} s each", highlight=False)
 
-
-def main() -> None:
-    """Stand-alone entry until cli.py registers ``app``: maps TdprError to its exit code."""
-    try:
-        app()
-    except TdprError as exc:
-        console.print(f"tdpr: error: {exc}", highlight=False, soft_wrap=True)
-        raise SystemExit(exc.exit_code) from None
-
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,6 @@
 """``tdpr degrade IN OUT``: simulate a band-limited recording (paper §3.2 or the soft family).
 
-Applies one low-pass of ``tdpr_cli.train.degrade`` to every channel of any
+Applies one low-pass of ``tdpr_cli.simulate.degrade`` to every channel of any
 libsndfile-readable file, keeping its sample rate and channels. Unset choices
 (cutoff, filter, order) are drawn from ``--seed`` exactly as training draws
 them. The output is PCM_16 by default: its quantisation noise gives the stop
@@ -71,7 +71,7 @@ def choose_spec(filter: str, cutoff: float | None, order: int | None, shelf_db: 
     """The ``DegradeSpec`` that the options and ``seed`` select (drawn as training draws them)."""
     import numpy as np
 
-    from tdpr_cli.train import degrade as sim
+    from tdpr_cli.simulate import degrade as sim
 
     if filter not in (RANDOM, PAPER, SOFT) and filter not in sim.FILTERS:
         raise UsageError(f"--filter must be random, paper, soft or one of {', '.join(sim.FILTERS)}, got {filter!r}")
@@ -108,8 +108,8 @@ def degrade_cmd(
     import numpy as np
     from rich.console import Console
 
-    from tdpr_cli.audio_io import AudioSource, write_stream
-    from tdpr_cli.train import degrade as sim
+    from tdpr_cli.audio.read import AudioSource, write_stream
+    from tdpr_cli.simulate import degrade as sim
 
     # Paths may hold "[...]", which rich would read as markup; long lines stay whole.
     console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)

@@ -1,7 +1,7 @@
 """``tdpr eval FILE_EST FILE_REF``: objective metrics of one restored file.
 
 Both files are read whole, converted to 16 kHz if needed (polyphase
-``resample_poly``) and scored with ``tdpr_cli.evaluate.score``. The band
+``resample_poly``) and scored with ``tdpr_cli.evaluation.metrics.score``. The band
 metrics (``lsd_high`` and the phase errors of the generated and kept bands)
 need the input's band limit, so they are reported only with ``--cutoff``.
 A table goes to stderr; with ``--json`` one JSON object goes to stdout, which
@@ -9,7 +9,7 @@ carries nothing else.
 
 The pieces a batch runner needs (``load_16k``, ``load_pair``,
 ``metrics_table``, ``json_safe``) are public so that the paper's table
-protocol (``tdpr_cli.evaltable``) can reuse them without going through files
+protocol (``tdpr_cli.evaluation.table``) can reuse them without going through files
 twice or duplicating the formatting.
 """
 
@@ -53,7 +53,7 @@ def load_16k(path: Path) -> np.ndarray:
     import numpy as np
     from scipy.signal import resample_poly
 
-    from tdpr_cli.audio_io import AudioSource
+    from tdpr_cli.audio.read import AudioSource
     from tdpr_cli.config import SAMPLE_RATE
 
     source = AudioSource(path)
@@ -100,7 +100,7 @@ def eval_cmd(est: Est, ref: Ref, cutoff: CutoffOpt = None, json_out: JsonOpt = F
     from rich.console import Console
 
     from tdpr_cli.config import SAMPLE_RATE
-    from tdpr_cli.evaluate import score
+    from tdpr_cli.evaluation.metrics import score
 
     e, r = load_pair(est, ref)
     scores = score(e, r, cutoff)

@@ -1,6 +1,6 @@
 """``tdpr report IN OUT [--ref REF]``, and the ``--report``/``--report-dir`` of ``tdpr restore``.
 
-``tdpr report`` draws the report of ``tdpr_cli.report`` for files that
+``tdpr report`` draws the report of ``tdpr_cli.report.analyse`` for files that
 already exist. Its phase view needs the TD-CNN and the vocoder; they are
 loaded (lazily, only then) from the lock like ``tdpr restore`` does, and when
 no weights can be had the phase panel is replaced by a note saying why. The
@@ -22,9 +22,9 @@ from tdpr_cli.config import PhaseMode
 from tdpr_cli.errors import InputError, TdprError, UsageError, WeightsError
 
 if TYPE_CHECKING:
-    from tdpr_cli.jobs import FileRecord
-    from tdpr_cli.pipeline import Restorer
-    from tdpr_cli.report import IndexRow
+    from tdpr_cli.restore.file import FileRecord
+    from tdpr_cli.restore.pipeline import Restorer
+    from tdpr_cli.report.analyse import IndexRow
 
 In = Annotated[Path, typer.Argument(metavar="IN", help="The band-limited input file.")]
 Out = Annotated[Path, typer.Argument(metavar="OUT", help="The restored file.")]
@@ -42,7 +42,7 @@ def _restorer(model, vocoder, offline: bool, phase: PhaseMode, device: str) -> t
     """Load the models for the phase view, exactly as ``tdpr restore`` would."""
     from tdpr_cli.commands.restore import Precision, load_models, pick_device
     from tdpr_cli.config import RestoreConfig
-    from tdpr_cli.pipeline import Restorer
+    from tdpr_cli.restore.pipeline import Restorer
 
     dev, amp = pick_device(device, Precision.FP32)
     tdcnn, voc, info = load_models(model, vocoder, None, None, False, offline, phase)
@@ -64,7 +64,7 @@ def report_cmd(
     """Draw spectrograms, LTAS and the phase view of IN and OUT (and REF) into a PNG or HTML report."""
     from rich.console import Console
 
-    from tdpr_cli.report import (
+    from tdpr_cli.report.analyse import (
         build_report,
         check_report_path,
         require_matplotlib,
@@ -103,7 +103,7 @@ class RestoreReports:
     def plan(cls, path: Path | None, folder: Path | None, inp: str, out: str | None,
              out_dir: Path | None) -> RestoreReports | None:
         """Validate the options before any model is loaded; None when no report is asked for."""
-        from tdpr_cli.report import check_report_path, require_matplotlib
+        from tdpr_cli.report.analyse import check_report_path, require_matplotlib
 
         if path is None and folder is None:
             return None
@@ -132,7 +132,7 @@ class RestoreReports:
         written); with ``--report-dir`` it becomes a warning of that file, so a
         batch never stops for a picture.
         """
-        from tdpr_cli.report import IndexRow, build_report, short_models, write_report
+        from tdpr_cli.report.analyse import IndexRow, build_report, short_models, write_report
 
         link = None
         if rec.status in ("ok", "passthrough"):
@@ -156,7 +156,7 @@ class RestoreReports:
 
     def finish(self) -> Path | None:
         """Write ``index.html`` in ``--report-dir`` mode; returns its path."""
-        from tdpr_cli.report import write_index
+        from tdpr_cli.report.analyse import write_index
 
         if self.folder is None:
             return None

@@ -92,7 +92,8 @@ def pick_device(name: str, precision: Precision):
 
 def load_models(model, vocoder, weights, sha256, trust_local, offline, phase):
     """(tdcnn, vocoder or None, {'tdcnn': 'name@sha', ...}) from the lock or local files."""
-    from tdpr_cli import hub, weights as W
+    from tdpr_cli.weights import hub
+    from tdpr_cli.weights import resolve as W
     from tdpr_cli.models.load import load_model
 
     offline = hub.is_offline(offline)
@@ -139,7 +140,7 @@ def restore_cmd(
     report_dir: ReportDir = None,
 ) -> None:
     """Restore band-limited music to 16 kHz with an 8 kHz bandwidth."""
-    from tdpr_cli.commands import restore_run
+    from tdpr_cli.commands import batch as restore_run
     from tdpr_cli.commands.report import RestoreReports
 
     pairs, folder = restore_run.plan_outputs(inp, out, out_dir)
@@ -159,7 +160,7 @@ def restore_cmd(
         torch.set_num_threads(threads)
     dev, amp = pick_device(device, precision)
     tdcnn, voc, info = load_models(model, vocoder, weights, sha256, trust_local, offline, phase)
-    from tdpr_cli.pipeline import Restorer
+    from tdpr_cli.restore.pipeline import Restorer
 
     restorer = Restorer(tdcnn, voc, cfg, dev, amp)
     if reports is not None:

@@ -5,7 +5,9 @@ Commands parse options into a frozen ``TrainConfig``, call one function of
 code are imported inside the commands, so ``tdpr --help`` stays instant and
 inference never imports them.
 
-Run without the main CLI: ``PYTHONPATH=src python -m tdpr_cli.commands.train tdcnn --help``.
+SIGTERM reaches the loop as ``KeyboardInterrupt`` (``cli.main`` installs the
+handlers); the loop saves a checkpoint on the way out. From a checkout without
+installing: ``PYTHONPATH=src python -m tdpr_cli train tdcnn --help``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from tdpr_cli.errors import TdprError, UsageError
+from tdpr_cli.errors import UsageError
 
 app = typer.Typer(help="Train the default models on the rendered corpus.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -76,9 +78,8 @@ def _config(options: dict, model: dict, loss: dict):
 
 
 def _command_line() -> str:
-    """This invocation as a ``tdpr train ...`` command (also when run as a module)."""
-    via_tdpr = Path(sys.argv[0]).name == "tdpr"
-    return shlex.join(["tdpr", *sys.argv[1:]] if via_tdpr else ["tdpr", "train", *sys.argv[1:]])
+    """This invocation as a ``tdpr train ...`` command (``tdpr`` or ``python -m tdpr_cli``)."""
+    return shlex.join(["tdpr", *sys.argv[1:]])
 
 
 def _say(message: str) -> None:
@@ -161,21 +162,3 @@ def vocoder(
     model = {"dim": dim, "intermediate": intermediate, "layers": layers}
     train_vocoder(_config(locals(), model, {"mel_weight": mel_weight}), progress=_say)
 
-
-def main() -> None:
-    """Stand-alone entry until cli.py registers ``app``: maps TdprError to its exit code."""
-    import signal
-
-    def stop(signum, frame):  # noqa: ARG001 - signal handler signature
-        raise KeyboardInterrupt  # the loop saves a checkpoint on the way out
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        app()
-    except TdprError as exc:
-        _say(f"tdpr: error: {exc}")
-        raise SystemExit(exc.exit_code) from None
-
-
-if __name__ == "__main__":
-    main()

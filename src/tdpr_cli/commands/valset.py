@@ -1,4 +1,4 @@
-"""``tdpr data valset``: build the fixed validation set (``tdpr_cli.valset``).
+"""``tdpr data valset``: build the fixed validation set (``tdpr_cli.evaluation.valset``).
 
 Only parses options, calls ``valset_build.build`` and reports. Progress and notes
 go to stderr; with ``--json`` a summary object goes to stdout. numpy, scipy
@@ -42,7 +42,9 @@ def valset_cmd(
     """
     from rich.progress import Progress
 
-    from tdpr_cli import valset, valset_build
+    from tdpr_cli.evaluation import valset
+
+    from tdpr_cli.evaluation import valset_build
 
     console = Console(stderr=True)
     out_dir = out if out is not None else data / "valset"

@@ -18,9 +18,11 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from tdpr_cli import hashing, hub
+from tdpr_cli.weights import verify as hashing
+
+from tdpr_cli.weights import hub
 from tdpr_cli.errors import WeightsError
-from tdpr_cli.lockfile import MODEL_KINDS, BundledSource, FileEntry, Lock, user_lock_path
+from tdpr_cli.weights.lock import MODEL_KINDS, BundledSource, FileEntry, Lock, user_lock_path
 
 app = typer.Typer(
     name="weights",
@@ -78,7 +80,7 @@ def _human_size(n: int) -> str:
 @app.command("list")
 def list_models(json_out: JsonOpt = False) -> None:
     """List the models of the packaged and user locks, and whether they are on disk."""
-    from tdpr_cli.weights import load_lock
+    from tdpr_cli.weights.resolve import load_lock
 
     rows = _status_rows(load_lock())
     if json_out:
@@ -101,7 +103,7 @@ def list_models(json_out: JsonOpt = False) -> None:
 @app.command("verify")
 def verify(json_out: JsonOpt = False) -> None:
     """Re-hash every pinned file on disk (bundled and cached); fail on any mismatch."""
-    from tdpr_cli.weights import load_lock, verify_all
+    from tdpr_cli.weights.resolve import load_lock, verify_all
 
     results = verify_all(load_lock(), offline=True)
     if json_out:
@@ -143,7 +145,7 @@ def fetch(
     offline: OfflineOpt = False,
 ) -> None:
     """Download models at their pinned commit and verify them; print their paths."""
-    from tdpr_cli.weights import load_lock, resolve
+    from tdpr_cli.weights.resolve import load_lock, resolve
 
     lock = load_lock()
     for name in names:
@@ -170,10 +172,28 @@ def add(
     offline: OfflineOpt = False,
 ) -> None:
     """Download a Hub model and its .json config and pin both in your user lock."""
-    from tdpr_cli.weights import add_hf_entry
+    from tdpr_cli.weights.resolve import add_hf_entry
 
     path = user_lock_path()
     entry = add_hf_entry(uri, name, kind.value, path, offline=offline)
     size = sum(f.size for f in entry.files)
     console.print(f"pinned {entry.name} ({entry.kind}, {size} bytes) in the user lock:")
     typer.echo(str(path))
+
+
+@app.command("pin")
+def pin(
+    name: Annotated[str, typer.Argument(help="Model name; hashes DIR/NAME.safetensors and DIR/NAME.json.")],
+    kind: Annotated[Kind, typer.Option("--kind", help="What the model is.")],
+    folder: Annotated[Path, typer.Option("--dir", help="Folder holding the two files.")],
+    default: Annotated[bool, typer.Option("--default", help="Make it the default of its kind.")] = False,
+    lock: Annotated[Path | None, typer.Option("--lock", help="Lock to rewrite (default: the packaged one).")] = None,
+) -> None:
+    """Hash a bundled model into a lock (maintainers: after training); print its block."""
+    from tdpr_cli.weights.lock import PACKAGED_LOCK, read_lock
+    from tdpr_cli.weights.lock_render import render_entry
+    from tdpr_cli.weights.pin import write_pin
+
+    written = write_pin(name, kind.value, folder, lock=lock or PACKAGED_LOCK, default=default)
+    typer.echo(render_entry(read_lock(written[0])[0][name]), nl=False)
+    console.print("wrote " + ", ".join(map(str, written)))

@@ -1,7 +1,7 @@
 """Build models from verified safetensors + JSON config files, and export them.
 
 Files are read with safetensors only (no pickle). Callers hand in paths that
-``tdpr_cli.weights`` has already verified against their pinned sha256.
+``tdpr_cli.weights.resolve`` has already verified against their pinned sha256.
 An architecture registry maps the config's ``arch`` to (model class, config class).
 """
 
@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from torch import nn
 
-from tdpr_cli.atomic import atomic_write, atomic_write_text
+from tdpr_cli.audio.atomic import atomic_write, atomic_write_text
 from tdpr_cli.config import SAMPLE_RATE
 from tdpr_cli.errors import WeightsError
 from tdpr_cli.models.audiounet import AudioUNet, AudioUNetConfig

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from tdpr_cli.config import StftConfig
 from tdpr_cli.errors import UsageError
 from tdpr_cli.models.base import ModelBase
-from tdpr_cli.spectral import Stft
+from tdpr_cli.dsp.spectral import Stft
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from tdpr_cli.atomic import atomic_write, atomic_write_text
+from tdpr_cli.audio.atomic import atomic_write, atomic_write_text
 from tdpr_cli.errors import InputError, OutputError
 
 CHECKPOINT = "checkpoint"

@@ -31,7 +31,7 @@ import numpy as np
 
 from tdpr_cli.config import SAMPLE_RATE
 from tdpr_cli.errors import InputError, UsageError
-from tdpr_cli.train import degrade as deg
+from tdpr_cli.simulate import degrade as deg
 from tdpr_cli.train.timbre import ColourRange, apply_colour, draw_colour
 
 #: Realism weights: the share of segments drawn from each soundfont, before normalising.

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from tdpr_cli.errors import Interrupted, TdprError, UsageError
 from tdpr_cli.train import checkpoint as ck
 from tdpr_cli.train import snapshots
-from tdpr_cli.train.degrade import SimConfig
+from tdpr_cli.simulate.degrade import SimConfig
 from tdpr_cli.train.dataset import SegmentConfig, SegmentSampler, ValidItem, read_clips, validation_set
 from tdpr_cli.train.provenance import training_record
 from tdpr_cli.train.schedule import TrainConfig, learning_rate
@@ -233,7 +233,7 @@ def train_tdcnn(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, Pa
 def train_vocoder(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, Path] | None:
     """Train the mel vocoder to resynthesise wideband segments from their log-mel; export it."""
     from tdpr_cli.models.vocoder import Vocoder, VocoderConfig
-    from tdpr_cli.spectral import LogMel
+    from tdpr_cli.dsp.spectral import LogMel
     from tdpr_cli.train.losses import VocoderLoss
     from tdpr_cli.train.validate import validate_vocoder
 

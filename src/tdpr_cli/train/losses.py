@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from tdpr_cli.config import StftConfig
 from tdpr_cli.errors import UsageError
-from tdpr_cli.spectral import LogMel
+from tdpr_cli.dsp.spectral import LogMel
 
 #: (n_fft, hop, window) of the paper's three resolutions.
 PAPER_RESOLUTIONS: tuple[tuple[int, int, int], ...] = ((512, 256, 512), (1024, 512, 1024), (2048, 1024, 2048))
@@ -259,7 +259,7 @@ LOSS_RECIPES: dict[str, dict[str, float]] = {
 class MelL1(nn.Module):
     """L1 between the natural-log mel spectrograms of estimate and reference.
 
-    Uses the vocoder's own analysis (``tdpr_cli.spectral.LogMel``, 1024/256,
+    Uses the vocoder's own analysis (``tdpr_cli.dsp.spectral.LogMel``, 1024/256,
     80 Slaney bands, floor 1e-5), so the loss sees what the vocoder is fed.
 
     Shape:

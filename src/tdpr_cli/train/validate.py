@@ -10,7 +10,7 @@ in training), LSD, and the phase error against the ground truth in the low
 band (50 Hz .. cutoff - 250 Hz) and the high band (cutoff .. 8 kHz): what
 phase repair takes from the vocoder.
 
-All metrics come from ``tdpr_cli.evaluate`` (numpy); models run under
+All metrics come from ``tdpr_cli.evaluation.metrics`` (numpy); models run under
 ``torch.no_grad`` in eval mode and are put back in train mode afterwards.
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tdpr_cli import evaluate as ev
+from tdpr_cli.evaluation import metrics as ev
 from tdpr_cli.config import SAMPLE_RATE
 from tdpr_cli.train.dataset import ValidItem
 
@@ -93,7 +93,7 @@ def validate_tdcnn(model: nn.Module, items: list[ValidItem], device: torch.devic
 
 def validate_vocoder(model: nn.Module, items: list[ValidItem], device: torch.device) -> dict[str, float]:
     """Resynthesis of ground-truth mel: mel L1, LSD and low/high-band phase error."""
-    from tdpr_cli.spectral import LogMel
+    from tdpr_cli.dsp.spectral import LogMel
 
     if not items:
         return {}

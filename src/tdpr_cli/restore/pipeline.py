@@ -16,12 +16,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from tdpr_cli.bandwidth import Bandwidth
-from tdpr_cli.chunking import Chunk, run_chunked
+from tdpr_cli.dsp.bandwidth import Bandwidth
+from tdpr_cli.dsp.chunking import Chunk, run_chunked
 from tdpr_cli.config import PhaseMode, RestoreConfig
 from tdpr_cli.errors import UsageError
-from tdpr_cli.phase import repair
-from tdpr_cli.spectral import LogMel, Stft
+from tdpr_cli.dsp.phase import repair
+from tdpr_cli.dsp.spectral import LogMel, Stft
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tdpr_cli.errors import WeightsError
-from tdpr_cli.lockfile import MODEL_KINDS, atomic_write_text
+from tdpr_cli.weights.lock import MODEL_KINDS, atomic_write_text
 
 _CHUNK = 1 << 20
 #: realpath -> {"size", "mtime_ns", "ctime_ns", "sha256"} of files verified in this process.

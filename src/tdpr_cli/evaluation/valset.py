@@ -40,9 +40,9 @@ import soundfile as sf
 
 from tdpr_cli.config import SAMPLE_RATE
 from tdpr_cli.errors import InputError, UsageError
-from tdpr_cli.evaluate import ssr_stft_params
-from tdpr_cli.train.degrade import FILTERS, family_of
-from tdpr_cli.train.manifest import derive_seed, sha256_file
+from tdpr_cli.evaluation.metrics import ssr_stft_params
+from tdpr_cli.simulate.degrade import FILTERS, family_of
+from tdpr_cli.corpus.manifest import derive_seed, sha256_file
 
 MANIFEST_NAME = "manifest.json"
 #: The four representative input bandwidths of the paper's Table 1, in Hz.

@@ -21,9 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from tdpr_cli.train import augment, procedural, render
-from tdpr_cli.train.corpus import Piece, cached_midi, corpus_pieces
-from tdpr_cli.train.manifest import (
+from tdpr_cli.corpus import augment
+
+from tdpr_cli.corpus import procedural
+
+from tdpr_cli.corpus import render
+from tdpr_cli.corpus.sources import Piece, cached_midi, corpus_pieces
+from tdpr_cli.corpus.manifest import (
     MANIFEST_NAME, ClipRecord, derive_seed, load_manifest, save_manifest, sha256_file, split_of,
 )
 

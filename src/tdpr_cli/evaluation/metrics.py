@@ -293,7 +293,7 @@ def score(est: Signal, ref: Signal, cutoff_hz: float | None = None, sr: int = SA
     500 Hz band above the cutoff.
     """
     est, ref = spectra_pair(est, ref)
-    from tdpr_cli.comb import comb_db
+    from tdpr_cli.evaluation.comb import comb_db
 
     result = {"lsd": lsd(est, ref, sr), "lsd_2048": lsd_2048(est, ref), "snr": snr(est.x, ref.x),
               "comb": comb_db(est.x, sr)}

@@ -1,29 +1,30 @@
 """Find a model's files, fetch them if needed, and verify them before anyone loads them.
 
-Every model tdpr loads is named in a lock (:mod:`tdpr_cli.lockfile`): the
+Every model tdpr loads is named in a lock (:mod:`tdpr_cli.weights.lock`): the
 packaged ``weights.lock`` plus an optional user lock merged on top. Resolving
 a model locates its ``.safetensors`` weights and ``.json`` architecture config
 (bundled in the package, or in the Hugging Face cache at a pinned commit),
-checks size and sha256 of both (:mod:`tdpr_cli.hashing`) and the config's
+checks size and sha256 of both (:mod:`tdpr_cli.weights.verify`) and the config's
 canonical architecture hash, and only then returns paths. A download that
 fails verification is deleted from the hub cache so it cannot be used later.
 
-Bundled entries are written with ``python -m tdpr_cli.weights pin NAME --kind
-KIND --dir DIR [--default]``, which hashes the two files and rewrites both the
+Bundled entries are written with ``tdpr weights pin NAME --kind KIND
+--dir DIR [--default]``, which hashes the two files and rewrites both the
 packaged and the top-level lock.
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal, NamedTuple
 
-from tdpr_cli import hashing, hub
+from tdpr_cli.weights import verify as hashing
+
+from tdpr_cli.weights import hub
 from tdpr_cli.errors import UsageError, WeightsError
-from tdpr_cli.lockfile import (
+from tdpr_cli.weights.lock import (
     COMMIT_RE,
     MODEL_KINDS,
     NAME_RE,
@@ -40,8 +41,8 @@ from tdpr_cli.lockfile import (
     read_lock,
     user_lock_path,
 )
-from tdpr_cli.lockrender import render_entry, render_lock
-from tdpr_cli.pin import pin_bundled, write_pin
+from tdpr_cli.weights.lock_render import render_entry, render_lock
+from tdpr_cli.weights.pin import pin_bundled, write_pin
 
 __all__ = [
     "Lock", "ModelEntry", "ResolvedModel", "VerifyResult", "add_hf_entry", "load_lock",
@@ -289,8 +290,3 @@ def _verify_one(entry: ModelEntry, f: FileEntry, *, offline: bool) -> tuple[str,
         return "mismatch", str(exc)
     return "ok", str(path)
 
-
-if __name__ == "__main__":
-    from tdpr_cli.pin import main
-
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """``weights.lock``: the models tdpr may load, each file pinned by size and sha256.
 
-The lock is TOML, written by ``python -m tdpr_cli.weights pin`` (bundled
+The lock is TOML, written by ``tdpr weights pin`` (bundled
 models) and ``tdpr weights add`` (Hugging Face models in the user lock)::
 
     version = 1
@@ -10,7 +10,7 @@ models) and ``tdpr weights add`` (Hugging Face models in the user lock)::
     name = "seanet-piano-16k"
     kind = "tdcnn"
     config_sha256 = "<64 hex>"
-    source = { type = "bundled", path = "weights/" }
+    source = { type = "bundled", path = "weights/bundled/" }
     [[model.file]]
     filename = "seanet-piano-16k.safetensors"
     sha256 = "<64 hex>"
@@ -33,13 +33,13 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, get_args
 
-from tdpr_cli import atomic
+from tdpr_cli.audio import atomic
 from tdpr_cli.errors import WeightsError
 
 ModelKind = Literal["tdcnn", "vocoder"]
 MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
 LOCK_VERSION = 1
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
 PACKAGED_LOCK = PACKAGE_DIR / "weights.lock"
 
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
@@ -49,7 +49,7 @@ REPO_ID_RE = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 
 HEADER = (
     "# Models tdpr may load; every file is pinned by size and sha256.\n"
-    "# Generated: edit with `python -m tdpr_cli.weights pin` (bundled models).\n"
+    "# Generated: edit with `tdpr weights pin` (bundled models).\n"
     "# Keep src/tdpr_cli/weights.lock and the top-level weights.lock identical.\n"
 )
 USER_HEADER = (

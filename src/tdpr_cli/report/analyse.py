@@ -25,10 +25,10 @@ import numpy as np
 
 from tdpr_cli.config import SAMPLE_RATE, StftConfig
 from tdpr_cli.errors import OutputError, UsageError
-from tdpr_cli.report_phase import BIN_MARGIN_HZ, PhaseView, phase_view
+from tdpr_cli.report.phase_view import BIN_MARGIN_HZ, PhaseView, phase_view
 
 if TYPE_CHECKING:
-    from tdpr_cli.pipeline import Restorer
+    from tdpr_cli.restore.pipeline import Restorer
 
 #: At most this many spectrogram columns: about one per pixel of the figure.
 MAX_COLUMNS = 1200
@@ -111,10 +111,10 @@ class Analysis:
 
 def analyse_file(path: str | Path) -> Analysis:
     """One streaming pass: resample to 16 kHz, spectrogram of the mono mix, LTAS of all channels."""
-    from tdpr_cli.audio_io import AudioSource
-    from tdpr_cli.bandwidth import SpectrumAccumulator
-    from tdpr_cli.jobs import resampled
-    from tdpr_cli.resample import output_length
+    from tdpr_cli.audio.read import AudioSource
+    from tdpr_cli.dsp.bandwidth import SpectrumAccumulator
+    from tdpr_cli.restore.file import resampled
+    from tdpr_cli.audio.resample import output_length
 
     src = AudioSource(str(path))
     spec = SpectrogramAccumulator(output_length(src.info.frames, src.info.sample_rate))
@@ -159,7 +159,7 @@ def short_models(info: dict[str, str]) -> str:
 def scores(inp: str | Path, out: str | Path, ref: str | Path, cutoff_hz: float | None) -> dict[str, dict[str, float]]:
     """``evaluate.score`` of the input and of the output against the reference (whole files)."""
     from tdpr_cli.commands.evaluate import load_pair
-    from tdpr_cli.evaluate import score
+    from tdpr_cli.evaluation.metrics import score
 
     band = cutoff_hz if cutoff_hz is not None and 0 < cutoff_hz < SAMPLE_RATE / 2 else None
     return {name: score(*load_pair(Path(p), Path(ref)), band) for name, p in (("input", inp), ("output", out))}
@@ -180,7 +180,7 @@ def build_report(
     ``cutoff_hz`` defaults to the one detected from the input's LTAS. Without a
     ``restorer`` there is no phase view (the caller says why in ``notes``).
     """
-    from tdpr_cli.bandwidth import detect
+    from tdpr_cli.dsp.bandwidth import detect
 
     a_in, a_out = analyse_file(inp), analyse_file(out)
     a_ref = analyse_file(ref) if ref is not None else None
@@ -210,7 +210,7 @@ def _clock(seconds: float) -> str:
 
 def write_report(data: ReportData, path: str | Path) -> Path:
     """Draw ``data`` into ``path`` (.png, or .html with the PNG embedded), atomically."""
-    from tdpr_cli import report_plot
+    from tdpr_cli.report import plot as report_plot
 
     path = Path(path)
     check_report_path(path)
@@ -222,7 +222,7 @@ def write_report(data: ReportData, path: str | Path) -> Path:
 
 
 def _atomic_write(path: Path, body: bytes) -> None:
-    from tdpr_cli.atomic import atomic_write_bytes
+    from tdpr_cli.audio.atomic import atomic_write_bytes
 
     try:
         atomic_write_bytes(path, body, suffix=".part")
@@ -242,7 +242,7 @@ class IndexRow:
 
 def write_index(folder: str | Path, rows: list[IndexRow], title: str = "tdpr reports") -> Path:
     """``folder/index.html`` linking every per-file report."""
-    from tdpr_cli import report_plot
+    from tdpr_cli.report import plot as report_plot
 
     path = Path(folder) / "index.html"
     _atomic_write(path, report_plot.index_html(rows, title).encode())

@@ -21,7 +21,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tdpr_cli.atomic import atomic_write_text
+from tdpr_cli.audio.atomic import atomic_write_text
 from tdpr_cli.config import SAMPLE_RATE
 from tdpr_cli.errors import InputError, OutputError
 

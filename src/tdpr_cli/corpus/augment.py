@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tdpr_cli.train.procedural import HIGHEST, LOWEST
+from tdpr_cli.corpus.procedural import HIGHEST, LOWEST
 
 DEFAULT_TEMPO_US = 500_000  # MIDI's implied tempo (120 bpm) when a file sets none
 

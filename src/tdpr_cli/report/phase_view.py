@@ -22,7 +22,7 @@ from tdpr_cli.config import SAMPLE_RATE, StftConfig
 from tdpr_cli.errors import InputError, UsageError
 
 if TYPE_CHECKING:
-    from tdpr_cli.pipeline import Restorer
+    from tdpr_cli.restore.pipeline import Restorer
 
 #: Frames of the phase view, as in the paper's figure 4.
 PHASE_FRAMES = 40
@@ -79,7 +79,7 @@ def _bin_phase(x: np.ndarray, first: int, frames: int, cfg: StftConfig) -> np.nd
     """(frames, F) complex STFT (centred Hann, as phase repair uses) from frame ``first``."""
     import torch
 
-    from tdpr_cli.spectral import Stft
+    from tdpr_cli.dsp.spectral import Stft
 
     spec = Stft(cfg)(torch.as_tensor(x, dtype=torch.float32)[None])[0].T.numpy()
     return spec[first : first + frames]

@@ -25,9 +25,9 @@ import soundfile as sf
 
 from tdpr_cli.config import SAMPLE_RATE
 from tdpr_cli.errors import InputError, OutputError, UsageError
-from tdpr_cli.train.degrade import degrade, family_of
-from tdpr_cli.train.manifest import sha256_file
-from tdpr_cli.valset import MANIFEST_NAME, Excerpt, Selection, ValsetConfig, lr_order, read_excerpt, select
+from tdpr_cli.simulate.degrade import degrade, family_of
+from tdpr_cli.corpus.manifest import sha256_file
+from tdpr_cli.evaluation.valset import MANIFEST_NAME, Excerpt, Selection, ValsetConfig, lr_order, read_excerpt, select
 
 VALSET_VERSION = 2  # 2: the paper's exact filters plus the soft family
 PCM16_SCALE = 32768.0

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tdpr_cli.audio_io import STDIO, AudioSource, prepare_output, write_stream
-from tdpr_cli.bandwidth import SpectrumAccumulator, detect
+from tdpr_cli.audio.read import STDIO, AudioSource, prepare_output, write_stream
+from tdpr_cli.dsp.bandwidth import SpectrumAccumulator, detect
 from tdpr_cli.config import SAMPLE_RATE, RestoreConfig, Subtype
 from tdpr_cli.errors import OutputError, UsageError
-from tdpr_cli.pipeline import Decision, Restorer, decide
-from tdpr_cli.resample import StreamResampler, output_length
+from tdpr_cli.restore.pipeline import Decision, Restorer, decide
+from tdpr_cli.audio.resample import StreamResampler, output_length
 
 #: Extensions picked up in batch mode.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")

@@ -26,7 +26,7 @@ import numpy as np
 import soundfile as sf
 
 # Re-exported: callers import the write side from here too.
-from tdpr_cli.audio_write import (
+from tdpr_cli.audio.write import (
     FULL_SCALE,
     STDIO,
     WriteResult,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from tdpr_cli.lockfile import HEADER, LOCK_VERSION, BundledSource, ModelEntry
+from tdpr_cli.weights.lock import HEADER, LOCK_VERSION, BundledSource, ModelEntry
 
 
 def render_entry(entry: ModelEntry) -> str:

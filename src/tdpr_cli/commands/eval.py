@@ -83,7 +83,7 @@ def _runner(models, weights, sha256, trust_local, offline, device, threads):
 
     from tdpr_cli.commands.restore import Precision, load_models, pick_device
     from tdpr_cli.config import PhaseMode
-    from tdpr_cli.evaltable import ModelRunner
+    from tdpr_cli.evaluation.table import ModelRunner
 
     if threads:
         torch.set_num_threads(threads)
@@ -119,8 +119,10 @@ def table_cmd(
     from rich.console import Console
     from rich.progress import Progress
 
-    from tdpr_cli import evaltable, evaltable_report
-    from tdpr_cli.valset_index import load_index
+    from tdpr_cli.evaluation import table as evaltable
+
+    from tdpr_cli.evaluation import table_report as evaltable_report
+    from tdpr_cli.evaluation.valset_index import load_index
 
     console = Console(stderr=True, quiet=quiet)
     keys = evaltable.parse_rows(rows)

@@ -24,7 +24,7 @@ def plan_outputs(inp: str, out: str | None, out_dir: Path | None) -> tuple[list[
             raise UsageError(f"{inp} is a folder: use `tdpr restore {inp} --out OUTDIR`")
         if out_dir.resolve() == Path(inp).resolve():
             raise UsageError("--out must differ from the input folder; tdpr never writes over its inputs")
-        from tdpr_cli.jobs import discover
+        from tdpr_cli.restore.file import discover
 
         return [(str(a), str(b)) for a, b in discover(Path(inp), out_dir)], True
     if out_dir is not None:
@@ -80,7 +80,7 @@ def run(pairs, folder, restorer, info, subtype, overwrite, skip_existing, quiet,
     ``reports`` (a ``commands.report.RestoreReports``) draws a report of each file
     after it is written, before its record is logged, so report warnings show.
     """
-    from tdpr_cli.jobs import FileRecord, restore_file
+    from tdpr_cli.restore.file import FileRecord, restore_file
 
     records = []
     with _progress(console, quiet) as bar:

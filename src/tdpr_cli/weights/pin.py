@@ -1,7 +1,7 @@
-"""Pin bundled weights into the packaged lock: ``python -m tdpr_cli.weights pin``.
+"""Pin bundled weights into the packaged lock (``tdpr weights pin``).
 
-This is the maintainers' side of :mod:`tdpr_cli.weights`: after training,
-``pin NAME --kind KIND --dir src/tdpr_cli/weights [--default]`` hashes
+This is the maintainers' side of :mod:`tdpr_cli.weights.resolve`: after training,
+``tdpr weights pin NAME --kind KIND --dir src/tdpr_cli/weights/bundled [--default]`` hashes
 ``NAME.safetensors`` and ``NAME.json`` and rewrites the lock, so the hashes
 that ship are always computed by code, never pasted by hand. The lock is
 rendered whole in a stable order, and the top-level ``weights.lock`` of a
@@ -12,14 +12,12 @@ its bundled paths are then relative to that lock's folder.
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 from pathlib import Path, PurePosixPath
 
-from tdpr_cli import hashing
-from tdpr_cli.errors import TdprError, UsageError, WeightsError
-from tdpr_cli.lockfile import (
+from tdpr_cli.weights import verify as hashing
+from tdpr_cli.errors import UsageError, WeightsError
+from tdpr_cli.weights.lock import (
     HEADER,
     MODEL_KINDS,
     NAME_RE,
@@ -32,7 +30,7 @@ from tdpr_cli.lockfile import (
     parse_lock_text,
     read_lock,
 )
-from tdpr_cli.lockrender import render_entry, render_lock
+from tdpr_cli.weights.lock_render import render_entry, render_lock
 
 
 def bundled_entry(name: str, kind: str, dir: Path, lock_dir: Path) -> ModelEntry:
@@ -92,24 +90,3 @@ def write_pin(
         raise WeightsError(f"cannot write the lock: {exc}") from None
     return targets
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m tdpr_cli.weights``; returns the exit code."""
-    parser = argparse.ArgumentParser(prog="python -m tdpr_cli.weights")
-    sub = parser.add_subparsers(dest="command", required=True)
-    pin = sub.add_parser("pin", help="hash bundled NAME.safetensors and NAME.json into the lock")
-    pin.add_argument("name")
-    pin.add_argument("--kind", required=True, choices=MODEL_KINDS)
-    pin.add_argument("--dir", required=True, type=Path, help="folder holding the two files")
-    pin.add_argument("--default", action="store_true", help="make it the default of its kind")
-    pin.add_argument("--lock", type=Path, default=PACKAGED_LOCK, help="lock to rewrite")
-    args = parser.parse_args(argv)
-    try:
-        written = write_pin(args.name, args.kind, args.dir, lock=args.lock, default=args.default)
-        block = render_entry(read_lock(written[0])[0][args.name])
-    except TdprError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    sys.stdout.write(block)
-    print("wrote " + ", ".join(map(str, written)), file=sys.stderr)
-    return 0

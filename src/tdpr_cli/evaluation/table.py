@@ -1,6 +1,6 @@
 """The paper's Table 1 protocol (§4.3) on the fixed validation set: ``tdpr eval table``.
 
-Every low-resolution (LR) file of the set (``tdpr_cli.valset``) is restored
+Every low-resolution (LR) file of the set (``tdpr_cli.evaluation.valset``) is restored
 by each system of ``ROWS`` and scored against its reference with
 ``evaluate.score`` at the LR file's known cutoff. The systems:
 
@@ -38,12 +38,12 @@ import numpy as np
 
 from tdpr_cli.config import SAMPLE_RATE, PhaseMode
 from tdpr_cli.errors import UsageError
-from tdpr_cli.evaluate import BIAS_BAND_HZ, bias_key
+from tdpr_cli.evaluation.metrics import BIAS_BAND_HZ, bias_key
 
 if TYPE_CHECKING:  # torch is imported only when model rows run
     from torch import nn
 
-    from tdpr_cli.valset_index import ValsetIndex, ValsetItem
+    from tdpr_cli.evaluation.valset_index import ValsetIndex, ValsetItem
 
 RESULT_VERSION = 1
 #: Metrics of ``evaluate.score`` that the table aggregates, in report order.
@@ -62,7 +62,7 @@ class ModelRunner:
 
     def __init__(self, tdcnn: nn.Module, vocoder: nn.Module | None, device: str = "cpu") -> None:
         from tdpr_cli.config import RestoreConfig
-        from tdpr_cli.pipeline import Restorer
+        from tdpr_cli.restore.pipeline import Restorer
 
         # phase none: the Restorer runs (and chunks) only the TD-CNN; the other
         # rows are derived from its output below, with the same STFT and settings.
@@ -91,7 +91,7 @@ class ModelRunner:
         """``phase.repair`` of TD-CNN output ``y`` with vocoder output ``v`` in ``mode``."""
         import torch
 
-        from tdpr_cli.phase import repair
+        from tdpr_cli.dsp.phase import repair
 
         r, cfg = self.restorer, self.restorer.cfg
         with torch.inference_mode():
@@ -103,7 +103,7 @@ class ModelRunner:
         """TD-CNN magnitude with the reference phase in every bin (paper §4.2)."""
         import torch
 
-        from tdpr_cli.phase import replace_phase
+        from tdpr_cli.dsp.phase import replace_phase
 
         r = self.restorer
         with torch.inference_mode():
@@ -132,7 +132,7 @@ class ItemContext:
 
 
 def _noise_fill(ctx: ItemContext) -> np.ndarray:
-    from tdpr_cli.evaluate import noise_fill
+    from tdpr_cli.evaluation.metrics import noise_fill
 
     return noise_fill(ctx.lr, SAMPLE_RATE, ctx.item.cutoff_hz, ctx.seed)
 
@@ -182,7 +182,7 @@ def _aggregate(records: list[dict], metric: str, cutoffs: list[str], kinds: list
     """Per-cutoff means over the paper's kinds and their average (the Table 1 figures),
     the same over the soft kinds (``soft_by_cutoff``, ``soft_avg``), per-(cutoff, kind)
     means and the spread across the paper's kinds."""
-    from tdpr_cli.train.degrade import SOFT_KINDS
+    from tdpr_cli.simulate.degrade import SOFT_KINDS
 
     by_kind = {
         c: {k: _mean([r["metrics"].get(metric) for r in records if r["cutoff"] == c and r["kind"] == k]) for k in kinds}
@@ -219,8 +219,8 @@ def run(
 ) -> dict[str, Any]:
     """Score every row on every LR file of ``index``; return the JSON-able result."""
     from tdpr_cli.commands.evaluate import json_safe, load_16k
-    from tdpr_cli.evaluate import Spectra, band_log_rms, score
-    from tdpr_cli.train.manifest import derive_seed
+    from tdpr_cli.evaluation.metrics import Spectra, band_log_rms, score
+    from tdpr_cli.corpus.manifest import derive_seed
 
     if runner is None and any(ROWS[r].needs_models for r in rows):
         raise UsageError("rows " + ", ".join(r for r in rows if ROWS[r].needs_models) + " need models")

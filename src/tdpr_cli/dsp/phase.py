@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from tdpr_cli.config import SAMPLE_RATE, PhaseMode, StftConfig
-from tdpr_cli.spectral import Stft
+from tdpr_cli.dsp.spectral import Stft
 
 
 def band_mask(cfg: StftConfig, cutoff_hz: float | None, crossfade_hz: float) -> Tensor:

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tdpr_cli.atomic import atomic_write_text
+from tdpr_cli.audio.atomic import atomic_write_text
 from tdpr_cli.errors import OutputError
 
 #: (title, metric, whether to add the spread-across-kinds columns), in report order.
@@ -72,7 +72,7 @@ def kind_table(result: dict[str, Any], metric: str = "lsd") -> list[str]:
 def bias_table(result: dict[str, Any]) -> list[str]:
     """Markdown lines: per system, the level bias of each 500 Hz band (mean over the cutoffs at or
     below the band, paper kinds), the largest magnitude, and ``low_keep``."""
-    from tdpr_cli.evaltable import BIAS_METRICS
+    from tdpr_cli.evaluation.table import BIAS_METRICS
 
     summary = result["summary"]
     bands = [m for m in BIAS_METRICS if any(summary[r].get(m, {}).get("avg") is not None for r in result["rows"])]

@@ -1,0 +1,1 @@
+"""Audio in and out: libsndfile reading and writing, the one resampler, atomic writes."""

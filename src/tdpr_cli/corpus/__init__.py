@@ -1,0 +1,1 @@
+"""The training corpus: MIDI sources, FluidSynth rendering, augmentation, its manifest."""

@@ -1,0 +1,1 @@
+"""Signal processing without learned weights: STFT/mel, chunking, bandwidth detection, phase repair."""

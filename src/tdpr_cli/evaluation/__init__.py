@@ -1,0 +1,1 @@
+"""Metrics, baselines, the validation set and the paper's table protocol."""

@@ -1,0 +1,1 @@
+"""Spectrogram reports of a restored file; matplotlib stays inside."""

@@ -1,0 +1,1 @@
+"""The band-limiting simulation: the paper's filters and the soft family."""
