@@ -21,7 +21,7 @@ import soundfile as sf
 import torch
 
 from tdpr_cli.evaluation import metrics as evaluate
-from tdpr_cli.commands.restore import load_models
+from tdpr_cli.restore.load import ModelChoice, load_models
 from tdpr_cli.config import PhaseMode
 from tdpr_cli.evaluation.table import ModelRunner
 from tdpr_cli.dsp.phase import replace_phase
@@ -40,7 +40,8 @@ def main() -> None:
     man = json.loads((args.valset / "manifest.json").read_text())
     clips = {c["id"] for c in man["clips"][: args.clips]}
     items = [i for i in man["items"] if i["clip"] in clips and float(i["cutoff_hz"]) == args.cutoff]
-    tdcnn, voc, info = load_models(None, None, None, None, False, True, PhaseMode.BAND)
+    loaded = load_models(ModelChoice(offline=True), PhaseMode.BAND)
+    tdcnn, voc, info = loaded.tdcnn, loaded.vocoder, loaded.info
     runner = ModelRunner(tdcnn, voc)  # the eval table's TD-CNN (chunked) and vocoder
     steps = [int(s) for s in args.steps.split(",")]
     rows = {n: {"lsd": [], "lsd_high": [], "phase_high": [], "phase_low": [], "seconds": []} for n in steps}

@@ -61,10 +61,10 @@ def trained_model(run: Path) -> tuple[torch.nn.Module, dict]:
 
 def shipped_vocoder() -> torch.nn.Module:
     """The lock's default vocoder, sha256-verified as ``tdpr restore`` loads it."""
-    from tdpr_cli.commands.restore import load_models
+    from tdpr_cli.restore.load import ModelChoice, load_models
     from tdpr_cli.config import PhaseMode
 
-    return load_models(None, None, None, None, False, True, PhaseMode.BAND)[1]
+    return load_models(ModelChoice(offline=True), PhaseMode.BAND).vocoder
 
 
 def pipeline_speed(tdcnn, vocoder, path: Path, seconds: float, tmp: Path) -> dict:

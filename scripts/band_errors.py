@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tdpr_cli.commands.evaluate import load_16k
-from tdpr_cli.commands.restore import load_models
+from tdpr_cli.evaluation.files import load_16k
+from tdpr_cli.restore.load import ModelChoice, load_models
 from tdpr_cli.config import PhaseMode
 from tdpr_cli.evaluation.table import ModelRunner
 from tdpr_cli.evaluation.metrics import (
@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     torch.set_flush_denormal(True)
     # the lock's verified default, or a local export taken on trust (an analysis, not a restore)
-    tdcnn, _, _ = load_models(None, None, args.weights, None, args.weights is not None, True, PhaseMode.NONE)
+    choice = ModelChoice(weights=args.weights, trust_local=args.weights is not None, offline=True)
+    tdcnn = load_models(choice, PhaseMode.NONE).tdcnn
     runner = ModelRunner(tdcnn, None)
     kinds = args.kinds.split(",")
     items = [i for i in load_index(args.valset, args.clips).items

@@ -222,7 +222,7 @@ def test_cached_reference_is_cut_to_a_shorter_estimate(music):
 
 
 def test_eval_cmd_json(tmp_path, capsys, music):
-    from tdpr_cli.commands.evaluate import eval_cmd
+    from tdpr_cli.commands.eval_pair import eval_cmd
 
     ref, est = tmp_path / "ref.wav", tmp_path / "est.wav"
     sf.write(ref, music, SR, subtype="FLOAT")
@@ -237,7 +237,7 @@ def test_eval_cmd_json(tmp_path, capsys, music):
 
 
 def test_eval_cmd_resamples_and_omits_band_metrics(tmp_path, capsys, music):
-    from tdpr_cli.commands.evaluate import eval_cmd
+    from tdpr_cli.commands.eval_pair import eval_cmd
 
     ref, est = tmp_path / "ref.wav", tmp_path / "est.wav"
     sf.write(ref, music, SR, subtype="FLOAT")
@@ -250,7 +250,7 @@ def test_eval_cmd_resamples_and_omits_band_metrics(tmp_path, capsys, music):
 
 
 def test_eval_cmd_identical_files_json_is_valid(tmp_path, capsys, music):
-    from tdpr_cli.commands.evaluate import eval_cmd
+    from tdpr_cli.commands.eval_pair import eval_cmd
 
     ref = tmp_path / "ref.wav"
     sf.write(ref, music, SR, subtype="FLOAT")
@@ -261,7 +261,7 @@ def test_eval_cmd_identical_files_json_is_valid(tmp_path, capsys, music):
 
 
 def test_eval_cmd_without_json_prints_nothing_to_stdout(tmp_path, capsys, music):
-    from tdpr_cli.commands.evaluate import eval_cmd
+    from tdpr_cli.commands.eval_pair import eval_cmd
 
     ref = tmp_path / "ref.wav"
     sf.write(ref, music, SR, subtype="FLOAT")

@@ -3,12 +3,15 @@
 The data goes to a temporary name in the target's own folder (``os.replace`` is
 only atomic within one file system), is flushed to disk, and is renamed over
 the target; on any failure, Ctrl-C included, the temporary file is removed.
-Audio outputs have their own writer (``audio_write``), which also holds signals.
+Audio outputs have their own writer (``audio.write``): it converts while streaming,
+verifies the frame count and holds signals around the rename. ``replace_dir``
+swaps whole folders (checkpoints, validation sets).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -45,3 +48,19 @@ def atomic_write_bytes(path: Path, data: bytes, **kwargs) -> None:
 def atomic_write_text(path: Path, text: str, **kwargs) -> None:
     """``atomic_write`` of UTF-8 text."""
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), **kwargs)
+
+
+def replace_dir(tmp: Path, final: Path) -> None:
+    """Swap a finished folder ``tmp`` in for ``final``; readers see the old folder or the new.
+
+    The old folder is first renamed to ``.NAME.old`` beside it and removed only
+    after the new one is in place, so a crash between the two renames leaves
+    ``.NAME.old`` to recover from (``train.checkpoint`` does). Both folders must
+    be on one file system.
+    """
+    old = final.with_name(f".{final.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)

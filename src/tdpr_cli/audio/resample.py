@@ -1,4 +1,10 @@
-"""Streaming anti-aliased resampling to 16 kHz.
+"""The project's one resampler: anti-aliased polyphase resampling to 16 kHz.
+
+``resample`` converts a whole array, ``StreamResampler`` a stream of blocks
+(restore), ``resampled`` the blocks of an ``AudioSource``; all three use the
+same Kaiser-windowed ``resample_poly`` filter. (The simulation's ``subsample``
+filter in ``simulate.degrade`` is not a resampler of ours: it reproduces the
+paper's band-limiting, scipy's default filter included.)
 
 ``scipy.signal.resample_poly`` is exact polyphase filtering, but it wants the
 whole signal. ``StreamResampler`` feeds it overlapping segments instead: each
@@ -11,11 +17,16 @@ one-shot result up to float rounding while memory stays bounded.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.signal import resample_poly
 
 from tdpr_cli.config import SAMPLE_RATE
+
+if TYPE_CHECKING:
+    from tdpr_cli.audio.read import AudioSource
 
 #: Kaiser beta 8.6: a 10 kHz tone at 44.1 kHz lands 61 dB down (scipy default 5.0: 57 dB).
 WINDOW = ("kaiser", 8.6)
@@ -75,3 +86,23 @@ def output_length(frames_in: int, rate_in: int, rate_out: int = SAMPLE_RATE) -> 
     """Number of samples the resampler produces for ``frames_in`` input frames."""
     g = math.gcd(rate_in, rate_out)
     return -(-frames_in * (rate_out // g) // (rate_in // g))
+
+
+def resample(x: np.ndarray, rate_in: int, rate_out: int = SAMPLE_RATE, axis: int = -1) -> np.ndarray:
+    """Whole-array resampling along ``axis`` (float32 out), with the streaming filter."""
+    if rate_in == rate_out:
+        return x.astype(np.float32, copy=False)
+    g = math.gcd(rate_in, rate_out)
+    return resample_poly(x, rate_out // g, rate_in // g, axis=axis, window=WINDOW).astype(np.float32)
+
+
+def resampled(src: AudioSource) -> Iterator[np.ndarray]:
+    """(C, n) float32 blocks of ``src`` at 16 kHz, streamed."""
+    rs = StreamResampler(src.info.sample_rate, src.info.channels)
+    for block in src.blocks():
+        out = rs.process(block)
+        if out.shape[1]:
+            yield out
+    tail = rs.flush()
+    if tail.shape[1]:
+        yield tail

@@ -272,3 +272,11 @@ def write_stream(path: str, blocks: Iterable[np.ndarray], sr: int, channels: int
             else:
                 _to_file(raw, t, res.gain, res.frames)
     return res
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """True if ``b`` is ``a`` itself, a hard link to it, or a symlink to it (False if either is missing)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False

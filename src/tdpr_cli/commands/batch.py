@@ -1,24 +1,52 @@
 """Run restore jobs with a progress bar, a summary, and JSON records.
 
-Kept apart from ``commands.restore`` so that option parsing stays readable.
+``plan_outputs`` turns the arguments into (input, output) pairs; ``run``
+restores them in order with the options of one ``BatchOptions``. Kept apart
+from ``commands.restore`` so that option parsing stays readable.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from tdpr_cli.config import Subtype
 from tdpr_cli.errors import AudioIOError, BatchFailed, UsageError
 
+if TYPE_CHECKING:
+    from tdpr_cli.report.batch import RestoreReports
+    from tdpr_cli.restore.pipeline import Restorer
 
-def plan_outputs(inp: str, out: str | None, out_dir: Path | None) -> tuple[list[tuple[str, str]], bool]:
-    """(input, output) pairs and whether this is folder mode; UsageError on bad combinations."""
+
+@dataclass(frozen=True)
+class Plan:
+    """(input, output) path pairs (``-`` for stdin/stdout) and whether the input is a folder."""
+
+    pairs: list[tuple[str, str]]
+    folder: bool
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How outputs are written and what is shown: ``tdpr restore``'s output options."""
+
+    subtype: Subtype = Subtype.PCM_16
+    overwrite: bool = False
+    skip_existing: bool = False
+    quiet: bool = False
+    json_out: bool = False
+
+
+def plan_outputs(inp: str, out: str | None, out_dir: Path | None) -> Plan:
+    """The files of this run; UsageError on bad combinations of arguments."""
     if inp != "-" and Path(inp).is_dir():
         if out_dir is None or out is not None:
             raise UsageError(f"{inp} is a folder: use `tdpr restore {inp} --out OUTDIR`")
@@ -26,12 +54,12 @@ def plan_outputs(inp: str, out: str | None, out_dir: Path | None) -> tuple[list[
             raise UsageError("--out must differ from the input folder; tdpr never writes over its inputs")
         from tdpr_cli.restore.file import discover
 
-        return [(str(a), str(b)) for a, b in discover(Path(inp), out_dir)], True
+        return Plan([(str(a), str(b)) for a, b in discover(Path(inp), out_dir)], True)
     if out_dir is not None:
         raise UsageError("--out is for folder input; for a file give the output path as the second argument")
     if out is None:
         raise UsageError("missing OUTPUT: `tdpr restore IN OUT` (use - for stdout)")
-    return [(inp, out)], False
+    return Plan([(inp, out)], False)
 
 
 def _progress(console: Console, quiet: bool) -> Progress:
@@ -74,23 +102,25 @@ def _seconds_progress(bar: Progress, task):
     return update
 
 
-def run(pairs, folder, restorer, info, subtype, overwrite, skip_existing, quiet, json_out, console, reports=None) -> None:
+def run(plan: Plan, restorer: Restorer, info: dict[str, str], opts: BatchOptions, console: Console,
+        reports: RestoreReports | None = None) -> None:
     """Restore every pair; in folder mode keep going past failures and raise at the end.
 
-    ``reports`` (a ``commands.report.RestoreReports``) draws a report of each file
-    after it is written, before its record is logged, so report warnings show.
+    ``reports`` draws a report of each file after it is written, before its
+    record is logged, so report warnings show.
     """
     from tdpr_cli.restore.file import FileRecord, restore_file
 
+    folder, quiet = plan.folder, opts.quiet
     records = []
     with _progress(console, quiet) as bar:
-        for inp, out in pairs:
+        for inp, out in plan.pairs:
             task = bar.add_task(escape(Path(inp).name) if inp != "-" else "<stdin>", total=1.0)
-            if folder and skip_existing and Path(out).exists():
+            if folder and opts.skip_existing and Path(out).exists():
                 rec = FileRecord(inp, out, status="skipped", message="output exists")
             else:
                 try:
-                    rec = restore_file(inp, out, restorer, subtype, overwrite, _seconds_progress(bar, task))
+                    rec = restore_file(inp, out, restorer, opts.subtype, opts.overwrite, _seconds_progress(bar, task))
                     rec.models = dict(info)
                 except (AudioIOError, UsageError) as exc:
                     if not folder:
@@ -105,7 +135,7 @@ def run(pairs, folder, restorer, info, subtype, overwrite, skip_existing, quiet,
                 reports.add(rec, restorer)
             records.append(rec)
             _log(console, rec, quiet)
-            _emit(rec, json_out)
+            _emit(rec, opts.json_out)
     if reports is not None and (index := reports.finish()) is not None and not quiet:
         console.print(f"reports: {index}")
     if folder:

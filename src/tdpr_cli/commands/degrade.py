@@ -58,15 +58,6 @@ def _fixed_order(order: str) -> int | None:
         raise UsageError(f"--order must be 'random' or an integer, got {order!r}") from None
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    if a.resolve() == b.resolve():
-        return True
-    try:
-        return b.exists() and a.samefile(b)
-    except OSError:
-        return False
-
-
 def choose_spec(filter: str, cutoff: float | None, order: int | None, shelf_db: float | None, seed: int):
     """The ``DegradeSpec`` that the options and ``seed`` select (drawn as training draws them)."""
     import numpy as np
@@ -109,11 +100,12 @@ def degrade_cmd(
     from rich.console import Console
 
     from tdpr_cli.audio.read import AudioSource, write_stream
+    from tdpr_cli.audio.write import same_file
     from tdpr_cli.simulate import degrade as sim
 
     # Paths may hold "[...]", which rich would read as markup; long lines stay whole.
     console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
-    if _same_file(Path(inp), Path(out)):
+    if same_file(inp, out):
         raise OutputError(f"{out}: output would overwrite the input")
     spec = choose_spec(filter, cutoff, _fixed_order(order), shelf_db, seed)
     source = AudioSource(inp)

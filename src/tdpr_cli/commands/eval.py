@@ -13,12 +13,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from typer.core import TyperGroup
 
-from tdpr_cli.commands import evaluate
+from tdpr_cli.commands import eval_pair
+from tdpr_cli.commands.options import Device, Offline, Sha, Threads, Trust, Weights
+from tdpr_cli.config import PhaseMode
+from tdpr_cli.restore.load import ModelChoice
+
+if TYPE_CHECKING:
+    from tdpr_cli.evaluation.table import ModelRunner
 
 DEFAULT_COMMAND = "pair"
 
@@ -39,7 +45,7 @@ app = typer.Typer(
     help="Objective metrics: `tdpr eval FILE_EST FILE_REF` scores one pair; "
     "`tdpr eval table` runs the paper's Table 1 protocol on the validation set.",
 )
-app.command(DEFAULT_COMMAND)(evaluate.eval_cmd)
+app.command(DEFAULT_COMMAND)(eval_pair.eval_cmd)
 
 Models = Annotated[
     Optional[str],
@@ -53,12 +59,6 @@ Rows = Annotated[
     typer.Option("--rows", help="Comma-separated systems: input, noise-fill, tdcnn, tdpr-paper, tdpr-band, "
                  "tdcnn-gt-phase (default: all). input and noise-fill need no models."),
 ]
-Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
-Threads = Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads for torch.")]
-Weights = Annotated[Optional[Path], typer.Option("--weights", help="Local TD-CNN .safetensors (config: same stem .json).")]
-Sha = Annotated[Optional[str], typer.Option("--sha256", help="Expected sha256 of --weights.")]
-Trust = Annotated[bool, typer.Option("--trust-local", help="Load --weights without a sha256.")]
-Offline = Annotated[bool, typer.Option("--offline", help="Never touch the network (also HF_HUB_OFFLINE=1).")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed of the noise-fill baseline.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or tables on stderr.")]
 Json = Annotated[bool, typer.Option("--json", help="Print the summary as JSON to stdout.")]
@@ -77,20 +77,22 @@ def _model_names(models: str | None, weights: Path | None) -> tuple[str | None, 
     return tdcnn, vocoder
 
 
-def _runner(models, weights, sha256, trust_local, offline, device, threads):
+def _runner(models: str | None, choice: ModelChoice, device: str, threads: int | None) -> tuple[ModelRunner, dict[str, str]]:
     """(ModelRunner, {'tdcnn': 'name@sha256:..', 'vocoder': ...}) from the lock or local files."""
+    import dataclasses
+
     import torch
 
-    from tdpr_cli.commands.restore import Precision, load_models, pick_device
-    from tdpr_cli.config import PhaseMode
+    from tdpr_cli.device import pick_device
     from tdpr_cli.evaluation.table import ModelRunner
+    from tdpr_cli.restore.load import load_models
 
     if threads:
         torch.set_num_threads(threads)
-    tdcnn_name, vocoder_name = _model_names(models, weights)
-    dev, _ = pick_device(device, Precision.FP32)
-    tdcnn, voc, info = load_models(tdcnn_name, vocoder_name, weights, sha256, trust_local, offline, PhaseMode.BAND)
-    return ModelRunner(tdcnn, voc, dev), info
+    tdcnn_name, vocoder_name = _model_names(models, choice.weights)
+    dev, _ = pick_device(device)
+    loaded = load_models(dataclasses.replace(choice, model=tdcnn_name, vocoder=vocoder_name), PhaseMode.BAND)
+    return ModelRunner(loaded.tdcnn, loaded.vocoder, dev), loaded.info
 
 
 @app.command("table")
@@ -129,7 +131,8 @@ def table_cmd(
     index = load_index(valset, limit)
     runner, info = None, None
     if any(evaltable.ROWS[k].needs_models for k in keys):
-        runner, info = _runner(models, weights, sha256, trust_local, offline, device, threads)
+        choice = ModelChoice(weights=weights, sha256=sha256, trust_local=trust_local, offline=offline)
+        runner, info = _runner(models, choice, device, threads)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("eval table", total=len(index.items))
         result = evaltable.run(index, keys, runner, seed, lambda done, _: bar.update(task, completed=done))

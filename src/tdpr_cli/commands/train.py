@@ -20,6 +20,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from tdpr_cli.commands.options import Device
 from tdpr_cli.errors import UsageError
 
 app = typer.Typer(help="Train the default models on the rendered corpus.", no_args_is_help=True)
@@ -50,7 +51,6 @@ Seed = Annotated[int, typer.Option("--seed", help="Seed of the initialisation an
 Refresh = Annotated[
     int, typer.Option("--refresh-every", help="Re-read the (growing) corpus manifest every N steps; 0: never.")
 ]
-DeviceOpt = Annotated[str, typer.Option("--device", help="cpu or cuda.")]
 Threads = Annotated[int, typer.Option("--threads", help="torch CPU threads.")]
 Resume = Annotated[bool, typer.Option("--resume", help="Continue the run in --run from its checkpoint.")]
 ExportDir = Annotated[Optional[Path], typer.Option("--export-dir", help="Where NAME.safetensors/.json go [RUN/export].")]
@@ -94,7 +94,7 @@ def tdcnn(
     warmup: Warmup = 200, min_lr_ratio: MinLr = 0.05, schedule: Sched = "cosine", clip_norm: Clip = 1000.0,
     ckpt_every: CkptEvery = 250, valid_every: ValidEvery = 250, valid_count: ValidCount = 36, seed: Seed = 0,
     refresh_every: Refresh = 0,
-    device: DeviceOpt = "cpu", threads: Threads = 1, resume: Resume = False,
+    device: Device = "cpu", threads: Threads = 1, resume: Resume = False,
     export_dir: ExportDir = None, name: Name = None, init: Init = None,
     soft_share: Annotated[float, typer.Option("--soft-share", help="Share of inputs from the soft filter family "
                                               "(the rest: the paper's seven filters).")] = 0.5,
@@ -149,7 +149,7 @@ def vocoder(
     warmup: Warmup = 200, min_lr_ratio: MinLr = 0.05, schedule: Sched = "cosine", clip_norm: Clip = 1000.0,
     ckpt_every: CkptEvery = 250, valid_every: ValidEvery = 250, valid_count: ValidCount = 28, seed: Seed = 0,
     refresh_every: Refresh = 0,
-    device: DeviceOpt = "cpu", threads: Threads = 1, resume: Resume = False,
+    device: Device = "cpu", threads: Threads = 1, resume: Resume = False,
     export_dir: ExportDir = None, name: Name = None, init: Init = None,
     dim: Annotated[int, typer.Option("--dim", help="ConvNeXt width.")] = 128,
     intermediate: Annotated[int, typer.Option("--intermediate", help="ConvNeXt MLP width.")] = 384,

@@ -9,7 +9,6 @@ The hub library is imported only by the commands that download.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from enum import Enum
 from pathlib import Path, PurePosixPath
@@ -120,19 +119,22 @@ def verify(json_out: JsonOpt = False) -> None:
 
 
 def _copy_verified(path: Path, f: FileEntry, dest_dir: Path) -> Path:
-    """Copy a verified file into ``dest_dir`` under a temporary name, re-verify, rename."""
+    """Copy a verified file into ``dest_dir`` atomically, re-verifying the copy before the rename."""
+    from tdpr_cli.audio.atomic import atomic_write
+
     dest = dest_dir / PurePosixPath(f.filename).name
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    try:
-        dest_dir.mkdir(parents=True, exist_ok=True)
+
+    def fill(tmp: Path) -> None:
         shutil.copyfile(path, tmp)
-        hashing.verify_file(tmp, f.sha256, f.size, use_cache=False)
-        os.replace(tmp, dest)
+        try:
+            hashing.verify_file(tmp, f.sha256, f.size, use_cache=False)
+        finally:
+            hashing.forget(tmp)
+
+    try:
+        atomic_write(dest, fill)
     except OSError as exc:
         raise WeightsError(f"{dest}: cannot write: {exc}") from None
-    finally:
-        hashing.forget(tmp)
-        tmp.unlink(missing_ok=True)
     return dest
 
 

@@ -16,13 +16,13 @@ atomically (temporary file in the same folder, then rename).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tdpr_cli.audio.atomic import atomic_write_text
 from tdpr_cli.config import SAMPLE_RATE
+from tdpr_cli.digest import derive_seed
 from tdpr_cli.errors import InputError, OutputError
 
 MANIFEST_VERSION = 1
@@ -30,12 +30,6 @@ MANIFEST_NAME = "manifest.json"
 
 #: Split fractions, applied in this order to a uniform hash of ``(seed, piece)``.
 SPLITS: tuple[tuple[str, float], ...] = (("train", 0.90), ("valid", 0.05), ("test", 0.05))
-
-
-def derive_seed(seed: int, *keys: object) -> int:
-    """A 64-bit seed from the run seed and any keys, independent of call order or process."""
-    text = "\x1f".join(str(k) for k in (seed, *keys))
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
 
 
 def split_of(piece_id: str, seed: int) -> str:
@@ -47,15 +41,6 @@ def split_of(piece_id: str, seed: int) -> str:
         if u < edge:
             return name
     return SPLITS[-1][0]
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import subprocess
 from dataclasses import dataclass
-from math import gcd
 from pathlib import Path
 
 import numpy as np
@@ -130,12 +129,11 @@ def synthesize(midi: Path, soundfont: Path, reverb: Reverb, wav: Path) -> np.nda
 
 
 def to_mono_16k(audio: np.ndarray, rate: int = RENDER_RATE) -> np.ndarray:
-    """Downmix ``(T, C)`` to mono and resample to 16 kHz (polyphase, 160/441 from 44.1 kHz)."""
-    from scipy.signal import resample_poly
+    """Downmix ``(T, C)`` to mono and resample to 16 kHz with the project's one resampler."""
+    from tdpr_cli.audio.resample import resample
 
     mono = audio.mean(axis=1) if audio.ndim == 2 else audio
-    g = gcd(SAMPLE_RATE, rate)
-    return resample_poly(mono, SAMPLE_RATE // g, rate // g).astype(np.float32)
+    return resample(mono, rate, SAMPLE_RATE)
 
 
 def _frame_db(x: np.ndarray, frame: int) -> np.ndarray:

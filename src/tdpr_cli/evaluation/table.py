@@ -218,9 +218,9 @@ def run(
     on_item: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Score every row on every LR file of ``index``; return the JSON-able result."""
-    from tdpr_cli.commands.evaluate import json_safe, load_16k
+    from tdpr_cli.evaluation.files import json_safe, load_16k
     from tdpr_cli.evaluation.metrics import Spectra, band_log_rms, score
-    from tdpr_cli.corpus.manifest import derive_seed
+    from tdpr_cli.digest import derive_seed
 
     if runner is None and any(ROWS[r].needs_models for r in rows):
         raise UsageError("rows " + ", ".join(r for r in rows if ROWS[r].needs_models) + " need models")

@@ -39,12 +39,12 @@ import numpy as np
 import soundfile as sf
 
 from tdpr_cli.config import SAMPLE_RATE
+from tdpr_cli.corpus.manifest import MANIFEST_NAME as CORPUS_MANIFEST
 from tdpr_cli.errors import InputError, UsageError
 from tdpr_cli.evaluation.metrics import ssr_stft_params
 from tdpr_cli.simulate.degrade import FILTERS, family_of
-from tdpr_cli.corpus.manifest import derive_seed, sha256_file
+from tdpr_cli.digest import derive_seed, sha256_file
 
-MANIFEST_NAME = "manifest.json"
 #: The four representative input bandwidths of the paper's Table 1, in Hz.
 CUTOFFS_HZ: tuple[float, ...] = (2500.0, 3000.0, 3500.0, 4000.0)
 #: Candidate excerpts start on a grid of this step, in seconds.
@@ -189,7 +189,7 @@ def has_silent_frame(pcm: np.ndarray) -> bool:
 
 def _read_source_manifest(data_dir: Path) -> tuple[list[dict], str]:
     """(clips, sha256 of the file) of ``data_dir/manifest.json``."""
-    path = data_dir / MANIFEST_NAME
+    path = data_dir / CORPUS_MANIFEST
     try:
         raw = path.read_bytes()  # hash and parse the same bytes: the renderer may replace the file
         clips = list(json.loads(raw)["clips"])

@@ -23,11 +23,13 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from tdpr_cli.audio.atomic import replace_dir
 from tdpr_cli.config import SAMPLE_RATE
 from tdpr_cli.errors import InputError, OutputError, UsageError
 from tdpr_cli.simulate.degrade import degrade, family_of
-from tdpr_cli.corpus.manifest import sha256_file
-from tdpr_cli.evaluation.valset import MANIFEST_NAME, Excerpt, Selection, ValsetConfig, lr_order, read_excerpt, select
+from tdpr_cli.digest import sha256_file
+from tdpr_cli.evaluation.valset_index import MANIFEST_NAME
+from tdpr_cli.evaluation.valset import CORPUS_MANIFEST, Excerpt, Selection, ValsetConfig, lr_order, read_excerpt, select
 
 VALSET_VERSION = 2  # 2: the paper's exact filters plus the soft family
 PCM16_SCALE = 32768.0
@@ -78,7 +80,7 @@ def _header(cfg: ValsetConfig, sel: Selection) -> dict:
         "kinds": list(cfg.kinds),
         "orders": {k: list(family_of(k).orders) for k in cfg.kinds},
         "source_manifest": {
-            "path": MANIFEST_NAME,
+            "path": CORPUS_MANIFEST,
             "sha256": sel.manifest_sha256,
             "valid_pieces": sel.valid_pieces,
             "valid_clips": sel.valid_clips,
@@ -86,15 +88,6 @@ def _header(cfg: ValsetConfig, sel: Selection) -> dict:
         },
         "notes": sel.notes,
     }
-
-
-def _replace_dir(tmp: Path, out_dir: Path) -> None:
-    """Move the finished ``tmp`` folder to ``out_dir``, removing an older set only then."""
-    old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-    if out_dir.exists():
-        os.replace(out_dir, old)
-    os.replace(tmp, out_dir)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def build(
@@ -116,7 +109,7 @@ def build(
         raise UsageError("the validation set needs its own folder, not the data folder itself")
     sel = select(data_dir, cfg)
     if not sel.excerpts:
-        raise InputError(f"{data_dir / MANIFEST_NAME}: the valid split has no usable {cfg.seconds:g} s excerpt yet")
+        raise InputError(f"{data_dir / CORPUS_MANIFEST}: the valid split has no usable {cfg.seconds:g} s excerpt yet")
     tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -128,7 +121,7 @@ def build(
             if on_clip is not None:
                 on_clip(i + 1, len(sel.excerpts))
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-        _replace_dir(tmp, out_dir)
+        replace_dir(tmp, out_dir)
     except OSError as exc:
         raise OutputError(f"cannot write the validation set to {out_dir}: {exc}") from exc
     finally:

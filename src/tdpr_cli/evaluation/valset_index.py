@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tdpr_cli.errors import InputError, UsageError
-from tdpr_cli.corpus.manifest import sha256_file
+from tdpr_cli.digest import sha256_file
 
 MANIFEST_NAME = "manifest.json"
 

@@ -17,7 +17,6 @@ cutoff and the drawn spectrum agree. Drawing lives in ``report_plot``
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,7 +24,8 @@ import numpy as np
 
 from tdpr_cli.config import SAMPLE_RATE, StftConfig
 from tdpr_cli.errors import OutputError, UsageError
-from tdpr_cli.report.phase_view import BIN_MARGIN_HZ, PhaseView, phase_view
+from tdpr_cli.report.data import Analysis, IndexRow, ReportData
+from tdpr_cli.report.phase_view import BIN_MARGIN_HZ, phase_view
 
 if TYPE_CHECKING:
     from tdpr_cli.restore.pipeline import Restorer
@@ -95,25 +95,11 @@ class SpectrogramAccumulator:
         return 10.0 * np.log10(power + 1e-12), self.pool * self.hop / SAMPLE_RATE
 
 
-@dataclass
-class Analysis:
-    """One file at 16 kHz: spectrogram (dB, (F, cols)), LTAS (dB, (513,)), and facts."""
-
-    path: str
-    sample_rate: int
-    channels: int
-    duration_s: float
-    spec_db: np.ndarray
-    col_s: float
-    ltas_db: np.ndarray
-    peak: float
-
-
 def analyse_file(path: str | Path) -> Analysis:
     """One streaming pass: resample to 16 kHz, spectrogram of the mono mix, LTAS of all channels."""
     from tdpr_cli.audio.read import AudioSource
     from tdpr_cli.dsp.bandwidth import SpectrumAccumulator
-    from tdpr_cli.restore.file import resampled
+    from tdpr_cli.audio.resample import resampled
     from tdpr_cli.audio.resample import output_length
 
     src = AudioSource(str(path))
@@ -133,20 +119,6 @@ def loudest_time(a: Analysis) -> float:
     return (int(np.argmax(energy)) + 0.5) * a.col_s
 
 
-@dataclass
-class ReportData:
-    """Everything a report draws; ``header`` rows are shown in order."""
-
-    input: Analysis
-    output: Analysis
-    cutoff_hz: float
-    header: dict[str, str]
-    reference: Analysis | None = None
-    phase: PhaseView | None = None
-    metrics: dict[str, dict[str, float]] | None = None
-    notes: list[str] = field(default_factory=list)
-
-
 def short_models(info: dict[str, str]) -> str:
     """'tdcnn: name@sha256:abc...' entries as 'name@abcdef123456' (12 hex digits)."""
     parts = []
@@ -158,7 +130,7 @@ def short_models(info: dict[str, str]) -> str:
 
 def scores(inp: str | Path, out: str | Path, ref: str | Path, cutoff_hz: float | None) -> dict[str, dict[str, float]]:
     """``evaluate.score`` of the input and of the output against the reference (whole files)."""
-    from tdpr_cli.commands.evaluate import load_pair
+    from tdpr_cli.evaluation.files import load_pair
     from tdpr_cli.evaluation.metrics import score
 
     band = cutoff_hz if cutoff_hz is not None and 0 < cutoff_hz < SAMPLE_RATE / 2 else None
@@ -228,16 +200,6 @@ def _atomic_write(path: Path, body: bytes) -> None:
         atomic_write_bytes(path, body, suffix=".part")
     except OSError as exc:
         raise OutputError(f"{path}: cannot write the report ({exc.strerror or exc})") from None
-
-
-@dataclass(frozen=True)
-class IndexRow:
-    """One line of a batch index: ``report`` is relative to the index, or None."""
-
-    input: str
-    status: str
-    message: str
-    report: str | None = None
 
 
 def write_index(folder: str | Path, rows: list[IndexRow], title: str = "tdpr reports") -> Path:

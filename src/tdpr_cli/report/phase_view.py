@@ -40,12 +40,13 @@ def read_excerpt(path: str | Path, start: int, length: int) -> np.ndarray:
     Reads only the excerpt plus a filter margin at the file's own rate, so it
     costs the same for a one-minute and a one-hour file. With ``start`` a
     multiple of ``EXCERPT_GRID`` and a rate that is a multiple of 20 Hz (all
-    common ones), the excerpt starts on an input sample that ``resample_poly``
+    common ones), the excerpt starts on an input sample that the resampler
     maps exactly onto the 16 kHz grid, so excerpts of files at different
     rates line up to the sample (phase comparisons depend on it).
     """
     import soundfile as sf
-    from scipy.signal import resample_poly
+
+    from tdpr_cli.audio.resample import resample
 
     try:
         with sf.SoundFile(str(path)) as f:
@@ -61,7 +62,7 @@ def read_excerpt(path: str | Path, start: int, length: int) -> np.ndarray:
     except (RuntimeError, OSError) as exc:  # LibsndfileError is a RuntimeError
         raise InputError(f"{path}: cannot read an excerpt for the phase view ({exc})") from None
     if up != down:
-        data = resample_poly(data, up, down).astype(np.float32)
+        data = resample(data, sr, SAMPLE_RATE)
     skip = pad * up // down
     return data[skip : skip + length]
 

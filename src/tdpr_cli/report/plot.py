@@ -21,7 +21,7 @@ from tdpr_cli import __version__
 from tdpr_cli.config import SAMPLE_RATE
 
 if TYPE_CHECKING:
-    from tdpr_cli.report.analyse import Analysis, IndexRow, ReportData
+    from tdpr_cli.report.data import Analysis, IndexRow, ReportData
 
 FIG_INCHES = (14.0, 9.0)
 DPI = 100

@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from tdpr_cli.audio.read import STDIO, AudioSource, prepare_output, write_stream
+from tdpr_cli.audio.write import same_file
 from tdpr_cli.dsp.bandwidth import SpectrumAccumulator, detect
 from tdpr_cli.config import SAMPLE_RATE, RestoreConfig, Subtype
 from tdpr_cli.errors import OutputError, UsageError
 from tdpr_cli.restore.pipeline import Decision, Restorer, decide
-from tdpr_cli.audio.resample import StreamResampler, output_length
+from tdpr_cli.audio.resample import output_length, resampled
 
 #: Extensions picked up in batch mode.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
@@ -49,32 +50,12 @@ class FileRecord:
         return asdict(self)
 
 
-def resampled(src: AudioSource) -> Iterator[np.ndarray]:
-    """(C, n) float32 blocks of ``src`` at 16 kHz."""
-    rs = StreamResampler(src.info.sample_rate, src.info.channels)
-    for block in src.blocks():
-        out = rs.process(block)
-        if out.shape[1]:
-            yield out
-    tail = rs.flush()
-    if tail.shape[1]:
-        yield tail
-
-
 def analyse(src: AudioSource, cfg: RestoreConfig) -> Decision:
     """First pass over the file: long-term spectrum -> bandwidth -> decision."""
     acc = SpectrumAccumulator()
     for block in resampled(src):
         acc.add(block)
     return decide(detect(acc.ltas_db(), acc.peak, cfg.wideband_hz), cfg)
-
-
-def _same_file(a: str, b: Path) -> bool:
-    """True if ``b`` is ``a`` itself, a hard link to it, or a symlink to it."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # either side missing or unreadable: cannot be the same file
-        return False
 
 
 def check_paths(inp: str, out: str, overwrite: bool) -> None:
@@ -84,7 +65,7 @@ def check_paths(inp: str, out: str, overwrite: bool) -> None:
     o = Path(out)
     if o.is_dir():
         raise OutputError(f"{o}: is a directory; give a file name")
-    if inp != STDIO and _same_file(inp, o):
+    if inp != STDIO and same_file(inp, o):
         raise OutputError(f"{o}: output is the input file; tdpr never writes over its input")
     if (o.exists() or o.is_symlink()) and not overwrite:
         raise OutputError(f"{o}: exists; pass --overwrite to replace it")

@@ -8,6 +8,7 @@ blocks and receive numpy blocks, and learn about progress through a callback.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -58,6 +59,27 @@ def decide(bw: Bandwidth, cfg: RestoreConfig, low_hz: float = 2500.0, high_hz: f
     return Decision(True, bw.cutoff_hz, f"detected bandwidth {bw.cutoff_hz:.0f} Hz", warning, bw.cutoff_hz)
 
 
+def _ready(model: nn.Module, device: torch.device) -> nn.Module:
+    """``model`` in eval mode on ``device``; a moved copy when it is elsewhere or training.
+
+    The caller's module is never changed: ``.to()`` and ``.eval()`` work in place.
+    """
+    params = list(model.parameters()) + list(model.buffers())
+    if not model.training and all(p.device == device for p in params):
+        return model
+    return copy.deepcopy(model).to(device).eval()
+
+
+def _check_vocoder_stft(vocoder: nn.Module, cfg: RestoreConfig) -> None:
+    """The vocoder's mel frames must be the restore STFT's frames, or phase repair mixes grids."""
+    vcfg = getattr(vocoder, "cfg", None)
+    pairs = (("n_fft", cfg.stft.n_fft), ("hop", cfg.stft.hop), ("n_mels", cfg.stft.n_mels))
+    for name, want in pairs:
+        got = getattr(vcfg, name, want)
+        if got != want:
+            raise UsageError(f"the vocoder was trained with {name}={got}, the restore STFT uses {want}")
+
+
 class Restorer:
     """Runs TD-CNN + TD-PR over chunks; models stay on ``device``, the stream on the CPU."""
 
@@ -74,9 +96,11 @@ class Restorer:
         grid = math.lcm(cfg.stft.hop, getattr(tdcnn, "total_stride", 1))
         if cfg.chunk.align % grid:
             raise UsageError(f"chunk alignment {cfg.chunk.align} must be a multiple of {grid}")
+        if vocoder is not None:
+            _check_vocoder_stft(vocoder, cfg)
         self.cfg, self.device, self.autocast = cfg, torch.device(device), autocast
-        self.tdcnn = tdcnn.to(self.device).eval()
-        self.vocoder = vocoder.to(self.device).eval() if vocoder is not None else None
+        self.tdcnn = _ready(tdcnn, self.device)
+        self.vocoder = _ready(vocoder, self.device) if vocoder is not None else None
         self.logmel = LogMel(cfg.stft).to(self.device)
         self.stft = Stft(cfg.stft).to(self.device)
 

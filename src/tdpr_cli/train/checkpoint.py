@@ -17,7 +17,6 @@ The optimizer state uses ``torch.save`` and is read back with
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from tdpr_cli.audio.atomic import atomic_write, atomic_write_text
+from tdpr_cli.audio.atomic import atomic_write, atomic_write_text, replace_dir
 from tdpr_cli.errors import InputError, OutputError
 
 CHECKPOINT = "checkpoint"
@@ -73,18 +72,13 @@ def load_weights(model: nn.Module, path: Path) -> None:
 def save_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, state: RunState) -> None:
     """Write the checkpoint folder beside the old one, then swap them."""
     final, tmp = run_dir / CHECKPOINT, run_dir / f".{CHECKPOINT}.tmp"
-    old = run_dir / f".{CHECKPOINT}.old"
     try:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         _save_state_dict(model.state_dict(), tmp / "model.safetensors")
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         (tmp / "state.json").write_text(json.dumps(state.__dict__, indent=1) + "\n")
-        shutil.rmtree(old, ignore_errors=True)
-        if final.exists():
-            os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_dir(tmp, final)
     except OSError as exc:
         raise OutputError(f"cannot write checkpoint in {run_dir}: {exc}") from None
 

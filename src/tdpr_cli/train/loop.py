@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from tdpr_cli.device import pick_device
 from tdpr_cli.errors import Interrupted, TdprError, UsageError
 from tdpr_cli.train import checkpoint as ck
 from tdpr_cli.train import snapshots
@@ -61,9 +62,7 @@ def setup_torch(cfg: TrainConfig) -> torch.device:
     # Denormals appear in the decaying tails of piano notes and slow CPU convolutions down.
     torch.set_flush_denormal(True)
     torch.manual_seed(cfg.seed)
-    if cfg.device == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA device is available")
-    return torch.device(cfg.device)
+    return pick_device(cfg.device)[0]
 
 
 class Trainer:

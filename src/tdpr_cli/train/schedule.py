@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional
 
+from tdpr_cli.device import check_device_name
 from tdpr_cli.errors import UsageError
 
 Schedule = Literal["cosine", "exp", "constant"]
-Device = Literal["cpu", "cuda"]
+#: auto, cpu, cuda or cuda:N (checked by ``device.check_device_name``).
+Device = str
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,7 @@ class TrainConfig:
             raise UsageError(f"--soft-share must lie in 0..1, got {self.soft_share}")
         if self.schedule not in ("cosine", "exp", "constant"):
             raise UsageError(f"unknown schedule {self.schedule!r}")
-        if self.device not in ("cpu", "cuda"):
-            raise UsageError(f"unknown device {self.device!r}")
+        check_device_name(self.device)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-safe copy (paths as strings)."""

@@ -18,21 +18,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from tdpr_cli.digest import sha256_file
 from tdpr_cli.errors import WeightsError
 from tdpr_cli.weights.lock import MODEL_KINDS, atomic_write_text
 
-_CHUNK = 1 << 20
 #: realpath -> {"size", "mtime_ns", "ctime_ns", "sha256"} of files verified in this process.
 _MEMORY: dict[str, dict[str, Any]] = {}
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks so memory stays flat."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def cache_path() -> Path:

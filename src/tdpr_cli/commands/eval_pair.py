@@ -1,29 +1,22 @@
 """``tdpr eval FILE_EST FILE_REF``: objective metrics of one restored file.
 
-Both files are read whole, converted to 16 kHz if needed (polyphase
-``resample_poly``) and scored with ``tdpr_cli.evaluation.metrics.score``. The band
+Both files are read whole, converted to 16 kHz if needed
+(``evaluation.files.load_pair``) and scored with ``evaluation.metrics.score``. The band
 metrics (``lsd_high`` and the phase errors of the generated and kept bands)
 need the input's band limit, so they are reported only with ``--cutoff``.
 A table goes to stderr; with ``--json`` one JSON object goes to stdout, which
 carries nothing else.
-
-The pieces a batch runner needs (``load_16k``, ``load_pair``,
-``metrics_table``, ``json_safe``) are public so that the paper's table
-protocol (``tdpr_cli.evaluation.table``) can reuse them without going through files
-twice or duplicating the formatting.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-if TYPE_CHECKING:  # numpy and rich are imported inside the functions
-    import numpy as np
+if TYPE_CHECKING:  # rich is imported inside the functions
     from rich.table import Table
 
 #: Column labels, in display order; metrics absent from a result are skipped.
@@ -48,37 +41,6 @@ CutoffOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout.")]
 
 
-def load_16k(path: Path) -> np.ndarray:
-    """Read a whole file as (C, T) float32 at 16 kHz (resampled if needed)."""
-    import numpy as np
-    from scipy.signal import resample_poly
-
-    from tdpr_cli.audio.read import AudioSource
-    from tdpr_cli.config import SAMPLE_RATE
-
-    source = AudioSource(path)
-    wave = np.concatenate(list(source.blocks()), axis=1)
-    sr = source.info.sample_rate
-    if sr == SAMPLE_RATE:
-        return wave
-    g = math.gcd(sr, SAMPLE_RATE)
-    return resample_poly(wave, SAMPLE_RATE // g, sr // g, axis=-1).astype(np.float32)
-
-
-def load_pair(est: Path, ref: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(C, T) estimate and reference at 16 kHz; both mixed to mono if their
-    channel counts differ (as ssr_eval always does)."""
-    e, r = load_16k(est), load_16k(ref)
-    if e.shape[0] != r.shape[0]:
-        e, r = e.mean(axis=0, keepdims=True), r.mean(axis=0, keepdims=True)
-    return e, r
-
-
-def json_safe(scores: dict[str, float]) -> dict[str, float | None]:
-    """Non-finite values (identical files give SNR inf) become null in JSON."""
-    return {k: (v if math.isfinite(v) else None) for k, v in scores.items()}
-
-
 def metrics_table(columns: dict[str, dict[str, float]], title: str) -> Table:
     """A rich table: one row per known metric, one column per named result
     (a single file, or the systems of the paper's table)."""
@@ -101,6 +63,8 @@ def eval_cmd(est: Est, ref: Ref, cutoff: CutoffOpt = None, json_out: JsonOpt = F
 
     from tdpr_cli.config import SAMPLE_RATE
     from tdpr_cli.evaluation.metrics import score
+
+    from tdpr_cli.evaluation.files import json_safe, load_pair
 
     e, r = load_pair(est, ref)
     scores = score(e, r, cutoff)

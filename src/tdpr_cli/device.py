@@ -1,0 +1,52 @@
+"""``--device`` and ``--precision``: the one parser for every command (restore, eval, report, train).
+
+``check_device_name`` validates the text without importing torch, so typed
+configs can check it at construction; ``pick_device`` resolves ``auto`` and
+checks that the device exists on this machine.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from tdpr_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    import torch
+
+_NAME = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+class Precision(str, Enum):
+    """Autocast dtype of the models."""
+
+    FP32 = "fp32"
+    FP16 = "fp16"
+    BF16 = "bf16"
+
+
+def check_device_name(name: str) -> str:
+    """``name`` if it is auto, cpu, cuda or cuda:N; UsageError otherwise (no torch import)."""
+    if not _NAME.fullmatch(name):
+        raise UsageError(f"--device {name!r}: use auto, cpu, cuda or cuda:N")
+    return name
+
+
+def pick_device(name: str, precision: Precision = Precision.FP32) -> tuple[torch.device, torch.dtype | None]:
+    """torch.device and autocast dtype (None: fp32) for ``--device`` and ``--precision``."""
+    import torch
+
+    check_device_name(name)
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device {name}: CUDA is not available on this machine")
+    if dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count():
+        raise UsageError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s)")
+    if precision is Precision.FP16 and dev.type == "cpu":
+        raise UsageError("--precision fp16 needs a CUDA device; use bf16 or fp32 on the CPU")
+    dtypes = {Precision.FP32: None, Precision.FP16: torch.float16, Precision.BF16: torch.bfloat16}
+    return dev, dtypes[precision]

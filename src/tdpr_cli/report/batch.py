@@ -1,0 +1,91 @@
+"""Reports of a ``tdpr restore`` run: ``--report PATH`` (one file) or ``--report-dir DIR``.
+
+``RestoreReports`` reuses the already loaded ``Restorer`` and writes one
+report per restored file (or the one ``--report`` file), and in
+``--report-dir`` mode an ``index.html`` that links them all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tdpr_cli.errors import TdprError, UsageError
+
+if TYPE_CHECKING:
+    from tdpr_cli.report.data import IndexRow
+    from tdpr_cli.restore.file import FileRecord
+    from tdpr_cli.restore.pipeline import Restorer
+
+
+class RestoreReports:
+    """Reports for ``tdpr restore --report PATH`` (one file) or ``--report-dir DIR`` (any number)."""
+
+    def __init__(self, path: Path | None, folder: Path | None, out_root: Path | None) -> None:
+        self.path, self.folder, self.out_root = path, folder, out_root
+        self.info: dict[str, str] = {}  # model names and hashes, set once they are loaded
+        self.rows: list[IndexRow] = []
+
+    @classmethod
+    def plan(cls, path: Path | None, folder: Path | None, inp: str, out: str | None,
+             out_dir: Path | None) -> RestoreReports | None:
+        """Validate the options before any model is loaded; None when no report is asked for."""
+        from tdpr_cli.report.analyse import check_report_path, require_matplotlib
+
+        if path is None and folder is None:
+            return None
+        if path is not None and folder is not None:
+            raise UsageError("give --report (one file) or --report-dir (one report per file), not both")
+        if path is not None and out_dir is not None:
+            raise UsageError("--report is for one file; for a folder use --report-dir DIR")
+        if inp == "-" or out == "-" or (out_dir is None and not Path(inp).is_file()):
+            raise UsageError("a report re-reads the input and output files; they must be regular files")
+        if path is not None:
+            check_report_path(path)
+        require_matplotlib()
+        return cls(path, folder, out_dir)
+
+    def _target(self, rec: FileRecord) -> Path:
+        if self.path is not None:
+            return self.path
+        out = Path(rec.output)
+        rel = out.relative_to(self.out_root) if self.out_root is not None else Path(out.name)
+        return self.folder / rel.parent / f"{rel.name}.html"
+
+    def add(self, rec: FileRecord, restorer: Restorer) -> None:
+        """Report one finished file.
+
+        With ``--report`` a failure to draw is an error (the audio is already
+        written); with ``--report-dir`` it becomes a warning of that file, so a
+        batch never stops for a picture.
+        """
+        from tdpr_cli.report.analyse import build_report, short_models, write_report
+        from tdpr_cli.report.data import IndexRow
+
+        link = None
+        if rec.status in ("ok", "passthrough"):
+            header = {
+                "cutoff": f"{rec.cutoff_hz:.0f} Hz (detected)" if rec.cutoff_hz is not None else "-",
+                "models": short_models(self.info), "phase": restorer.cfg.phase.value,
+                "device": rec.device, "speed": f"{rec.duration_s / max(rec.seconds, 1e-9):.1f}x real time",
+            }
+            ok = rec.status == "ok"
+            notes = [] if ok else [f"phase view omitted: input passed through ({rec.message})"]
+            try:
+                data = build_report(rec.input, rec.output, cutoff_hz=rec.cutoff_hz,
+                                    restorer=restorer if ok else None, header=header, notes=notes)
+                target = write_report(data, self._target(rec))
+                link = target.relative_to(self.folder).as_posix() if self.folder is not None else str(target)
+            except TdprError as exc:
+                if self.folder is None:
+                    raise
+                rec.warnings.append(f"report not written: {exc}")
+        self.rows.append(IndexRow(rec.input, rec.status, rec.message, link))
+
+    def finish(self) -> Path | None:
+        """Write ``index.html`` in ``--report-dir`` mode; returns its path."""
+        from tdpr_cli.report.analyse import write_index
+
+        if self.folder is None:
+            return None
+        return write_index(self.folder, self.rows)

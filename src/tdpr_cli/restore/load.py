@@ -1,0 +1,66 @@
+"""Load the verified models a restore needs: the TD-CNN, and the vocoder unless ``--phase none``.
+
+Every command that restores (``restore``, ``report``'s phase view, ``eval
+table``, the benchmarks) loads its models here, so they all take the same
+lock, the same sha256 checks and the same rules for local weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tdpr_cli.config import PhaseMode
+
+if TYPE_CHECKING:
+    import torch
+
+    from tdpr_cli.models.base import ModelBase
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which models to load: lock names (None: the lock's defaults) or a local TD-CNN file.
+
+    ``weights`` replaces the TD-CNN of the lock; it needs ``sha256`` or
+    ``trust_local``. ``offline`` never touches the network (also HF_HUB_OFFLINE=1).
+    """
+
+    model: str | None = None
+    vocoder: str | None = None
+    weights: Path | None = None
+    sha256: str | None = None
+    trust_local: bool = False
+    offline: bool = False
+
+
+@dataclass(frozen=True)
+class LoadedModels:
+    """The TD-CNN, the vocoder (None for ``--phase none``) and ``{'tdcnn': 'name@sha256:..', ...}``."""
+
+    tdcnn: torch.nn.Module
+    vocoder: ModelBase | None
+    info: dict[str, str]
+
+
+def load_models(choice: ModelChoice, phase: PhaseMode) -> LoadedModels:
+    """Resolve, verify and load the models ``phase`` needs (the vocoder only for band/paper)."""
+    from tdpr_cli.models.load import load_model
+    from tdpr_cli.weights import hub
+    from tdpr_cli.weights import resolve as W
+
+    offline = hub.is_offline(choice.offline)
+    lock = W.load_lock()
+    if choice.weights is not None:
+        t = W.resolve_local(choice.weights, None, choice.sha256, choice.trust_local)
+    else:
+        t = W.resolve(lock, choice.model, "tdcnn", offline=offline)
+    info = {"tdcnn": f"{t.name}@sha256:{t.sha256}"}
+    tdcnn = load_model(t.weights_path, t.config_path, "tdcnn")
+    voc = None
+    if phase is not PhaseMode.NONE:
+        v = W.resolve(lock, choice.vocoder, "vocoder", offline=offline)
+        voc = load_model(v.weights_path, v.config_path, "vocoder")
+        info["vocoder"] = f"{v.name}@sha256:{v.sha256}"
+    return LoadedModels(tdcnn, voc, info)

@@ -1,0 +1,134 @@
+"""The package's imports run one way: commands -> restore/report/evaluation/train -> models/weights/dsp/audio/simulate -> config/errors.
+
+Every ``import`` and ``from ... import`` in ``src/tdpr_cli`` is read with
+``ast`` (lazy imports inside functions and ``TYPE_CHECKING`` blocks count
+too: they are arrows all the same). A module may import its own subpackage
+and any room of a lower rank, never a room of its own rank or above, and the
+module graph has no circle.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parent.parent / "src" / "tdpr_cli"
+
+#: Rank of each room (top-level module or subpackage); imports go to lower ranks only.
+RANKS: dict[str, int] = {
+    "tdpr_cli": 0, "errors": 0,
+    "config": 1, "digest": 1, "device": 1,
+    "audio": 2, "dsp": 2,
+    "models": 3, "weights": 3, "simulate": 3,
+    "restore": 4, "corpus": 4,
+    "evaluation": 5,
+    "report": 6, "train": 6,
+    "commands": 7,
+    "cli": 8,
+    "__main__": 9,
+}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PKG.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Absolute names of the tdpr_cli modules ``path`` imports (``from X import m`` counts X.m if a module)."""
+    module = _module_name(path)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "tdpr_cli"}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            if base.split(".")[0] != "tdpr_cli":
+                continue
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                found.add(sub if _exists(sub) else base)
+    return found - {module}
+
+
+def _exists(module: str) -> bool:
+    rel = Path(*module.split(".")[1:])
+    return (PKG / rel).with_suffix(".py").is_file() or (PKG / rel / "__init__.py").is_file()
+
+
+def _room(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def _graph() -> dict[str, set[str]]:
+    return {_module_name(p): _imports(p) for p in sorted(PKG.rglob("*.py"))}
+
+
+def test_every_room_has_a_rank() -> None:
+    rooms = {_room(m) for m in _graph()}
+    assert rooms <= RANKS.keys(), f"rooms without a rank: {sorted(rooms - RANKS.keys())}"
+
+
+def test_imports_run_downward_only() -> None:
+    upward = []
+    for module, deps in _graph().items():
+        for dep in deps:
+            a, b = _room(module), _room(dep)
+            if a != b and RANKS[b] >= RANKS[a]:
+                upward.append(f"{module} -> {dep}")
+    assert not upward, "imports that do not run downward:\n" + "\n".join(sorted(upward))
+
+
+def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}  # 1: on the stack, 2: done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == 1:
+                return stack[stack.index(dep):] + [dep]
+            if dep not in state and (cycle := visit(dep)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_no_import_circles() -> None:
+    graph = {m: {d for d in deps if not PKG.joinpath(*d.split(".")[1:], "__init__.py").is_file()}
+             for m, deps in _graph().items()}
+    cycle = _find_cycle(graph)
+    assert cycle is None, "import circle: " + " -> ".join(cycle or [])
+
+
+@pytest.mark.parametrize("graph, expected", [
+    ({"a": {"b"}, "b": {"a"}}, True),
+    ({"a": {"b"}, "b": {"c"}, "c": set()}, False),
+    ({"a": {"b"}, "b": {"c"}, "c": {"a"}}, True),
+])
+def test_cycle_finder_finds_circles(graph: dict[str, set[str]], expected: bool) -> None:
+    assert (_find_cycle(graph) is not None) is expected
+
+
+def test_import_reader_sees_lazy_and_relative_imports(tmp_path: Path) -> None:
+    src = "def f():\n    from tdpr_cli.dsp import phase\n    import tdpr_cli.errors\nfrom .config import X\n"
+    path = PKG / "restore" / "_probe_for_test.py"
+    try:
+        path.write_text(src)
+        assert _imports(path) == {"tdpr_cli.dsp.phase", "tdpr_cli.errors", "tdpr_cli.restore.config"}
+    finally:
+        path.unlink()
