@@ -20,11 +20,11 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from tdpr_cli.evaluation import metrics as evaluate
-from tdpr_cli.restore.load import ModelChoice, load_models
 from tdpr_cli.config import PhaseMode
-from tdpr_cli.evaluation.table import ModelRunner
 from tdpr_cli.dsp.phase import replace_phase
+from tdpr_cli.evaluation import metrics as evaluate
+from tdpr_cli.evaluation.table import ModelRunner
+from tdpr_cli.restore.load import ModelChoice, load_models
 
 
 def main() -> None:

@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     model = load(args.weights, args.config)
     rows = []
-    print(f"{'clip':<6}{'LSD fp32':>10}{'LSD bf16':>10}{'hi fp32':>9}{'hi bf16':>9}{'bf16 err dB':>12}{'t fp32':>8}{'t bf16':>8}{'load':>6}")
+    print(f"{'clip':<6}{'LSD fp32':>10}{'LSD bf16':>10}{'hi fp32':>9}{'hi bf16':>9}"
+          f"{'bf16 err dB':>12}{'t fp32':>8}{'t bf16':>8}{'load':>6}")
     for lr in sorted((args.valset / "lr" / str(args.cutoff) / args.filter).glob("c*.flac"))[: args.clips]:
         x = sf.read(lr, dtype="float32")[0]
         ref = sf.read(args.valset / "ref" / lr.name, dtype="float32")[0]

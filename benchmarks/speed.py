@@ -71,8 +71,8 @@ class Clock:
 def read_stages(path: Path, clock: Clock) -> tuple[list[np.ndarray], int, float]:
     """Read + resample once (``restore`` does it twice: analyse, then restore) and analyse."""
     from tdpr_cli.audio.read import AudioSource
-    from tdpr_cli.dsp.bandwidth import SpectrumAccumulator, detect
     from tdpr_cli.audio.resample import resampled
+    from tdpr_cli.dsp.bandwidth import SpectrumAccumulator, detect
 
     src = AudioSource(str(path))
     with clock("read + resample"):

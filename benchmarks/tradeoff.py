@@ -61,8 +61,8 @@ def trained_model(run: Path) -> tuple[torch.nn.Module, dict]:
 
 def shipped_vocoder() -> torch.nn.Module:
     """The lock's default vocoder, sha256-verified as ``tdpr restore`` loads it."""
-    from tdpr_cli.restore.load import ModelChoice, load_models
     from tdpr_cli.config import PhaseMode
+    from tdpr_cli.restore.load import ModelChoice, load_models
 
     return load_models(ModelChoice(offline=True), PhaseMode.BAND).vocoder
 

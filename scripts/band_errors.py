@@ -25,10 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tdpr_cli.evaluation.files import load_16k
-from tdpr_cli.restore.load import ModelChoice, load_models
 from tdpr_cli.config import PhaseMode
-from tdpr_cli.evaluation.table import ModelRunner
+from tdpr_cli.evaluation.files import load_16k
 from tdpr_cli.evaluation.metrics import (
     Spectra,
     istft,
@@ -38,7 +36,9 @@ from tdpr_cli.evaluation.metrics import (
     ssr_stft_params,
     stft,
 )
+from tdpr_cli.evaluation.table import ModelRunner
 from tdpr_cli.evaluation.valset_index import cutoff_key, load_index
+from tdpr_cli.restore.load import ModelChoice, load_models
 
 SR = 16000
 GAINS_DB = (-6.0, 6.0, 10.0, 14.0)

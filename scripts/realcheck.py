@@ -32,10 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tdpr_cli.digest import sha256_file
 from tdpr_cli.evaluation.comb import comb_db
 from tdpr_cli.evaluation.files import load_16k
 from tdpr_cli.evaluation.metrics import band_bias, band_log_rms, lsd
-from tdpr_cli.digest import sha256_file
 
 SR = 16000
 BIAS_FROM_HZ = 3000.0  # level bias per 500 Hz band from here to 8 kHz

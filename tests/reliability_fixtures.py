@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 import torch
+
 from conftest import pin_tiny_models
 from reliability_helpers import FAST, SR, clip, run_inprocess
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
 from conftest import band_limited
 
 SR = 16000

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from tdpr_cli.dsp.chunking import Chunker, OverlapAdd, fade_window, run_chunked
 from tdpr_cli.config import ChunkConfig
+from tdpr_cli.dsp.chunking import Chunker, OverlapAdd, fade_window, run_chunked
 
 CFG = ChunkConfig(hop=2048, fade=512, context=1024, align=512)
 

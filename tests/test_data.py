@@ -11,14 +11,20 @@ import pytest
 mido = pytest.importorskip("mido")
 
 from tdpr_cli.config import SAMPLE_RATE  # noqa: E402
-from tdpr_cli.corpus import render  # noqa: E402
-from tdpr_cli.corpus import augment
-from tdpr_cli.corpus import procedural
-from tdpr_cli.corpus.build import Job, RenderContext, plan_jobs, procedural_piece, render_job  # noqa: E402
-from tdpr_cli.corpus.sources import Piece, concatenate, piece_id_for  # noqa: E402
-from tdpr_cli.corpus.manifest import (  # noqa: E402
-    ClipRecord, Manifest, load_manifest, save_manifest, split_of,
+from tdpr_cli.corpus import (  # noqa: E402
+    augment,
+    procedural,
+    render,  # noqa: E402
 )
+from tdpr_cli.corpus.build import Job, RenderContext, plan_jobs, procedural_piece, render_job  # noqa: E402
+from tdpr_cli.corpus.manifest import (  # noqa: E402
+    ClipRecord,
+    Manifest,
+    load_manifest,
+    save_manifest,
+    split_of,
+)
+from tdpr_cli.corpus.sources import Piece, concatenate, piece_id_for  # noqa: E402
 from tdpr_cli.digest import derive_seed  # noqa: E402
 from tdpr_cli.errors import InputError  # noqa: E402
 

@@ -11,12 +11,11 @@ import pytest
 import torch
 
 from conftest import make_tiny_models
+from tdpr_cli.errors import UsageError
 from tdpr_cli.evaluation import table as evaltable
 from tdpr_cli.evaluation import table_report as evaltable_report
-from tdpr_cli.evaluation import valset
-from tdpr_cli.evaluation import valset_build
+from tdpr_cli.evaluation import valset, valset_build
 from tdpr_cli.evaluation.files import load_16k
-from tdpr_cli.errors import UsageError
 from tdpr_cli.evaluation.metrics import lsd
 from tdpr_cli.evaluation.valset_index import load_index
 from valset_helpers import make_corpus

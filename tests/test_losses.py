@@ -159,8 +159,8 @@ def test_lsd_recipe_weights_its_terms_and_skips_unused_ones():
 
 
 def test_mel_l1_matches_numpy():
-    from tdpr_cli.dsp.spectral import mel_filterbank
     from tdpr_cli.config import StftConfig
+    from tdpr_cli.dsp.spectral import mel_filterbank
 
     x, y = _pair(length=4000)
     fb = mel_filterbank(StftConfig()).double().numpy()

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from tdpr_cli.dsp.bandwidth import Bandwidth
 from tdpr_cli.config import ChunkConfig, PhaseMode, RestoreConfig
+from tdpr_cli.dsp.bandwidth import Bandwidth
 from tdpr_cli.errors import UsageError
 from tdpr_cli.models.seanet import Seanet, SeanetConfig
 from tdpr_cli.models.vocoder import Vocoder, VocoderConfig

@@ -21,8 +21,8 @@ import pytest
 import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability_helpers import leftovers, wav_bytes
 
+from reliability_helpers import leftovers, wav_bytes
 from tdpr_cli.audio import write as audio_write
 from tdpr_cli.audio.read import AudioSource
 from tdpr_cli.config import Subtype

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+
 from reliability_helpers import (
     SR,
     assert_failed,
@@ -24,7 +25,6 @@ from reliability_helpers import (
     wav_bytes,
     with_sample,
 )
-
 from tdpr_cli.audio.resample import output_length
 
 pytest_plugins = ("reliability_fixtures",)  # fixtures: cli, config_env, good_wav

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+
 from conftest import band_limited, pin_tiny_models
 from reliability_helpers import (
     leftovers,

@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
+
 from conftest import band_limited, make_tiny_models
 
 pytest.importorskip("matplotlib")

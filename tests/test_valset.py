@@ -8,10 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tdpr_cli.evaluation import valset
-
-from tdpr_cli.evaluation import valset_build
 from tdpr_cli.errors import InputError, UsageError
+from tdpr_cli.evaluation import valset, valset_build
 from tdpr_cli.evaluation.metrics import ssr_stft_params
 from valset_helpers import make_corpus
 

@@ -21,11 +21,10 @@ from urllib.parse import unquote
 import pytest
 from typer.testing import CliRunner
 
-from tdpr_cli.weights import verify as hashing
-
-from tdpr_cli.weights import resolve as weights
 from tdpr_cli.commands.weights import app
 from tdpr_cli.errors import UsageError, WeightsError
+from tdpr_cli.weights import resolve as weights
+from tdpr_cli.weights import verify as hashing
 from tdpr_cli.weights.lock import FileEntry, HfSource, ModelEntry
 from tdpr_cli.weights.lock_render import render_lock
 

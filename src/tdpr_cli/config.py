@@ -78,7 +78,7 @@ class ChunkConfig:
     @classmethod
     def from_seconds(
         cls, chunk_s: float, context_s: float = 1.0, fade_s: float = 0.25, align: int = 512
-    ) -> "ChunkConfig":
+    ) -> ChunkConfig:
         """Round seconds to whole multiples of ``align`` samples (at least one)."""
 
         def rnd(seconds: float, minimum: int) -> int:

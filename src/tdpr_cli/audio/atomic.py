@@ -40,14 +40,14 @@ def atomic_write(path: Path, write: Callable[[Path], None], *, mode: int | None 
         raise
 
 
-def atomic_write_bytes(path: Path, data: bytes, **kwargs) -> None:
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = 0o644, suffix: str = ".tmp") -> None:
     """``atomic_write`` of a bytes payload."""
-    atomic_write(path, lambda tmp: tmp.write_bytes(data), **kwargs)
+    atomic_write(path, lambda tmp: None if tmp.write_bytes(data) else None, mode=mode, suffix=suffix)
 
 
-def atomic_write_text(path: Path, text: str, **kwargs) -> None:
+def atomic_write_text(path: Path, text: str, *, mode: int | None = 0o644, suffix: str = ".tmp") -> None:
     """``atomic_write`` of UTF-8 text."""
-    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), **kwargs)
+    atomic_write(path, lambda tmp: None if tmp.write_text(text, encoding="utf-8") else None, mode=mode, suffix=suffix)
 
 
 def replace_dir(tmp: Path, final: Path) -> None:

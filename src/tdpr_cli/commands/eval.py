@@ -122,7 +122,6 @@ def table_cmd(
     from rich.progress import Progress
 
     from tdpr_cli.evaluation import table as evaltable
-
     from tdpr_cli.evaluation import table_report as evaltable_report
     from tdpr_cli.evaluation.valset_index import load_index
 

@@ -62,9 +62,8 @@ def eval_cmd(est: Est, ref: Ref, cutoff: CutoffOpt = None, json_out: JsonOpt = F
     from rich.console import Console
 
     from tdpr_cli.config import SAMPLE_RATE
-    from tdpr_cli.evaluation.metrics import score
-
     from tdpr_cli.evaluation.files import json_safe, load_pair
+    from tdpr_cli.evaluation.metrics import score
 
     e, r = load_pair(est, ref)
     scores = score(e, r, cutoff)

@@ -51,7 +51,8 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or logs,
 Json = Annotated[bool, typer.Option("--json", help="One JSON record per file on stdout.")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")]
 SkipExisting = Annotated[bool, typer.Option("--skip-existing", help="In folder mode, skip files whose output exists.")]
-ReportFile = Annotated[Optional[Path], typer.Option("--report", help="Write a spectrogram report of the file (.png or .html; needs tdpr-cli[report]).")]
+ReportFile = Annotated[Optional[Path], typer.Option(
+    "--report", help="Write a spectrogram report of the file (.png or .html; needs tdpr-cli[report]).")]
 ReportDir = Annotated[Optional[Path], typer.Option("--report-dir", help="Write one HTML report per file and an index.html linking them.")]
 
 

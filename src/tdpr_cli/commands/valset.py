@@ -42,9 +42,7 @@ def valset_cmd(
     """
     from rich.progress import Progress
 
-    from tdpr_cli.evaluation import valset
-
-    from tdpr_cli.evaluation import valset_build
+    from tdpr_cli.evaluation import valset, valset_build
 
     console = Console(stderr=True)
     out_dir = out if out is not None else data / "valset"

@@ -17,10 +17,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from tdpr_cli.weights import verify as hashing
-
-from tdpr_cli.weights import hub
 from tdpr_cli.errors import WeightsError
+from tdpr_cli.weights import hub
+from tdpr_cli.weights import verify as hashing
 from tdpr_cli.weights.lock import MODEL_KINDS, BundledSource, FileEntry, Lock, user_lock_path
 
 app = typer.Typer(
@@ -47,8 +46,8 @@ def _status_rows(lock: Lock) -> list[dict[str, Any]]:
         states = []
         for f in entry.files:
             if isinstance(src, BundledSource):
-                path: Path | None = src.directory / f.filename
-                path = path if path.is_file() else None
+                local = src.directory / f.filename
+                path: Path | None = local if local.is_file() else None
             else:
                 path = hub.cached(src.repo_id, f.filename, src.revision)
             verified = path is not None and hashing.is_verified(path, f.sha256)

@@ -21,13 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tdpr_cli.corpus import augment
-
-from tdpr_cli.corpus import procedural
-
-from tdpr_cli.corpus import render
-from tdpr_cli.corpus.sources import Piece, cached_midi, corpus_pieces
+from tdpr_cli.corpus import augment, procedural, render
 from tdpr_cli.corpus.manifest import MANIFEST_NAME, ClipRecord, load_manifest, save_manifest, split_of
+from tdpr_cli.corpus.sources import Piece, cached_midi, corpus_pieces
 from tdpr_cli.digest import derive_seed, sha256_file
 
 PIANO_TAKES = 3  # the real piano scores are few and precious

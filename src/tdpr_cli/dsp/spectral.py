@@ -27,6 +27,7 @@ class Stft(nn.Module):
     def __init__(self, cfg: StftConfig = StftConfig()) -> None:
         super().__init__()
         self.cfg = cfg
+        self.window: Tensor
         self.register_buffer("window", torch.hann_window(cfg.n_fft), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -90,6 +91,7 @@ class LogMel(nn.Module):
     def __init__(self, cfg: StftConfig = StftConfig()) -> None:
         super().__init__()
         self.stft = Stft(cfg)
+        self.fb: Tensor
         self.register_buffer("fb", mel_filterbank(cfg), persistent=False)
 
     def from_magnitude(self, mag: Tensor) -> Tensor:

@@ -41,6 +41,7 @@ from tdpr_cli.errors import UsageError
 from tdpr_cli.evaluation.metrics import BIAS_BAND_HZ, bias_key
 
 if TYPE_CHECKING:  # torch is imported only when model rows run
+    import torch
     from torch import nn
 
     from tdpr_cli.evaluation.valset_index import ValsetIndex, ValsetItem
@@ -60,7 +61,7 @@ LOW_KEEP_MARGIN_HZ = 500.0
 class ModelRunner:
     """TD-CNN, vocoder and phase repair with the pipeline's settings; numpy (C, T) at 16 kHz in and out."""
 
-    def __init__(self, tdcnn: nn.Module, vocoder: nn.Module | None, device: str = "cpu") -> None:
+    def __init__(self, tdcnn: nn.Module, vocoder: nn.Module | None, device: str | torch.device = "cpu") -> None:
         from tdpr_cli.config import RestoreConfig
         from tdpr_cli.restore.pipeline import Restorer
 
@@ -218,14 +219,14 @@ def run(
     on_item: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Score every row on every LR file of ``index``; return the JSON-able result."""
+    from tdpr_cli.digest import derive_seed
     from tdpr_cli.evaluation.files import json_safe, load_16k
     from tdpr_cli.evaluation.metrics import Spectra, band_log_rms, score
-    from tdpr_cli.digest import derive_seed
 
     if runner is None and any(ROWS[r].needs_models for r in rows):
         raise UsageError("rows " + ", ".join(r for r in rows if ROWS[r].needs_models) + " need models")
     records: list[dict] = []
-    spent = {"estimate_s": dict.fromkeys(rows, 0.0), "score_s": 0.0}
+    spent: dict[str, Any] = {"estimate_s": dict.fromkeys(rows, 0.0), "score_s": 0.0}
     started, ref_path = time.perf_counter(), None
     for i, item in enumerate(index.items):
         if item.ref != ref_path:  # items come clip by clip: each reference serves cutoffs x kinds files

@@ -40,10 +40,10 @@ import soundfile as sf
 
 from tdpr_cli.config import SAMPLE_RATE
 from tdpr_cli.corpus.manifest import MANIFEST_NAME as CORPUS_MANIFEST
+from tdpr_cli.digest import derive_seed, sha256_file
 from tdpr_cli.errors import InputError, UsageError
 from tdpr_cli.evaluation.metrics import ssr_stft_params
 from tdpr_cli.simulate.degrade import FILTERS, family_of
-from tdpr_cli.digest import derive_seed, sha256_file
 
 #: The four representative input bandwidths of the paper's Table 1, in Hz.
 CUTOFFS_HZ: tuple[float, ...] = (2500.0, 3000.0, 3500.0, 4000.0)

@@ -25,11 +25,11 @@ import soundfile as sf
 
 from tdpr_cli.audio.atomic import replace_dir
 from tdpr_cli.config import SAMPLE_RATE
-from tdpr_cli.errors import InputError, OutputError, UsageError
-from tdpr_cli.simulate.degrade import degrade, family_of
 from tdpr_cli.digest import sha256_file
-from tdpr_cli.evaluation.valset_index import MANIFEST_NAME
+from tdpr_cli.errors import InputError, OutputError, UsageError
 from tdpr_cli.evaluation.valset import CORPUS_MANIFEST, Excerpt, Selection, ValsetConfig, lr_order, read_excerpt, select
+from tdpr_cli.evaluation.valset_index import MANIFEST_NAME
+from tdpr_cli.simulate.degrade import degrade, family_of
 
 VALSET_VERSION = 2  # 2: the paper's exact filters plus the soft family
 PCM16_SCALE = 32768.0

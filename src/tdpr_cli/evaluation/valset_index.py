@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tdpr_cli.errors import InputError, UsageError
 from tdpr_cli.digest import sha256_file
+from tdpr_cli.errors import InputError, UsageError
 
 MANIFEST_NAME = "manifest.json"
 

@@ -63,7 +63,8 @@ class AudioUNet(TdcnnBase):
             c_in = 2 * w  # upsampled features concatenated with the skip
         self.out = nn.Conv1d(c_in, cfg.stride, cfg.kernel, padding=pad)
         nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        if self.out.bias is not None:
+            nn.init.zeros_(self.out.bias)
 
     @property
     def total_stride(self) -> int:

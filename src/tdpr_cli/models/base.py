@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from tdpr_cli.config import SAMPLE_RATE
 
@@ -20,10 +20,11 @@ class ModelBase(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
+        self.sample_rate: Tensor
         self.register_buffer("sample_rate", torch.tensor(SAMPLE_RATE, dtype=torch.int64))
 
     @property
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"arch": self.arch, "kind": self.kind, "params": asdict(self.cfg)}
 
 

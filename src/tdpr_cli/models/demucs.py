@@ -11,6 +11,7 @@ starts at zero so the untrained model is the identity.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -47,14 +48,13 @@ class Demucs(TdcnnBase):
             self.encoder.append(nn.ModuleList([
                 nn.Conv1d(c_in, c, cfg.kernel, cfg.stride, padding=pad), nn.Conv1d(c, 2 * c, 1),
             ]))
-            last = i == 0
-            self.decoder.insert(0, nn.ModuleList([
-                nn.Conv1d(c, 2 * c, 1),
-                nn.ConvTranspose1d(c, c_in, cfg.kernel, cfg.stride, padding=pad),
-            ]))
-            if last:
-                nn.init.zeros_(self.decoder[0][1].weight)
-                nn.init.zeros_(self.decoder[0][1].bias)
+            mix = nn.Conv1d(c, 2 * c, 1)
+            deconv = nn.ConvTranspose1d(c, c_in, cfg.kernel, cfg.stride, padding=pad)
+            if i == 0:  # the last layer of the decoder: the residual starts at zero
+                nn.init.zeros_(deconv.weight)
+                if deconv.bias is not None:
+                    nn.init.zeros_(deconv.bias)
+            self.decoder.insert(0, nn.ModuleList([mix, deconv]))
             c_in = c
         self.lstm = nn.LSTM(c_in, c_in, cfg.lstm_layers, batch_first=True, bidirectional=True)
         self.lstm_out = nn.Linear(2 * c_in, c_in)
@@ -69,11 +69,13 @@ class Demucs(TdcnnBase):
         length = x.shape[-1]
         h = F.pad(x, (0, self.valid_length(length) - length))
         skips = []
-        for conv, mix in self.encoder:
+        for block in self.encoder:
+            conv, mix = cast(nn.ModuleList, block)
             h = F.glu(mix(F.relu(conv(h))), dim=1)
             skips.append(h)
         h = self.lstm_out(self.lstm(h.transpose(1, 2))[0]).transpose(1, 2)
-        for i, ((mix, deconv), skip) in enumerate(zip(self.decoder, reversed(skips))):
+        for i, (block, skip) in enumerate(zip(self.decoder, reversed(skips))):
+            mix, deconv = cast(nn.ModuleList, block)
             h = deconv(F.glu(mix(h + skip), dim=1))
             if i < len(self.decoder) - 1:
                 h = F.relu(h)

@@ -8,16 +8,16 @@ An architecture registry maps the config's ``arch`` to (model class, config clas
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
-
-from torch import nn
+from typing import Any
 
 from tdpr_cli.audio.atomic import atomic_write, atomic_write_text
 from tdpr_cli.config import SAMPLE_RATE
 from tdpr_cli.errors import WeightsError
 from tdpr_cli.models.audiounet import AudioUNet, AudioUNetConfig
+from tdpr_cli.models.base import ModelBase
 from tdpr_cli.models.demucs import Demucs, DemucsConfig
 from tdpr_cli.models.seanet import Seanet, SeanetConfig
 from tdpr_cli.models.subband import SubbandConfig, SubbandTdcnn
@@ -27,7 +27,7 @@ from tdpr_cli.models.vocoder import Vocoder, VocoderConfig
 @dataclass(frozen=True)
 class Arch:
     kind: str
-    build: Callable[[dict], nn.Module]
+    build: Callable[[dict[str, Any]], ModelBase]
 
 
 ARCHS: dict[str, Arch] = {
@@ -55,7 +55,7 @@ def read_config(path: Path) -> dict[str, Any]:
     return cfg
 
 
-def build(cfg: dict[str, Any]) -> nn.Module:
+def build(cfg: dict[str, Any]) -> ModelBase:
     """Instantiate an untrained model from a config dict."""
     try:
         return ARCHS[cfg["arch"]].build(cfg["params"])
@@ -63,7 +63,7 @@ def build(cfg: dict[str, Any]) -> nn.Module:
         raise WeightsError(f"bad parameters for {cfg['arch']}: {exc}") from None
 
 
-def load_model(weights: Path, config: Path, kind: str | None = None) -> nn.Module:
+def load_model(weights: Path, config: Path, kind: str | None = None) -> ModelBase:
     """Model in eval mode, float32, from verified files; ``kind`` checks tdcnn/vocoder."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -82,10 +82,11 @@ def load_model(weights: Path, config: Path, kind: str | None = None) -> nn.Modul
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
         raise WeightsError(f"{weights}: weights do not fit {cfg['arch']} {cfg['params']}: {first}") from None
-    return model.float().eval()
+    model.float().eval()
+    return model
 
 
-def export(model: nn.Module, directory: Path, name: str, extra: dict[str, Any] | None = None) -> tuple[Path, Path]:
+def export(model: ModelBase, directory: Path, name: str, extra: dict[str, Any] | None = None) -> tuple[Path, Path]:
     """Write ``name.safetensors`` (fp16 floats) and ``name.json`` into ``directory``."""
     from safetensors.torch import save_file
 

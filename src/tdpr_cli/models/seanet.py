@@ -17,7 +17,7 @@ convolution, and sub-pixel convolution, are the alternatives measured there.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -56,7 +56,7 @@ class SeanetConfig:
             raise UsageError("SEANet kernel size must be odd")
 
     @classmethod
-    def from_dict(cls, d: dict) -> "SeanetConfig":
+    def from_dict(cls, d: dict[str, Any]) -> SeanetConfig:
         d = dict(d)
         d["strides"] = tuple(d.get("strides", cls.strides))
         d["dilations"] = tuple(d.get("dilations", cls.dilations))
@@ -82,6 +82,7 @@ class Up(nn.Module):
     def __init__(self, c_in: int, c_out: int, stride: int, kind: Upsampler) -> None:
         super().__init__()
         self.kind, self.stride, self.c_out = kind, stride, c_out
+        self.conv: nn.Module
         if kind == "transposed":
             self.conv = nn.ConvTranspose1d(
                 c_in, c_out, 2 * stride, stride=stride, padding=stride // 2, output_padding=stride % 2
@@ -128,7 +129,8 @@ class Seanet(TdcnnBase):
             self.dec.append(nn.Sequential(*[ResUnit(widths[i], cfg.kernel, d) for d in cfg.dilations]))
         self.conv_out = nn.Conv1d(widths[0], cfg.out_channels, cfg.kernel, padding=cfg.kernel // 2)
         nn.init.zeros_(self.conv_out.weight)
-        nn.init.zeros_(self.conv_out.bias)
+        if self.conv_out.bias is not None:
+            nn.init.zeros_(self.conv_out.bias)
 
     @property
     def total_stride(self) -> int:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -75,6 +76,7 @@ class Pqmf(nn.Module):
             raise UsageError(f"invalid PQMF settings: bands {bands}, taps {taps}, cutoff {cutoff}")
         self.bands, self.pad = bands, taps // 2
         ana, _ = pqmf_filters(bands, taps, cutoff, beta)
+        self.filters: Tensor
         self.register_buffer("filters", torch.tensor(ana, dtype=torch.float32)[:, None], persistent=False)
 
     def analysis(self, x: Tensor) -> Tensor:
@@ -97,14 +99,14 @@ class SubbandConfig:
     beta: float = 9.0
     exciter: bool = False
     keep_low_bands: int = 1
-    unet: dict = field(default_factory=lambda: {"channels": 16, "strides": (2, 4, 4)})
+    unet: dict[str, Any] = field(default_factory=lambda: {"channels": 16, "strides": (2, 4, 4)})
 
     def __post_init__(self) -> None:
         if not 0 <= self.keep_low_bands < self.bands:
             raise UsageError(f"keep_low_bands must lie in 0..{self.bands - 1}, got {self.keep_low_bands}")
 
     @classmethod
-    def from_dict(cls, d: dict) -> "SubbandConfig":
+    def from_dict(cls, d: dict[str, Any]) -> SubbandConfig:
         d = dict(d)
         d["unet"] = dict(d.get("unet", {"channels": 16, "strides": (2, 4, 4)}))
         return cls(**d)
@@ -147,7 +149,7 @@ def macs_per_second(model: nn.Module, seconds: float = 1.0, sr: int = 16000) -> 
 
     def hook(mod: nn.Module, inp: tuple[Tensor, ...], out: Tensor) -> None:
         nonlocal total
-        w = mod.weight
+        w = cast(Tensor, mod.weight)
         if isinstance(mod, nn.ConvTranspose1d):  # each input sample feeds out_ch x kernel products
             total += inp[0].numel() * w.shape[1] * w.shape[2]
         else:

@@ -12,15 +12,16 @@ live on exactly the STFT grid that phase repair uses.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tdpr_cli.config import StftConfig
+from tdpr_cli.dsp.spectral import Stft
 from tdpr_cli.errors import UsageError
 from tdpr_cli.models.base import ModelBase
-from tdpr_cli.dsp.spectral import Stft
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class VocoderConfig:
             raise UsageError(f"invalid vocoder config {self}")
 
     @classmethod
-    def from_dict(cls, d: dict) -> "VocoderConfig":
+    def from_dict(cls, d: dict[str, Any]) -> VocoderConfig:
         return cls(**d)
 
     @property

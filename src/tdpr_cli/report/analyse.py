@@ -98,9 +98,8 @@ class SpectrogramAccumulator:
 def analyse_file(path: str | Path) -> Analysis:
     """One streaming pass: resample to 16 kHz, spectrogram of the mono mix, LTAS of all channels."""
     from tdpr_cli.audio.read import AudioSource
+    from tdpr_cli.audio.resample import output_length, resampled
     from tdpr_cli.dsp.bandwidth import SpectrumAccumulator
-    from tdpr_cli.audio.resample import resampled
-    from tdpr_cli.audio.resample import output_length
 
     src = AudioSource(str(path))
     spec = SpectrogramAccumulator(output_length(src.info.frames, src.info.sample_rate))

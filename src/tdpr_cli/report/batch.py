@@ -50,6 +50,7 @@ class RestoreReports:
             return self.path
         out = Path(rec.output)
         rel = out.relative_to(self.out_root) if self.out_root is not None else Path(out.name)
+        assert self.folder is not None  # plan() makes one of path and folder
         return self.folder / rel.parent / f"{rel.name}.html"
 
     def add(self, rec: FileRecord, restorer: Restorer) -> None:

@@ -114,6 +114,7 @@ def figure_png(data: ReportData) -> bytes:
     fig = Figure(figsize=FIG_INCHES, dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     rows = fig.subfigures(3, 1, height_ratios=[0.75, 3.0, 2.4])
+    assert isinstance(rows, np.ndarray)  # three rows: an array of SubFigures
     rows[0].text(0.01, 0.5, _header_text(data.header), va="center", fontsize=9)
     named = _analyses(data)
     vmax = max(float(a.spec_db.max()) for a in named.values())

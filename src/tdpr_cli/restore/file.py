@@ -12,16 +12,17 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from tdpr_cli.audio.read import STDIO, AudioSource, prepare_output, write_stream
+from tdpr_cli.audio.resample import output_length, resampled
 from tdpr_cli.audio.write import same_file
-from tdpr_cli.dsp.bandwidth import SpectrumAccumulator, detect
 from tdpr_cli.config import SAMPLE_RATE, RestoreConfig, Subtype
+from tdpr_cli.dsp.bandwidth import SpectrumAccumulator, detect
 from tdpr_cli.errors import OutputError, UsageError
 from tdpr_cli.restore.pipeline import Decision, Restorer, decide
-from tdpr_cli.audio.resample import output_length, resampled
 
 #: Extensions picked up in batch mode.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
@@ -46,7 +47,7 @@ class FileRecord:
     gain_db: float = 0.0
     warnings: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from tdpr_cli.config import PhaseMode
 
 if TYPE_CHECKING:
-    import torch
 
     from tdpr_cli.models.base import ModelBase
 
@@ -39,7 +38,7 @@ class ModelChoice:
 class LoadedModels:
     """The TD-CNN, the vocoder (None for ``--phase none``) and ``{'tdcnn': 'name@sha256:..', ...}``."""
 
-    tdcnn: torch.nn.Module
+    tdcnn: ModelBase
     vocoder: ModelBase | None
     info: dict[str, str]
 

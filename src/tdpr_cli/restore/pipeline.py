@@ -17,12 +17,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from tdpr_cli.config import PhaseMode, RestoreConfig
 from tdpr_cli.dsp.bandwidth import Bandwidth
 from tdpr_cli.dsp.chunking import Chunk, run_chunked
-from tdpr_cli.config import PhaseMode, RestoreConfig
-from tdpr_cli.errors import UsageError
 from tdpr_cli.dsp.phase import repair
 from tdpr_cli.dsp.spectral import LogMel, Stft
+from tdpr_cli.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ class Restorer:
         self.logmel = LogMel(cfg.stft).to(self.device)
         self.stft = Stft(cfg.stft).to(self.device)
 
-    def _amp(self):
+    def _amp(self) -> contextlib.AbstractContextManager[None]:
         if self.autocast is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast)
@@ -135,9 +135,10 @@ class Restorer:
             # Right-padding with zeros is what a chunk sees past the file end anyway.
             batch[r : r + c.data.shape[0], : c.data.shape[1]] = c.data
             r += c.data.shape[0]
-        out, _ = self.process(torch.from_numpy(batch), cutoff_hz)
-        out = out.cpu().numpy()
-        res, r = [], 0
+        repaired, _ = self.process(torch.from_numpy(batch), cutoff_hz)
+        out = repaired.cpu().numpy()
+        res: list[np.ndarray] = []
+        r = 0
         for n, length in zip(rows, lengths):
             res.append(out[r : r + n, :length])
             r += n

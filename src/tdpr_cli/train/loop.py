@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -27,12 +28,16 @@ from torch import Tensor, nn
 
 from tdpr_cli.device import pick_device
 from tdpr_cli.errors import Interrupted, TdprError, UsageError
+from tdpr_cli.simulate.degrade import SimConfig
 from tdpr_cli.train import checkpoint as ck
 from tdpr_cli.train import snapshots
-from tdpr_cli.simulate.degrade import SimConfig
 from tdpr_cli.train.dataset import SegmentConfig, SegmentSampler, ValidItem, read_clips, validation_set
 from tdpr_cli.train.provenance import training_record
 from tdpr_cli.train.schedule import TrainConfig, learning_rate
+
+if TYPE_CHECKING:
+    from tdpr_cli.models.base import ModelBase
+    from tdpr_cli.train.losses import TdcnnLoss, VocoderLoss
 
 Progress = Callable[[str], None]
 _MAX_BAD_STEPS = 20  # consecutive non-finite losses before giving up
@@ -48,8 +53,8 @@ class Task:
     """
 
     name: str
-    model: nn.Module
-    loss: nn.Module
+    model: ModelBase
+    loss: TdcnnLoss | VocoderLoss
     segments: SegmentConfig
     estimate: Callable[[Tensor, Tensor], Tensor]
     validate: Callable[[nn.Module, list[ValidItem], torch.device], dict[str, float]]
@@ -231,8 +236,8 @@ def train_tdcnn(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, Pa
 
 def train_vocoder(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, Path] | None:
     """Train the mel vocoder to resynthesise wideband segments from their log-mel; export it."""
-    from tdpr_cli.models.vocoder import Vocoder, VocoderConfig
     from tdpr_cli.dsp.spectral import LogMel
+    from tdpr_cli.models.vocoder import Vocoder, VocoderConfig
     from tdpr_cli.train.losses import VocoderLoss
     from tdpr_cli.train.validate import validate_vocoder
 

@@ -25,14 +25,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tdpr_cli.config import StftConfig
-from tdpr_cli.errors import UsageError
 from tdpr_cli.dsp.spectral import LogMel
+from tdpr_cli.errors import UsageError
 
 #: (n_fft, hop, window) of the paper's three resolutions.
 PAPER_RESOLUTIONS: tuple[tuple[int, int, int], ...] = ((512, 256, 512), (1024, 512, 1024), (2048, 1024, 2048))
@@ -64,6 +65,7 @@ class StftLoss(nn.Module):
         if not 0 < hop <= win <= n_fft:
             raise UsageError(f"STFT loss needs 0 < hop <= win <= n_fft, got {n_fft}/{hop}/{win}")
         self.n_fft, self.hop = n_fft, hop
+        self.window: Tensor
         self.register_buffer("window", torch.hann_window(win), persistent=False)
 
     def magnitude(self, x: Tensor) -> Tensor:
@@ -136,6 +138,7 @@ class Decimate(nn.Module):
             raise UsageError(f"decimation factor must be >= 1, got {factor}")
         self.factor = factor
         taps = lowpass_taps(factor, half_width) if factor > 1 else torch.ones(1)
+        self.taps: Tensor
         self.register_buffer("taps", taps.view(1, 1, -1), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -184,6 +187,7 @@ class LogPowerMse(nn.Module):
     def __init__(self, n_fft: int = 743, hop: int = 160, floor: float = 1e-8) -> None:
         super().__init__()
         self.n_fft, self.hop, self.floor = n_fft, hop, floor
+        self.window: Tensor
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
 
     def log_power(self, x: Tensor) -> Tensor:
@@ -208,7 +212,8 @@ class MultiResolutionLogL1(nn.Module):
         self.losses = nn.ModuleList(StftLoss(*r) for r in resolutions)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return sum(loss.terms(input, target)["mag"] for loss in self.losses) / len(self.losses)
+        mags = [cast(StftLoss, loss).terms(input, target)["mag"] for loss in self.losses]
+        return torch.stack(mags).mean()
 
 
 class TdcnnLoss(nn.Module):

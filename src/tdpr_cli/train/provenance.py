@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from tdpr_cli.train.checkpoint import RunState
 from tdpr_cli.digest import sha256_file
+from tdpr_cli.train.checkpoint import RunState
 from tdpr_cli.train.schedule import TrainConfig
 
 

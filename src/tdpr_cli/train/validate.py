@@ -18,13 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import cast
 
 import numpy as np
 import torch
 from torch import nn
 
-from tdpr_cli.evaluation import metrics as ev
 from tdpr_cli.config import SAMPLE_RATE
+from tdpr_cli.evaluation import metrics as ev
+from tdpr_cli.models.vocoder import Vocoder
 from tdpr_cli.train.dataset import ValidItem
 
 #: Bands of the long-term level report, in Hz.
@@ -99,7 +101,7 @@ def validate_vocoder(model: nn.Module, items: list[ValidItem], device: torch.dev
         return {}
     target = np.stack([it.target for it in items])
     length = target.shape[-1]
-    mel = LogMel(model.cfg.stft).to(device)
+    mel = LogMel(cast(Vocoder, model).cfg.stft).to(device)
     with evaluating(model):
         output = _run(lambda x: model(mel(x), length), target, device)
         mel_l1 = float((mel(torch.from_numpy(output).to(device)) - mel(torch.from_numpy(target).to(device))).abs().mean())

@@ -172,7 +172,9 @@ def _check_sha(value: Any, where: _Where, index: int, key: str, what: str) -> st
 
 
 def _check_relpath(value: Any, where: str, what: str) -> str:
-    parts = PurePosixPath(value).parts if isinstance(value, str) else ()
+    if not isinstance(value, str):
+        raise _fail(where, f"{what} must be a relative path without '..', got {value!r}")
+    parts = PurePosixPath(value).parts
     if not parts or value.startswith("/") or "\\" in value or ".." in parts:
         raise _fail(where, f"{what} must be a relative path without '..', got {value!r}")
     return value
@@ -246,9 +248,9 @@ def parse_lock_text(text: str, path: Path) -> tuple[dict[str, ModelEntry], dict[
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        found = re.search(r"at line (\d+)", str(exc))
-        where = f"{path}:{found.group(1)}" if found else str(path)
-        raise WeightsError(f"{where}: invalid TOML: {exc}") from None
+        line = re.search(r"at line (\d+)", str(exc))
+        place = f"{path}:{line.group(1)}" if line else str(path)
+        raise WeightsError(f"{place}: invalid TOML: {exc}") from None
     where = _Where(path, text)
     unknown = sorted(set(data) - {"version", "defaults", "model"})
     if unknown:

@@ -15,8 +15,8 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePosixPath
 
-from tdpr_cli.weights import verify as hashing
 from tdpr_cli.errors import UsageError, WeightsError
+from tdpr_cli.weights import verify as hashing
 from tdpr_cli.weights.lock import (
     HEADER,
     MODEL_KINDS,

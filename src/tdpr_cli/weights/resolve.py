@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal, NamedTuple
 
-from tdpr_cli.weights import verify as hashing
-
-from tdpr_cli.weights import hub
 from tdpr_cli.errors import UsageError, WeightsError
+from tdpr_cli.weights import hub
+from tdpr_cli.weights import verify as hashing
 from tdpr_cli.weights.lock import (
     COMMIT_RE,
     MODEL_KINDS,

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tdpr_cli.digest import sha256_file
+from tdpr_cli.digest import sha256_file as sha256_file  # re-exported: callers hash through this module
 from tdpr_cli.errors import WeightsError
 from tdpr_cli.weights.lock import MODEL_KINDS, atomic_write_text
 
@@ -73,9 +73,10 @@ def cached_sha256(path: Path) -> str | None:
         return None
     for record in (_MEMORY.get(key), _load_disk().get(key)):
         if isinstance(record, dict) and {k: record.get(k) for k in stamp} == stamp:
-            if isinstance(record.get("sha256"), str):
+            digest = record.get("sha256")
+            if isinstance(digest, str):
                 _MEMORY[key] = record
-                return record["sha256"]
+                return digest
     return None
 
 
