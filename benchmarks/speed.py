@@ -25,6 +25,7 @@ taken when it was measured.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
@@ -86,29 +87,23 @@ def read_stages(path: Path, clock: Clock) -> tuple[list[np.ndarray], int, float]
 
 
 def model_stages(restorer, blocks: list[np.ndarray], channels: int, cutoff: float, clock: Clock) -> list[np.ndarray]:
-    """``Restorer.stream`` with a clock around each stage: same chunks, batching and modules."""
-    from tdpr_cli.dsp.chunking import Chunker, OverlapAdd
-    from tdpr_cli.dsp.phase import repair
+    """``Restorer.stream`` itself, with ``clock`` as its stage timer.
 
-    cfg, dev = restorer.cfg, restorer.device
-    chunker, ola = Chunker(cfg.chunk, channels), OverlapAdd(cfg.chunk, channels)
-    chunks = [c for b in blocks for c in chunker.feed(b)] + list(chunker.finish())
-    amp = torch.autocast(dev.type, dtype=restorer.autocast) if restorer.autocast else torch.autocast(dev.type, enabled=False)
-    outputs = []
-    with torch.inference_mode():
-        for i in range(0, len(chunks), cfg.batch_size):
-            part = chunks[i : i + cfg.batch_size]
-            width = max(c.data.shape[1] for c in part)
-            x = torch.from_numpy(np.concatenate([np.pad(c.data, ((0, 0), (0, width - c.data.shape[1]))) for c in part]))
-            with clock("TD-CNN"), amp:
-                y = restorer.tdcnn(x.to(dev)[:, None])[:, 0].float()
-            with clock("vocoder (+log-mel)"), amp:
-                v = restorer.vocoder(restorer.logmel(y), y.shape[-1]).float()
-            with clock("phase repair"):
-                out = repair(y, v, cfg.phase, cutoff, cfg.stft, cfg.crossfade_hz, cfg.consistency, restorer.stft).cpu().numpy()
-            with clock("overlap-add"):
-                for k, c in enumerate(part):
-                    outputs.append(ola.add(c, out[k * channels : (k + 1) * channels, : c.data.shape[1]]))
+    The model stages are timed inside the pipeline; what the stream spends
+    besides them (chunking, batching, overlap-add, moving data) is booked
+    as "overlap-add".
+    """
+    model = ("TD-CNN", "vocoder (+log-mel)", "phase repair")
+    before = {k: (clock.s[k], clock.cpu[k]) for k in model}
+    restorer.timer = clock
+    try:
+        with clock("stream"):
+            outputs = list(restorer.stream(blocks, channels, cutoff))
+    finally:
+        restorer.timer = lambda name: contextlib.nullcontext()
+    stream_s, stream_cpu = clock.s.pop("stream"), clock.cpu.pop("stream")
+    clock.s["overlap-add"] += stream_s - sum(clock.s[k] - before[k][0] for k in model)
+    clock.cpu["overlap-add"] += stream_cpu - sum(clock.cpu[k] - before[k][1] for k in model)
     return outputs
 
 

@@ -11,6 +11,7 @@ import contextlib
 import copy
 import math
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,6 +81,14 @@ def _check_vocoder_stft(vocoder: nn.Module, cfg: RestoreConfig) -> None:
             raise UsageError(f"the vocoder was trained with {name}={got}, the restore STFT uses {want}")
 
 
+#: Times a named stage (``with timer("TD-CNN"): ...``); benchmarks pass one, restore does not.
+StageTimer = Callable[[str], AbstractContextManager[None]]
+
+
+def _untimed(name: str) -> AbstractContextManager[None]:
+    return contextlib.nullcontext()
+
+
 class Restorer:
     """Runs TD-CNN + TD-PR over chunks; models stay on ``device``, the stream on the CPU."""
 
@@ -90,6 +99,7 @@ class Restorer:
         cfg: RestoreConfig = RestoreConfig(),
         device: str | torch.device = "cpu",
         autocast: torch.dtype | None = None,
+        timer: StageTimer | None = None,
     ) -> None:
         if cfg.phase is not PhaseMode.NONE and vocoder is None:
             raise UsageError(f"--phase {cfg.phase.value} needs a vocoder")
@@ -99,6 +109,7 @@ class Restorer:
         if vocoder is not None:
             _check_vocoder_stft(vocoder, cfg)
         self.cfg, self.device, self.autocast = cfg, torch.device(device), autocast
+        self.timer = timer or _untimed
         self.tdcnn = _ready(tdcnn, self.device)
         self.vocoder = _ready(vocoder, self.device) if vocoder is not None else None
         self.logmel = LogMel(cfg.stft).to(self.device)
@@ -112,17 +123,17 @@ class Restorer:
     def process(self, x: Tensor, cutoff_hz: float) -> tuple[Tensor, Tensor]:
         """(N, L) band-limited -> ((N, L) repaired, (N, L) TD-CNN output), float32 at 16 kHz."""
         x = x.to(self.device, torch.float32)
-        with self._amp():
-            y = self.tdcnn(x[:, None])[:, 0]
-        y = y.float()
+        with self.timer("TD-CNN"), self._amp():
+            y = self.tdcnn(x[:, None])[:, 0].float()
         if self.cfg.phase is PhaseMode.NONE or self.vocoder is None:
             return y, y
-        with self._amp():
-            v = self.vocoder(self.logmel(y), y.shape[-1])
-        out = repair(
-            y, v.float(), self.cfg.phase, cutoff_hz, self.cfg.stft,
-            self.cfg.crossfade_hz, self.cfg.consistency, self.stft,
-        )
+        with self.timer("vocoder (+log-mel)"), self._amp():
+            v = self.vocoder(self.logmel(y), y.shape[-1]).float()
+        with self.timer("phase repair"):
+            out = repair(
+                y, v, self.cfg.phase, cutoff_hz, self.cfg.stft,
+                self.cfg.crossfade_hz, self.cfg.consistency, self.stft,
+            )
         return out, y
 
     def _run(self, chunks: list[Chunk], cutoff_hz: float) -> list[np.ndarray]:
