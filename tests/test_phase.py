@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from tdpr_cli.config import PhaseMode, StftConfig
+from tdpr_cli.config import PhaseMode, RestoreConfig, StftConfig
 from tdpr_cli.dsp.phase import band_mask, repair, replace_phase
 from tdpr_cli.dsp.spectral import Stft, mel_filterbank
 
@@ -49,7 +49,7 @@ def test_band_mask_shape_and_limits():
 
 def test_none_mode_returns_tdcnn_output():
     a = _sig(5)
-    assert repair(a, _sig(6), PhaseMode.NONE, 3000.0) is a
+    assert repair(a, _sig(6), 3000.0, RestoreConfig(phase=PhaseMode.NONE)) is a
 
 
 @pytest.mark.parametrize("steps", [1, 4])

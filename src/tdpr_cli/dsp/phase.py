@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from tdpr_cli.config import SAMPLE_RATE, PhaseMode, StftConfig
+from tdpr_cli.config import SAMPLE_RATE, PhaseMode, RestoreConfig, StftConfig
 from tdpr_cli.dsp.spectral import Stft
 
 
@@ -53,6 +53,7 @@ def replace_phase(
     mag_source: Tensor,
     phase_source: Tensor,
     cfg: StftConfig = StftConfig(),
+    *,
     cutoff_hz: float | None = None,
     crossfade_hz: float = 250.0,
     consistency: int = 0,
@@ -81,15 +82,17 @@ def replace_phase(
 def repair(
     tdcnn_out: Tensor,
     vocoder_out: Tensor | None,
-    mode: PhaseMode,
     cutoff_hz: float,
-    cfg: StftConfig = StftConfig(),
-    crossfade_hz: float = 250.0,
-    consistency: int = 0,
+    cfg: RestoreConfig = RestoreConfig(),
     stft: Stft | None = None,
 ) -> Tensor:
-    """Apply the chosen ``PhaseMode`` to (B, T) waveforms; ``none`` returns the TD-CNN output."""
-    if mode is PhaseMode.NONE or vocoder_out is None:
+    """Apply ``cfg.phase`` to (B, T) waveforms at 16 kHz; ``none`` returns the TD-CNN output.
+
+    ``cfg`` carries the STFT, the band-mode crossfade and the consistency
+    steps; ``stft`` reuses a module (and its window) already on the device.
+    """
+    if cfg.phase is PhaseMode.NONE or vocoder_out is None:
         return tdcnn_out
-    band_cutoff = cutoff_hz if mode is PhaseMode.BAND else None
-    return replace_phase(tdcnn_out, vocoder_out, cfg, band_cutoff, crossfade_hz, consistency, stft)
+    band_cutoff = cutoff_hz if cfg.phase is PhaseMode.BAND else None
+    return replace_phase(tdcnn_out, vocoder_out, cfg.stft, cutoff_hz=band_cutoff, crossfade_hz=cfg.crossfade_hz,
+                         consistency=cfg.consistency, stft=stft)

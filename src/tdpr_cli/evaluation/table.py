@@ -27,6 +27,7 @@ across filter kinds is max - min of the paper kinds' means at one cutoff. ``eval
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -96,8 +97,7 @@ class ModelRunner:
 
         r, cfg = self.restorer, self.restorer.cfg
         with torch.inference_mode():
-            out = repair(self._tensor(y), self._tensor(v), mode, cutoff_hz, cfg.stft,
-                         cfg.crossfade_hz, cfg.consistency, r.stft)
+            out = repair(self._tensor(y), self._tensor(v), cutoff_hz, dataclasses.replace(cfg, phase=mode), r.stft)
         return out.cpu().numpy()
 
     def oracle(self, y: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -108,7 +108,7 @@ class ModelRunner:
 
         r = self.restorer
         with torch.inference_mode():
-            out = replace_phase(self._tensor(y), self._tensor(ref), r.cfg.stft, None, stft=r.stft)
+            out = replace_phase(self._tensor(y), self._tensor(ref), r.cfg.stft, cutoff_hz=None, stft=r.stft)
         return out.cpu().numpy()
 
 

@@ -130,10 +130,7 @@ class Restorer:
         with self.timer("vocoder (+log-mel)"), self._amp():
             v = self.vocoder(self.logmel(y), y.shape[-1]).float()
         with self.timer("phase repair"):
-            out = repair(
-                y, v, self.cfg.phase, cutoff_hz, self.cfg.stft,
-                self.cfg.crossfade_hz, self.cfg.consistency, self.stft,
-            )
+            out = repair(y, v, cutoff_hz, self.cfg, self.stft)
         return out, y
 
     def _run(self, chunks: list[Chunk], cutoff_hz: float) -> list[np.ndarray]:
