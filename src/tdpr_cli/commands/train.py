@@ -15,13 +15,16 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
 
 from tdpr_cli.commands.options import Device
 from tdpr_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from tdpr_cli.train.schedule import TrainConfig
 
 app = typer.Typer(help="Train the default models on the rendered corpus.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -59,22 +62,11 @@ Init = Annotated[Optional[Path], typer.Option(
     "--init", help="Start a new run from these weights (.safetensors of the same architecture): fine-tuning.")]
 
 
-def _config(options: dict, model: dict, loss: dict):
-    """Build the frozen ``TrainConfig`` from the command's options."""
+def _config(**options: Any) -> TrainConfig:
+    """The frozen ``TrainConfig`` of this command line (the options are named, never ``locals()``)."""
     from tdpr_cli.train.schedule import TrainConfig
 
-    return TrainConfig(
-        data_dir=options["data"], run_dir=options["run"], max_steps=options["max_steps"],
-        max_minutes=options["max_minutes"], max_cpu_minutes=options["max_cpu_minutes"],
-        batch=options["batch"], segment_s=options["segment_s"],
-        lr=options["lr"], warmup=options["warmup"], min_lr_ratio=options["min_lr_ratio"],
-        schedule=options["schedule"], clip_norm=options["clip_norm"], ckpt_every=options["ckpt_every"],
-        valid_every=options["valid_every"], valid_count=options["valid_count"], seed=options["seed"],
-        refresh_every=options["refresh_every"], soft_share=options.get("soft_share", 0.5),  # tdcnn only
-        device=options["device"], threads=options["threads"], resume=options["resume"],
-        export_dir=options["export_dir"], export_name=options["name"], init=options["init"], model=model, loss=loss,
-        command=_command_line(),
-    )
+    return TrainConfig(**options, command=_command_line())
 
 
 def _command_line() -> str:
@@ -122,7 +114,14 @@ def tdcnn(
         weights["wave_weight"] = wave_weight
 
     model = _tdcnn_model(arch, exciter, channels, strides, upsampler)
-    train_tdcnn(_config(locals(), model, weights), progress=_say)
+    cfg = _config(
+        data_dir=data, run_dir=run, max_steps=max_steps, max_minutes=max_minutes, max_cpu_minutes=max_cpu_minutes,
+        batch=batch, segment_s=segment_s, lr=lr, warmup=warmup, min_lr_ratio=min_lr_ratio, schedule=schedule,
+        clip_norm=clip_norm, ckpt_every=ckpt_every, valid_every=valid_every, valid_count=valid_count, seed=seed,
+        refresh_every=refresh_every, device=device, threads=threads, resume=resume, export_dir=export_dir,
+        export_name=name, init=init, soft_share=soft_share, model=model, loss=weights,
+    )
+    train_tdcnn(cfg, progress=_say)
 
 
 def _tdcnn_model(arch: str, exciter: bool, channels: int | None, strides: str | None, upsampler: str) -> dict:
@@ -159,6 +158,13 @@ def vocoder(
     """Train the Vocos-style vocoder (MR-STFT + mel L1, no GAN) to resynthesise wideband piano."""
     from tdpr_cli.train.loop import train_vocoder
 
-    model = {"dim": dim, "intermediate": intermediate, "layers": layers}
-    train_vocoder(_config(locals(), model, {"mel_weight": mel_weight}), progress=_say)
+    cfg = _config(
+        data_dir=data, run_dir=run, max_steps=max_steps, max_minutes=max_minutes, max_cpu_minutes=max_cpu_minutes,
+        batch=batch, segment_s=segment_s, lr=lr, warmup=warmup, min_lr_ratio=min_lr_ratio, schedule=schedule,
+        clip_norm=clip_norm, ckpt_every=ckpt_every, valid_every=valid_every, valid_count=valid_count, seed=seed,
+        refresh_every=refresh_every, device=device, threads=threads, resume=resume, export_dir=export_dir,
+        export_name=name, init=init,
+        model={"dim": dim, "intermediate": intermediate, "layers": layers}, loss={"mel_weight": mel_weight},
+    )
+    train_vocoder(cfg, progress=_say)
 
