@@ -21,13 +21,14 @@ RANKS: dict[str, int] = {
     "tdpr_cli": 0, "errors": 0,
     "config": 1, "digest": 1, "device": 1,
     "audio": 2, "dsp": 2,
-    "models": 3, "weights": 3, "simulate": 3,
-    "restore": 4, "corpus": 4,
-    "evaluation": 5,
-    "report": 6, "train": 6,
-    "commands": 7,
-    "cli": 8,
-    "__main__": 9,
+    "weights": 3, "simulate": 3,
+    "models": 4,
+    "restore": 5, "corpus": 5,
+    "evaluation": 6,
+    "report": 7, "train": 7,
+    "commands": 8,
+    "cli": 9,
+    "__main__": 10,
 }
 
 

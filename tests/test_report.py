@@ -155,12 +155,12 @@ def test_report_command_with_and_without_weights(tiny_env, trio, tmp_path):
 def test_excerpts_of_files_at_different_rates_line_up(tmp_path):
     from scipy.signal import resample_poly
 
-    from tdpr_cli.report.phase_view import EXCERPT_GRID, read_excerpt
+    from tdpr_cli.report.phase_view import EXCERPT_GRID, excerpt_16k
 
     x16 = band_limited(3.0, 16000, 3000)[:, 0]
     sf.write(tmp_path / "a16.wav", x16, 16000, subtype="FLOAT")
     sf.write(tmp_path / "a44.wav", resample_poly(x16, 441, 160), 44100, subtype="FLOAT")
     start = 20 * EXCERPT_GRID
-    a, b = read_excerpt(tmp_path / "a16.wav", start, 8000), read_excerpt(tmp_path / "a44.wav", start, 8000)
+    a, b = excerpt_16k(tmp_path / "a16.wav", start, 8000), excerpt_16k(tmp_path / "a44.wav", start, 8000)
     np.testing.assert_array_equal(a, x16[start : start + 8000])
     assert np.max(np.abs(b - a)) < 2e-3 * np.max(np.abs(a))  # same samples, up to the resampling filters

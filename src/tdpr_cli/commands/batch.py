@@ -86,10 +86,10 @@ def _log(console: Console, rec, quiet: bool) -> None:
     for w in rec.warnings:
         console.print(f"[yellow]warning[/]: {escape(rec.input)}: {escape(w)}")
     if rec.status in ("ok", "passthrough"):
-        speed = rec.duration_s / rec.seconds if rec.seconds else 0.0
+        speed = rec.duration_s / rec.wall_s if rec.wall_s else 0.0
         console.print(
             f"{escape(rec.input)} -> {escape(rec.output)}: {escape(rec.message)}; "
-            f"{rec.duration_s:.1f} s in {rec.seconds:.1f} s ({speed:.1f}x real time)"
+            f"{rec.duration_s:.1f} s in {rec.wall_s:.1f} s ({speed:.1f}x real time)"
         )
 
 

@@ -22,6 +22,7 @@ from tdpr_cli.models.demucs import Demucs, DemucsConfig
 from tdpr_cli.models.seanet import Seanet, SeanetConfig
 from tdpr_cli.models.subband import SubbandConfig, SubbandTdcnn
 from tdpr_cli.models.vocoder import Vocoder, VocoderConfig
+from tdpr_cli.weights.verify import read_model_config
 
 
 @dataclass(frozen=True)
@@ -40,14 +41,8 @@ ARCHS: dict[str, Arch] = {
 
 
 def read_config(path: Path) -> dict[str, Any]:
-    """Parse and sanity-check a model's JSON config."""
-    try:
-        cfg = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise WeightsError(f"{path}: cannot read model config: {exc}") from None
-    for key in ("arch", "kind", "params", "sample_rate"):
-        if key not in cfg:
-            raise WeightsError(f"{path}: model config lacks {key!r}")
+    """A model's JSON config, checked by the trust chain's reader, then for a known architecture and rate."""
+    cfg = read_model_config(path)
     if cfg["arch"] not in ARCHS:
         raise WeightsError(f"{path}: unknown architecture {cfg['arch']!r} (known: {', '.join(sorted(ARCHS))})")
     if cfg["sample_rate"] != SAMPLE_RATE:

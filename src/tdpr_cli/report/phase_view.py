@@ -29,12 +29,12 @@ PHASE_FRAMES = 40
 #: Real audio either side of the phase-view excerpt, in samples at 16 kHz
 #: (a multiple of the STFT hop, so the kept frames sit on the excerpt's grid).
 EXCERPT_CONTEXT = 8192
-#: Excerpts start on multiples of this many 16 kHz samples (50 ms; see ``read_excerpt``).
+#: Excerpts start on multiples of this many 16 kHz samples (50 ms; see ``excerpt_16k``).
 EXCERPT_GRID = 800
 #: Keep the phase bin this far above the cutoff (Hz): clear of the band-mode crossfade.
 BIN_MARGIN_HZ = 250.0
 
-def read_excerpt(path: str | Path, start: int, length: int) -> np.ndarray:
+def excerpt_16k(path: str | Path, start: int, length: int) -> np.ndarray:
     """(n <= length,) mono float32 at 16 kHz: samples [start, start + length) of the 16 kHz grid.
 
     Reads only the excerpt plus a filter margin at the file's own rate, so it
@@ -99,13 +99,13 @@ def phase_view(
     cfg, ctx = restorer.cfg.stft, EXCERPT_CONTEXT
     length = PHASE_FRAMES * cfg.hop + 2 * ctx
     start = max(0, round(centre_s * SAMPLE_RATE - length / 2) // EXCERPT_GRID * EXCERPT_GRID)
-    x = read_excerpt(inp, start, length)
+    x = excerpt_16k(inp, start, length)
     first = min(ctx, len(x) // 2) // cfg.hop  # near a file's end there is less context
     with torch.inference_mode():
         repaired, tdcnn = restorer.process(torch.from_numpy(x)[None], cutoff_hz)
     signals = {"input": x, "TD-CNN": tdcnn[0].cpu().numpy(), "TD-PR": repaired[0].cpu().numpy()}
     if ref is not None:
-        signals["reference"] = read_excerpt(ref, start, len(x))
+        signals["reference"] = excerpt_16k(ref, start, len(x))
     specs = {k: _bin_phase(v, first, PHASE_FRAMES, cfg) for k, v in signals.items()}
     freqs = np.fft.rfftfreq(cfg.n_fft, 1.0 / SAMPLE_RATE)
     band = (freqs >= cutoff_hz + BIN_MARGIN_HZ) & (freqs <= 7800.0)

@@ -40,8 +40,8 @@ class FileRecord:
     message: str = ""
     cutoff_hz: float | None = None  # the cutoff used (detected, or --cutoff)
     detected_cutoff_hz: float | None = None
-    duration_s: float = 0.0
-    seconds: float = 0.0
+    duration_s: float = 0.0  # length of the audio
+    wall_s: float = 0.0  # wall-clock time spent on the file
     device: str = "cpu"
     models: dict[str, str] = field(default_factory=dict)
     gain_db: float = 0.0
@@ -114,7 +114,7 @@ def restore_file(
         db = 20 * float(np.log10(res.gain))
         rec.gain_db = round(db, 3)
         rec.warnings.append(f"output peak {res.peak:.4g} exceeds full scale; scaled by {db:.2g} dB")
-    rec.seconds = round(time.perf_counter() - t0, 3)
+    rec.wall_s = round(time.perf_counter() - t0, 3)
     return rec
 
 
