@@ -92,3 +92,30 @@ def test_mode_needs_vocoder_and_alignment():
         Restorer(t, None, RestoreConfig(phase=PhaseMode.BAND))
     with pytest.raises(UsageError):
         Restorer(t, None, RestoreConfig(phase=PhaseMode.NONE, chunk=ChunkConfig(hop=2560, fade=0, context=0, align=256)))
+
+
+def test_chunk_grid_follows_the_model_and_the_stft():
+    from tdpr_cli.config import StftConfig
+    from tdpr_cli.models.subband import SubbandConfig, SubbandTdcnn
+    from tdpr_cli.restore.pipeline import chunk_grid
+
+    assert chunk_grid(Seanet(SeanetConfig(channels=4)), StftConfig()) == 512  # strides 2*4*8*8
+    subband = SubbandTdcnn(SubbandConfig(unet={"channels": 4, "strides": (2, 4, 4)}))
+    assert chunk_grid(subband, StftConfig()) == 256  # lcm(hop 256, 4 bands * 32)
+    assert chunk_grid(Identity(), StftConfig(hop=160, n_fft=640)) == 160
+
+
+def test_restorer_leaves_the_callers_models_alone():
+    t, v = _models()
+    t.train()
+    v.eval()
+    r = Restorer(t, v, RestoreConfig(), "cpu")
+    assert t.training and r.tdcnn is not t and not r.tdcnn.training
+    assert r.vocoder is v  # already in eval mode on the CPU: used as it is
+
+
+def test_restorer_refuses_a_vocoder_with_another_stft():
+    t, _ = _models()
+    v = Vocoder(VocoderConfig(dim=32, intermediate=64, layers=2, hop=128))
+    with pytest.raises(UsageError, match="hop=128"):
+        Restorer(t, v, RestoreConfig(), "cpu")

@@ -7,6 +7,7 @@ and runs ``restore.file.restore_file`` per file (``commands.batch``). Progress a
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -104,10 +105,13 @@ def restore_cmd(
         torch.set_num_threads(threads)
     from tdpr_cli.device import pick_device
     from tdpr_cli.restore.load import ModelChoice, load_models
-    from tdpr_cli.restore.pipeline import Restorer
+    from tdpr_cli.restore.pipeline import Restorer, chunk_grid
 
     dev, amp = pick_device(device, precision)
     loaded = load_models(ModelChoice(model, vocoder, weights, sha256, trust_local, offline), cfg.phase)
+    # Chunk lengths are whole multiples of this model's grid, not of a fixed 512.
+    chunk = ChunkConfig.from_seconds(chunk_seconds, align=chunk_grid(loaded.tdcnn, cfg.stft))
+    cfg = dataclasses.replace(cfg, chunk=chunk)
     info = loaded.info
     restorer = Restorer(loaded.tdcnn, loaded.vocoder, cfg, dev, amp)
     if reports is not None:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from tdpr_cli.config import PhaseMode, RestoreConfig
+from tdpr_cli.config import PhaseMode, RestoreConfig, StftConfig
 from tdpr_cli.dsp.bandwidth import Bandwidth
 from tdpr_cli.dsp.chunking import Chunk, run_chunked
 from tdpr_cli.dsp.phase import repair
@@ -81,6 +81,11 @@ def _check_vocoder_stft(vocoder: nn.Module, cfg: RestoreConfig) -> None:
             raise UsageError(f"the vocoder was trained with {name}={got}, the restore STFT uses {want}")
 
 
+def chunk_grid(tdcnn: nn.Module, stft: StftConfig) -> int:
+    """Samples that chunk boundaries must be multiples of: the STFT hop and the TD-CNN's total stride."""
+    return math.lcm(stft.hop, getattr(tdcnn, "total_stride", 1))
+
+
 #: Times a named stage (``with timer("TD-CNN"): ...``); benchmarks pass one, restore does not.
 StageTimer = Callable[[str], AbstractContextManager[None]]
 
@@ -103,7 +108,7 @@ class Restorer:
     ) -> None:
         if cfg.phase is not PhaseMode.NONE and vocoder is None:
             raise UsageError(f"--phase {cfg.phase.value} needs a vocoder")
-        grid = math.lcm(cfg.stft.hop, getattr(tdcnn, "total_stride", 1))
+        grid = chunk_grid(tdcnn, cfg.stft)
         if cfg.chunk.align % grid:
             raise UsageError(f"chunk alignment {cfg.chunk.align} must be a multiple of {grid}")
         if vocoder is not None:
