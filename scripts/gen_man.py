@@ -71,7 +71,7 @@ Input/output error: unreadable, corrupt or unwritable audio.
 Internal error: a bug in tdpr, reported in one line (set TDPR_DEBUG=1 for the traceback).
 .TP
 .B 130
-Interrupted by SIGINT or SIGTERM; partial outputs were removed.
+Interrupted by SIGINT, SIGTERM or SIGHUP; partial outputs were removed.
 .SH ENVIRONMENT
 .TP
 .B TDPR_DEBUG=1
@@ -116,7 +116,8 @@ def _params(cmd, ctx) -> list[str]:
             continue
         if p.param_type_name == "argument":
             help_text = getattr(p, "help", "") or "Argument."
-            out += [".TP", f".I {_esc(p.name.upper())}", _esc(help_text)]
+            name = p.metavar or p.name.upper()  # the name --help shows
+            out += [".TP", f".I {_esc(name)}", _esc(help_text)]
             continue
         record = p.get_help_record(ctx)
         if record is None:

@@ -103,7 +103,9 @@ def test_wideband_passes_through_unless_forced(tiny_env, tmp_path):
     assert json.loads(r.stdout)["status"] == "passthrough"
     np.testing.assert_array_equal(sf.read(tmp_path / "a.wav", dtype="float32")[0], x[:, 0])
     r = tdpr("restore", src, tmp_path / "b.wav", "--json", "--force", env=tiny_env)
-    assert json.loads(r.stdout)["status"] == "ok"
+    assert r.returncode == 2 and b"--cutoff HZ" in r.stderr and not (tmp_path / "b.wav").exists()
+    rec = json.loads(r.stdout)  # --json also records a single file's failure
+    assert rec["status"] == "error" and "--cutoff" in rec["message"]
     r = tdpr("restore", src, tmp_path / "c.wav", "--json", "--cutoff", "3100", env=tiny_env)
     rec = json.loads(r.stdout)
     assert rec["status"] == "ok" and rec["cutoff_hz"] == 3100.0 and rec["detected_cutoff_hz"] == 8000.0
@@ -127,7 +129,11 @@ def test_folder_mode_keeps_going(tiny_env, tmp_path):
     assert recs["a.wav"]["status"] == "ok" and recs["b.flac"]["status"] == "ok"
     assert (out / "a.wav").exists() and (out / "sub" / "b.flac").exists()
     assert not (out / "broken.wav").exists()
-    assert b"broken.wav" in r.stderr
+    failed = [line for line in r.stderr.decode().splitlines() if line.startswith("failed:")]
+    assert len(failed) == 1 and failed[0].count("broken.wav") == 1  # the file is named once
+    rerun = tdpr("restore", root, "--out", out, "--json", env=tiny_env)  # outputs exist: said once, up front
+    assert rerun.returncode == 2 and rerun.stdout == b""
+    assert b"2 of 3 outputs exist" in rerun.stderr and b"--skip-existing" in rerun.stderr
     again = tdpr("restore", root, "--out", out, "--skip-existing", "--json", env=tiny_env)
     statuses = {Path(j["input"]).name: j["status"] for j in map(json.loads, again.stdout.decode().splitlines())}
     assert statuses["a.wav"] == "skipped" and statuses["b.flac"] == "skipped"
@@ -136,3 +142,21 @@ def test_folder_mode_keeps_going(tiny_env, tmp_path):
 def test_refuses_audio_to_terminal_and_json_clash(tiny_env, wav_in):
     r = tdpr("restore", wav_in, "-", "--json", env=tiny_env)
     assert r.returncode == 2
+
+
+def test_folder_into_an_unwritable_place_fails_up_front(tiny_env, tmp_path):
+    root = tmp_path / "archive"
+    root.mkdir()
+    sf.write(root / "a.wav", band_limited(1.0), 16000)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    r = tdpr("restore", root, "--out", blocker / "out", env=tiny_env)
+    assert r.returncode == 4 and b"not a writable folder" in r.stderr
+
+
+def test_passthrough_line_has_no_speed(tiny_env, tmp_path):
+    rng = np.random.default_rng(1)
+    src = tmp_path / "wide.wav"
+    sf.write(src, (0.1 * rng.standard_normal((16000, 1))).astype(np.float32), 16000)
+    r = tdpr("restore", src, tmp_path / "o.wav", env=tiny_env)
+    assert r.returncode == 0 and b"passed through" in r.stderr and b"real time" not in r.stderr

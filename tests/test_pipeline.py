@@ -67,7 +67,9 @@ def test_deterministic():
 def test_decide_rules():
     cfg = RestoreConfig()
     assert not decide(Bandwidth(8000, True, False), cfg).process
-    assert decide(Bandwidth(8000, True, False), RestoreConfig(force=True)).process
+    with pytest.raises(UsageError, match="--cutoff"):
+        decide(Bandwidth(8000, True, False), RestoreConfig(force=True))
+    assert decide(Bandwidth(3000, False, False), RestoreConfig(force=True)).process
     assert not decide(Bandwidth(8000, True, True), cfg).process
     low = decide(Bandwidth(2000, False, False), cfg)
     assert low.process and "outside" in low.warning

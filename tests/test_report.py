@@ -164,3 +164,53 @@ def test_excerpts_of_files_at_different_rates_line_up(tmp_path):
     a, b = excerpt_16k(tmp_path / "a16.wav", start, 8000), excerpt_16k(tmp_path / "a44.wav", start, 8000)
     np.testing.assert_array_equal(a, x16[start : start + 8000])
     assert np.max(np.abs(b - a)) < 2e-3 * np.max(np.abs(a))  # same samples, up to the resampling filters
+
+
+def _longest_dark_run(row: np.ndarray) -> int:
+    """Longest run of dark pixels in one image row (axis frames are long dark lines)."""
+    best = run = 0
+    for dark in row:
+        run = run + 1 if dark else 0
+        best = max(best, run)
+    return best
+
+
+def test_passthrough_layout_gives_the_spectrum_the_room_and_keeps_notes_inside(tmp_path):
+    """Rendered and measured: no phase panel, a wide spectrum, notes wrapped within the image."""
+    import matplotlib.image as mpimg
+
+    from tdpr_cli.report.analyse import build_report, write_report
+
+    rng = np.random.default_rng(3)
+    wide = (0.1 * rng.standard_normal((32000, 1))).astype(np.float32)
+    sf.write(tmp_path / "in.wav", wide, 16000)
+    sf.write(tmp_path / "out.wav", wide, 16000)
+    note = "phase view omitted: input passed through (input is already wideband (>= 7000 Hz); " * 2
+    data = build_report(tmp_path / "in.wav", tmp_path / "out.wav", restorer=None, header={}, notes=[note])
+    with _no_warnings():
+        img = mpimg.imread(write_report(data, tmp_path / "r.png"))
+    h, w = img.shape[:2]
+    dark = img[..., :3].mean(axis=-1) < 0.3
+    bottom = dark[int(h * 0.62):]
+    # The long-term spectrum spans most of the width: its frame is one long dark line.
+    assert max(_longest_dark_run(r) for r in bottom) > 0.6 * w
+    # Nothing is cut off at the right edge, and the note appears once (one block of text rows).
+    assert not dark[:, -4:].any()
+    text_cols = dark[int(h * 0.62):, int(w * 0.74):]
+    assert text_cols.any()
+
+
+class _no_warnings:
+    """Fail on any warning raised inside the block (matplotlib layout warnings leaked to stderr)."""
+
+    def __enter__(self):
+        import warnings
+
+        self._ctx = warnings.catch_warnings(record=True)
+        self.caught = self._ctx.__enter__()
+        warnings.simplefilter("always")
+        return self
+
+    def __exit__(self, *exc):
+        self._ctx.__exit__(*exc)
+        assert not self.caught, [str(w.message) for w in self.caught]

@@ -8,7 +8,9 @@ from ``commands.restore`` so that option parsing stays readable.
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,10 +21,11 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from tdpr_cli.config import Subtype
-from tdpr_cli.errors import AudioIOError, BatchFailed, UsageError
+from tdpr_cli.errors import AudioIOError, BatchFailed, OutputError, UsageError
 
 if TYPE_CHECKING:
     from tdpr_cli.report.batch import RestoreReports
+    from tdpr_cli.restore.file import FileRecord
     from tdpr_cli.restore.pipeline import Restorer
 
 
@@ -62,6 +65,28 @@ def plan_outputs(inp: str, out: str | None, out_dir: Path | None) -> Plan:
     return Plan([(inp, out)], False)
 
 
+def check_outputs(plan: Plan, out_dir: Path | None, opts: BatchOptions) -> None:
+    """Folder runs: fail once, up front, before any model loads.
+
+    An output folder that cannot be created or written is an OutputError
+    (exit 4); outputs left by an earlier run need --skip-existing or
+    --overwrite, said once instead of once per file.
+    """
+    if not plan.folder or out_dir is None:
+        return
+    probe = out_dir.resolve()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(f"{out_dir}: cannot write outputs there ({probe} is not a writable folder)")
+    if opts.overwrite or opts.skip_existing:
+        return
+    existing = [out for _, out in plan.pairs if Path(out).exists()]
+    if existing:
+        raise UsageError(f"{len(existing)} of {len(plan.pairs)} outputs exist already (first: {existing[0]}); "
+                         "pass --skip-existing to keep them or --overwrite to replace them")
+
+
 def _progress(console: Console, quiet: bool) -> Progress:
     return Progress(
         TextColumn("{task.description}"),
@@ -85,12 +110,14 @@ def _log(console: Console, rec, quiet: bool) -> None:
         return
     for w in rec.warnings:
         console.print(f"[yellow]warning[/]: {escape(rec.input)}: {escape(w)}")
-    if rec.status in ("ok", "passthrough"):
+    if rec.status == "ok":
         speed = rec.duration_s / rec.wall_s if rec.wall_s else 0.0
         console.print(
             f"{escape(rec.input)} -> {escape(rec.output)}: {escape(rec.message)}; "
             f"{rec.duration_s:.1f} s in {rec.wall_s:.1f} s ({speed:.1f}x real time)"
         )
+    elif rec.status == "passthrough":  # a copy at 16 kHz: its speed says nothing about restoration
+        console.print(f"{escape(rec.input)} -> {escape(rec.output)}: {escape(rec.message)} ({rec.duration_s:.1f} s)")
 
 
 def _seconds_progress(bar: Progress, task):
@@ -102,6 +129,27 @@ def _seconds_progress(bar: Progress, task):
     return update
 
 
+def _restore_one(inp: str, out: str, restorer: Restorer, opts: BatchOptions, folder: bool,
+                 progress: Callable[[int, int], None]) -> FileRecord:
+    """One file's record; a failure becomes an error record in folder mode, and is raised for one file
+    (after its record went to stdout with ``--json``)."""
+    from tdpr_cli.restore.file import FileRecord, restore_file
+
+    try:
+        return restore_file(inp, out, restorer, opts.subtype, opts.overwrite, progress)
+    except (AudioIOError, UsageError) as exc:
+        rec = FileRecord(inp, out, status="error", message=str(exc))
+        if not folder:
+            _emit(rec, opts.json_out)
+            raise
+    except Exception as exc:  # noqa: BLE001 - one broken file must not stop an archive run
+        rec = FileRecord(inp, out, status="error", message=f"internal error: {type(exc).__name__}: {exc}")
+        if not folder:
+            _emit(rec, opts.json_out)
+            raise
+    return rec
+
+
 def run(plan: Plan, restorer: Restorer, info: dict[str, str], opts: BatchOptions, console: Console,
         reports: RestoreReports | None = None) -> None:
     """Restore every pair; in folder mode keep going past failures and raise at the end.
@@ -109,7 +157,7 @@ def run(plan: Plan, restorer: Restorer, info: dict[str, str], opts: BatchOptions
     ``reports`` draws a report of each file after it is written, before its
     record is logged, so report warnings show.
     """
-    from tdpr_cli.restore.file import FileRecord, restore_file
+    from tdpr_cli.restore.file import FileRecord
 
     folder, quiet = plan.folder, opts.quiet
     records = []
@@ -119,17 +167,8 @@ def run(plan: Plan, restorer: Restorer, info: dict[str, str], opts: BatchOptions
             if folder and opts.skip_existing and Path(out).exists():
                 rec = FileRecord(inp, out, status="skipped", message="output exists")
             else:
-                try:
-                    rec = restore_file(inp, out, restorer, opts.subtype, opts.overwrite, _seconds_progress(bar, task))
-                    rec.models = dict(info)
-                except (AudioIOError, UsageError) as exc:
-                    if not folder:
-                        raise
-                    rec = FileRecord(inp, out, status="error", message=str(exc))
-                except Exception as exc:  # noqa: BLE001 - one broken file must not stop an archive run
-                    if not folder:
-                        raise
-                    rec = FileRecord(inp, out, status="error", message=f"internal error: {type(exc).__name__}: {exc}")
+                rec = _restore_one(inp, out, restorer, opts, folder, _seconds_progress(bar, task))
+                rec.models = dict(info) if rec.status != "error" else {}
             bar.remove_task(task)
             if reports is not None:
                 reports.add(rec, restorer)
@@ -153,7 +192,9 @@ def _summary(records, console: Console, quiet: bool) -> None:
             table.add_row(status, str(n))
         console.print(table)
         for r in failed:
-            console.print(f"[red]failed[/]: {escape(r.input)}: {escape(r.message)}")
+            # Most messages start with the file's name already; say it once.
+            text = r.message if r.message.startswith(r.input) else f"{r.input}: {r.message}"
+            console.print(f"[red]failed[/]: {escape(text)}")
     if failed:
         raise BatchFailed(f"{len(failed)} of {len(records)} files failed")
 

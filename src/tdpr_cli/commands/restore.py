@@ -24,8 +24,8 @@ from tdpr_cli.errors import UsageError
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-Input = Annotated[str, typer.Argument(help="Audio file, folder (with --out), or - for stdin.")]
-Output = Annotated[Optional[str], typer.Argument(help="Output file, or - for stdout.")]
+Input = Annotated[str, typer.Argument(metavar="IN", help="Audio file, folder (with --out), or - for stdin.")]
+Output = Annotated[Optional[str], typer.Argument(metavar="OUT", help="Output file, or - for stdout.")]
 OutDir = Annotated[Optional[Path], typer.Option("--out", help="Output folder for folder input (tree mirrored).")]
 Phase = Annotated[PhaseMode, typer.Option("--phase", help="band: repair phase above the cutoff; paper: full band; none: TD-CNN only.")]
 Consistency = Annotated[int, typer.Option("--consistency", min=0, help="Griffin-Lim projections after phase repair.")]
@@ -89,6 +89,8 @@ def restore_cmd(
     from tdpr_cli.report.batch import RestoreReports
 
     plan = batch.plan_outputs(inp, out, out_dir)
+    opts = batch.BatchOptions(subtype, overwrite, skip_existing, quiet, json_out)
+    batch.check_outputs(plan, out_dir, opts)
     reports = RestoreReports.plan(report, report_dir, inp, out, out_dir)
     if out == "-" and sys.stdout.isatty():
         raise UsageError("refusing to write binary audio to a terminal; redirect stdout or name a file")
@@ -116,5 +118,4 @@ def restore_cmd(
     restorer = Restorer(loaded.tdcnn, loaded.vocoder, cfg, dev, amp)
     if reports is not None:
         reports.info = info
-    opts = batch.BatchOptions(subtype, overwrite, skip_existing, quiet, json_out)
     batch.run(plan, restorer, info, opts, console, reports)

@@ -68,8 +68,10 @@ class RestoreReports:
             header = {
                 "cutoff": f"{rec.cutoff_hz:.0f} Hz (detected)" if rec.cutoff_hz is not None else "-",
                 "models": short_models(self.info), "phase": restorer.cfg.phase.value,
-                "device": rec.device, "speed": f"{rec.duration_s / max(rec.wall_s, 1e-9):.1f}x real time",
+                "device": rec.device,
             }
+            if rec.status == "ok":  # a pass-through is a copy: its speed says nothing
+                header["speed"] = f"{rec.duration_s / max(rec.wall_s, 1e-9):.1f}x real time"
             ok = rec.status == "ok"
             notes = [] if ok else [f"phase view omitted: input passed through ({rec.message})"]
             try:

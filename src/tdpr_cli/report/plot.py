@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import html
 import io
+import textwrap
+import warnings
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -72,13 +74,9 @@ def _ltas(ax, data: ReportData) -> None:
 
 
 def _phase(ax, data: ReportData) -> None:
-    """Paper fig. 4: wrapped phase of one high-band bin, frame by frame."""
-    if data.phase is None:
-        ax.axis("off")
-        note = next((n for n in data.notes if "phase" in n), "no phase view")
-        ax.text(0.5, 0.5, note, ha="center", va="center", wrap=True, fontsize=9)
-        return
+    """Paper fig. 4: wrapped phase of one high-band bin, frame by frame (only drawn when there is one)."""
     p = data.phase
+    assert p is not None
     for name, phase in p.series.items():
         ax.plot(np.arange(len(phase)), phase, color=COLOURS[name], marker=MARKERS[name],
                 ms=3, lw=0.8, label=name, alpha=0.5 if name == "input" else 0.9)
@@ -89,14 +87,19 @@ def _phase(ax, data: ReportData) -> None:
     ax.legend(fontsize=8, ncol=2, loc="lower right")
 
 
-def _metrics_text(data: ReportData) -> str:
+def _notes(notes: list[str], width: int) -> list[str]:
+    """Notes wrapped to ``width`` characters, so none runs off the figure."""
+    return [line for n in notes for line in textwrap.wrap(n, width, subsequent_indent="  ")]
+
+
+def _metrics_text(data: ReportData, width: int = 48) -> str:
     if not data.metrics:
-        return "\n".join(["notes:", *data.notes]) if data.notes else ""
+        return "\n".join(["notes:", *_notes(data.notes, width)]) if data.notes else ""
     names = list(data.metrics)
     keys = [k for k in data.metrics[names[0]] if all(k in data.metrics[n] for n in names)]
     lines = [f"{'vs reference':<16}" + "".join(f"{n:>10}" for n in names)]
     lines += [f"{k:<16}" + "".join(f"{data.metrics[n][k]:>10.3f}" for n in names) for k in keys]
-    return "\n".join(lines + [""] + data.notes)
+    return "\n".join(lines + [""] + _notes(data.notes, width))
 
 
 def _header_text(header: dict[str, str]) -> str:
@@ -123,13 +126,19 @@ def figure_png(data: ReportData) -> bytes:
         label = "input (resampled to 16 kHz)" if name == "input" else name
         im = _spectrogram(ax, a, label, data.cutoff_hz, vmax)
     rows[1].colorbar(im, ax=list(axes), label="power (dB)", shrink=0.9)
-    bottom = rows[2].subplots(1, 3, width_ratios=[1.2, 1.4, 1.0])
-    _ltas(bottom[0], data)
-    _phase(bottom[1], data)
-    bottom[2].axis("off")
-    bottom[2].text(0.0, 1.0, _metrics_text(data), va="top", family="monospace", fontsize=8)
+    if data.phase is not None:
+        ltas, phase, text = rows[2].subplots(1, 3, width_ratios=[1.2, 1.4, 1.0])
+        _phase(phase, data)
+    else:  # no phase view: the spectrum takes its place, the notes say why
+        ltas, text = rows[2].subplots(1, 2, width_ratios=[2.6, 1.0])
+    _ltas(ltas, data)
+    text.axis("off")
+    text.text(0.0, 1.0, _metrics_text(data), va="top", family="monospace", fontsize=8)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
+    with warnings.catch_warnings():
+        # Layout warnings name matplotlib's internals; the layout is tested instead (tests/test_report.py).
+        warnings.simplefilter("ignore", UserWarning)
+        fig.savefig(buf, format="png", dpi=DPI)
     return buf.getvalue()
 
 

@@ -51,7 +51,11 @@ def decide(bw: Bandwidth, cfg: RestoreConfig, low_hz: float = 2500.0, high_hz: f
             warning = f"--cutoff {cfg.cutoff_hz:.0f} Hz is outside the {low_hz:.0f}-{high_hz:.0f} Hz range tdpr was trained for"
         reason = f"cutoff {cfg.cutoff_hz:.0f} Hz from --cutoff (detected {bw.cutoff_hz:.0f} Hz)"
         return Decision(True, cfg.cutoff_hz, reason, warning, bw.cutoff_hz)
-    if bw.wideband and not cfg.force:
+    if bw.wideband and cfg.force:
+        # Detection found content up to the top: there is no band edge to restore from.
+        raise UsageError(f"detection found content up to {bw.cutoff_hz:.0f} Hz, so --force has no band limit "
+                         "to start from; give the input's real cutoff with --cutoff HZ")
+    if bw.wideband:
         return Decision(False, bw.cutoff_hz, f"input is already wideband (>= {cfg.wideband_hz:.0f} Hz); passed "
                         "through (use --cutoff HZ if the detection is wrong, or --force)", detected_hz=bw.cutoff_hz)
     warning = None
