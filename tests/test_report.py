@@ -126,6 +126,14 @@ def test_report_dir_indexes_every_file(tiny_env, tmp_path):
     for link in links:
         assert len(embedded_pngs((reports / link).read_text())) == 1
     assert "broken.wav" in index and "error" in index
+    pngs = tmp_path / "pngs"
+    r = tdpr("restore", root, "--out", tmp_path / "again", "--report-dir", pngs, "--report-format", "png", env=tiny_env)
+    assert r.returncode == 1, r.stderr.decode()
+    links = re.findall(r"href='([^']+)'", (pngs / "index.html").read_text())
+    assert sorted(links) == ["a.wav.png", "sub/b.flac.png"]
+    assert all((pngs / link).read_bytes()[:8] == PNG_MAGIC for link in links)
+    bad = tdpr("restore", root, "--out", tmp_path / "x", "--report-dir", pngs, "--report-format", "pdf", env=tiny_env)
+    assert bad.returncode == 2 and b"--report-format" in bad.stderr
 
 
 def test_report_command_with_and_without_weights(tiny_env, trio, tmp_path):

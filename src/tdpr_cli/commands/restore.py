@@ -54,7 +54,10 @@ Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing o
 SkipExisting = Annotated[bool, typer.Option("--skip-existing", help="In folder mode, skip files whose output exists.")]
 ReportFile = Annotated[Optional[Path], typer.Option(
     "--report", help="Write a spectrogram report of the file (.png or .html; needs tdpr-cli[report]).")]
-ReportDir = Annotated[Optional[Path], typer.Option("--report-dir", help="Write one HTML report per file and an index.html linking them.")]
+ReportDir = Annotated[Optional[Path], typer.Option(
+    "--report-dir", help="Write one report per file (--report-format) and an index.html linking them.")]
+ReportFormat = Annotated[str, typer.Option(
+    "--report-format", metavar="png|html", help="Format of each --report-dir report (--report: its suffix decides).")]
 
 
 def restore_cmd(
@@ -83,6 +86,7 @@ def restore_cmd(
     skip_existing: SkipExisting = False,
     report: ReportFile = None,
     report_dir: ReportDir = None,
+    report_format: ReportFormat = "html",
 ) -> None:
     """Restore band-limited music to 16 kHz with an 8 kHz bandwidth."""
     from tdpr_cli.commands import batch
@@ -91,7 +95,7 @@ def restore_cmd(
     plan = batch.plan_outputs(inp, out, out_dir)
     opts = batch.BatchOptions(subtype, overwrite, skip_existing, quiet, json_out)
     batch.check_outputs(plan, out_dir, opts)
-    reports = RestoreReports.plan(report, report_dir, inp, out, out_dir)
+    reports = RestoreReports.plan(report, report_dir, inp, out, out_dir, report_format)
     if out == "-" and sys.stdout.isatty():
         raise UsageError("refusing to write binary audio to a terminal; redirect stdout or name a file")
     if json_out and out == "-":

@@ -21,14 +21,14 @@ if TYPE_CHECKING:
 class RestoreReports:
     """Reports for ``tdpr restore --report PATH`` (one file) or ``--report-dir DIR`` (any number)."""
 
-    def __init__(self, path: Path | None, folder: Path | None, out_root: Path | None) -> None:
-        self.path, self.folder, self.out_root = path, folder, out_root
+    def __init__(self, path: Path | None, folder: Path | None, out_root: Path | None, fmt: str = "html") -> None:
+        self.path, self.folder, self.out_root, self.fmt = path, folder, out_root, fmt
         self.info: dict[str, str] = {}  # model names and hashes, set once they are loaded
         self.rows: list[IndexRow] = []
 
     @classmethod
     def plan(cls, path: Path | None, folder: Path | None, inp: str, out: str | None,
-             out_dir: Path | None) -> RestoreReports | None:
+             out_dir: Path | None, fmt: str = "html") -> RestoreReports | None:
         """Validate the options before any model is loaded; None when no report is asked for."""
         from tdpr_cli.report.analyse import check_report_path, require_matplotlib
 
@@ -36,6 +36,8 @@ class RestoreReports:
             return None
         if path is not None and folder is not None:
             raise UsageError("give --report (one file) or --report-dir (one report per file), not both")
+        if fmt not in ("png", "html"):
+            raise UsageError(f"--report-format must be png or html, got {fmt!r}")
         if path is not None and out_dir is not None:
             raise UsageError("--report is for one file; for a folder use --report-dir DIR")
         if inp == "-" or out == "-" or (out_dir is None and not Path(inp).is_file()):
@@ -43,7 +45,7 @@ class RestoreReports:
         if path is not None:
             check_report_path(path)
         require_matplotlib()
-        return cls(path, folder, out_dir)
+        return cls(path, folder, out_dir, fmt)
 
     def _target(self, rec: FileRecord) -> Path:
         if self.path is not None:
@@ -51,7 +53,7 @@ class RestoreReports:
         out = Path(rec.output)
         rel = out.relative_to(self.out_root) if self.out_root is not None else Path(out.name)
         assert self.folder is not None  # plan() makes one of path and folder
-        return self.folder / rel.parent / f"{rel.name}.html"
+        return self.folder / rel.parent / f"{rel.name}.{self.fmt}"
 
     def add(self, rec: FileRecord, restorer: Restorer) -> None:
         """Report one finished file.
