@@ -160,3 +160,27 @@ def test_passthrough_line_has_no_speed(tiny_env, tmp_path):
     sf.write(src, (0.1 * rng.standard_normal((16000, 1))).astype(np.float32), 16000)
     r = tdpr("restore", src, tmp_path / "o.wav", env=tiny_env)
     assert r.returncode == 0 and b"passed through" in r.stderr and b"real time" not in r.stderr
+
+
+def test_progress_plain_in_logs_and_none(tiny_env, wav_in, tmp_path):
+    r = tdpr("restore", wav_in, tmp_path / "a.wav", env=tiny_env)  # stderr is a pipe: auto -> plain
+    assert r.returncode == 0 and b": started" in r.stderr
+    r = tdpr("restore", wav_in, tmp_path / "b.wav", "--progress", "none", env=tiny_env)
+    assert r.returncode == 0 and b": started" not in r.stderr and b"real time" in r.stderr
+    r = tdpr("restore", wav_in, tmp_path / "c.wav", "--progress", "fancy", env=tiny_env)
+    assert r.returncode == 2 and b"--progress" in r.stderr and not (tmp_path / "c.wav").exists()
+
+
+def test_plain_progress_prints_a_line_per_interval():
+    import io
+
+    from rich.console import Console
+
+    from tdpr_cli.commands.progress import PlainProgress
+
+    buf = io.StringIO()
+    bar = PlainProgress(Console(file=buf, width=200), every_s=0.0)
+    task = bar.add_task("long.wav", total=60.0)
+    bar.update(task, completed=12.0, total=60.0)
+    bar.remove_task(task)
+    assert buf.getvalue().splitlines() == ["long.wav: started", "long.wav: 12.0/60.0 s audio"]

@@ -13,13 +13,14 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import Progress
 from rich.table import Table
 
+from tdpr_cli.commands.progress import PlainProgress, check_mode, make_progress, task_name
 from tdpr_cli.config import Subtype
 from tdpr_cli.errors import AudioIOError, BatchFailed, OutputError, UsageError
 
@@ -46,6 +47,10 @@ class BatchOptions:
     skip_existing: bool = False
     quiet: bool = False
     json_out: bool = False
+    progress: str = "auto"  # auto | bar | plain | none
+
+    def __post_init__(self) -> None:
+        check_mode(self.progress)
 
 
 def plan_outputs(inp: str, out: str | None, out_dir: Path | None) -> Plan:
@@ -87,18 +92,6 @@ def check_outputs(plan: Plan, out_dir: Path | None, opts: BatchOptions) -> None:
                          "pass --skip-existing to keep them or --overwrite to replace them")
 
 
-def _progress(console: Console, quiet: bool) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:.1f}/{task.total:.1f} s audio"),
-        TimeRemainingColumn(),
-        console=console,
-        disable=quiet,
-        transient=True,
-    )
-
-
 def _emit(rec, json_out: bool) -> None:
     if json_out:
         sys.stdout.write(json.dumps(rec.as_dict()) + "\n")
@@ -120,7 +113,7 @@ def _log(console: Console, rec, quiet: bool) -> None:
         console.print(f"{escape(rec.input)} -> {escape(rec.output)}: {escape(rec.message)} ({rec.duration_s:.1f} s)")
 
 
-def _seconds_progress(bar: Progress, task):
+def _seconds_progress(bar: Progress | PlainProgress, task: Any) -> Callable[[int, int], None]:
     """Progress callback counting 16 kHz samples, shown in seconds of audio."""
 
     def update(done: int, total: int) -> None:
@@ -161,9 +154,9 @@ def run(plan: Plan, restorer: Restorer, info: dict[str, str], opts: BatchOptions
 
     folder, quiet = plan.folder, opts.quiet
     records = []
-    with _progress(console, quiet) as bar:
+    with make_progress(console, opts.progress, quiet) as bar:
         for inp, out in plan.pairs:
-            task = bar.add_task(escape(Path(inp).name) if inp != "-" else "<stdin>", total=1.0)
+            task = bar.add_task(task_name(inp), total=1.0)
             if folder and opts.skip_existing and Path(out).exists():
                 rec = FileRecord(inp, out, status="skipped", message="output exists")
             else:

@@ -48,6 +48,9 @@ SubtypeOpt = Annotated[Subtype, typer.Option("--subtype", help="Output sample fo
 Batch = Annotated[int, typer.Option("--batch-size", min=1, help="Chunks per forward pass (useful on CUDA).")]
 PrecisionOpt = Annotated[Precision, typer.Option("--precision", help="Autocast dtype for the models (fp16 needs CUDA).")]
 ChunkS = Annotated[float, typer.Option("--chunk-seconds", min=0.5, help="Chunk length in seconds.")]
+ProgressOpt = Annotated[str, typer.Option(
+    "--progress", metavar="auto|bar|plain|none",
+    help="auto: a bar on a terminal, plain lines otherwise (a line per file, one every ~10 s of a long file).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or logs, errors only.")]
 Json = Annotated[bool, typer.Option("--json", help="One JSON record per file on stdout.")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")]
@@ -87,13 +90,14 @@ def restore_cmd(
     report: ReportFile = None,
     report_dir: ReportDir = None,
     report_format: ReportFormat = "html",
+    progress: ProgressOpt = "auto",
 ) -> None:
     """Restore band-limited music to 16 kHz with an 8 kHz bandwidth."""
     from tdpr_cli.commands import batch
     from tdpr_cli.report.batch import RestoreReports
 
     plan = batch.plan_outputs(inp, out, out_dir)
-    opts = batch.BatchOptions(subtype, overwrite, skip_existing, quiet, json_out)
+    opts = batch.BatchOptions(subtype, overwrite, skip_existing, quiet, json_out, progress)
     batch.check_outputs(plan, out_dir, opts)
     reports = RestoreReports.plan(report, report_dir, inp, out, out_dir, report_format)
     if out == "-" and sys.stdout.isatty():

@@ -1,0 +1,90 @@
+"""Progress of a restore run on stderr: a live bar on a terminal, plain lines in logs.
+
+``--progress auto`` picks the bar when stderr is a terminal and plain lines
+otherwise (nohup, cron, a log file), where a bar would show nothing until the
+end. Plain mode prints a line when a file starts and one about every
+``PLAIN_EVERY_S`` seconds while a long file runs; the per-file result line
+comes from the run itself.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
+MODES = ("auto", "bar", "plain", "none")
+PLAIN_EVERY_S = 10.0
+
+
+class PlainProgress:
+    """The subset of ``rich.progress.Progress`` a run uses, printed as plain lines."""
+
+    def __init__(self, console: Console, every_s: float = PLAIN_EVERY_S) -> None:
+        self.console, self.every_s = console, every_s
+        self.tasks: dict[int, dict[str, Any]] = {}
+
+    def __enter__(self) -> PlainProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.tasks.clear()
+
+    def add_task(self, description: str, total: float = 1.0) -> TaskID:
+        task = len(self.tasks) + 1
+        while task in self.tasks:
+            task += 1
+        self.tasks[task] = {"name": description, "last": time.monotonic()}
+        self.console.print(f"{description}: started", markup=False, highlight=False)
+        return TaskID(task)
+
+    def update(self, task: TaskID, completed: float, total: float) -> None:
+        state = self.tasks[task]
+        now = time.monotonic()
+        if now - state["last"] >= self.every_s:
+            state["last"] = now
+            self.console.print(f"{state['name']}: {completed:.1f}/{total:.1f} s audio", markup=False, highlight=False)
+
+    def remove_task(self, task: TaskID) -> None:
+        self.tasks.pop(task, None)
+
+
+def make_progress(console: Console, mode: str, quiet: bool) -> Progress | PlainProgress:
+    """The display for ``--progress MODE``; ``--quiet`` or ``none`` show nothing."""
+    check_mode(mode)
+    if mode == "plain" or (mode == "auto" and not console.is_terminal and not quiet):
+        return PlainProgress(console) if not quiet else _silent(console)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:.1f}/{task.total:.1f} s audio"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet or mode == "none",
+        transient=True,
+    )
+
+
+def check_mode(mode: str) -> None:
+    """UsageError unless ``mode`` is one of ``MODES``."""
+    if mode not in MODES:
+        from tdpr_cli.errors import UsageError
+
+        raise UsageError(f"--progress must be one of {', '.join(MODES)}, got {mode!r}")
+
+
+def _silent(console: Console) -> Progress:
+    return Progress(console=console, disable=True)
+
+
+def task_name(path: str) -> str:
+    """A file's label in the display: its name (escaped for rich), or <stdin>."""
+    from pathlib import Path
+
+    return escape(Path(path).name) if path != "-" else "<stdin>"
+
+
+__all__ = ["MODES", "PlainProgress", "TaskID", "check_mode", "make_progress", "task_name"]
