@@ -184,3 +184,18 @@ def test_plain_progress_prints_a_line_per_interval():
     bar.update(task, completed=12.0, total=60.0)
     bar.remove_task(task)
     assert buf.getvalue().splitlines() == ["long.wav: started", "long.wav: 12.0/60.0 s audio"]
+
+
+def test_keep_input_band_flag_changes_only_what_it_says(tiny_env, wav_in, tmp_path):
+    outs = {}
+    for flag in ("--keep-input-band", "--no-keep-input-band"):
+        r = tdpr("restore", wav_in, tmp_path / f"{flag}.wav", "--phase", "none", "--subtype", "FLOAT", flag, env=tiny_env)
+        assert r.returncode == 0, r.stderr.decode()
+        outs[flag] = sf.read(tmp_path / f"{flag}.wav", dtype="float32")[0]
+    x = sf.read(wav_in, dtype="float32")[0]
+
+    def low_error(y):  # below 2 kHz, the band the flag keeps (cutoff ~3 kHz - 500 Hz - crossfade)
+        spec = lambda s: np.fft.rfft(s[4000:-4000])  # noqa: E731
+        return float(np.abs(spec(y) - spec(x))[: int(2000 * (len(x) - 8000) / 16000)].sum())
+
+    assert low_error(outs["--keep-input-band"]) < 0.2 * low_error(outs["--no-keep-input-band"])

@@ -63,3 +63,31 @@ def test_mel_filterbank_covers_band():
     fb = mel_filterbank(StftConfig())
     assert fb.shape == (80, 513)
     assert (fb.sum(0)[2:-2] > 0).all()
+
+
+def _tone(freq, n=16000, amp=0.3):
+    return amp * torch.sin(2 * torch.pi * freq * torch.arange(n) / 16000.0)[None]
+
+
+def _level(x, freq):
+    spec = torch.fft.rfft(x[0, 2000:-2000] * torch.hann_window(12000))
+    return float(spec.abs()[round(freq * 12000 / 16000)])
+
+
+def test_keep_input_band_restores_the_intact_band_and_leaves_the_rest():
+    from tdpr_cli.dsp.phase import keep_input_band
+
+    x = _tone(1000.0)
+    out = 0.5 * x + _tone(6000.0)  # a model that halved the intact band and added content above
+    kept = keep_input_band(x, out, 3000.0, RestoreConfig())
+    assert abs(_level(kept, 1000.0) / _level(x, 1000.0) - 1) < 1e-3
+    assert abs(_level(kept, 6000.0) / _level(out, 6000.0) - 1) < 1e-3
+    for cfg in (RestoreConfig(phase=PhaseMode.PAPER), RestoreConfig(keep_margin_hz=None)):
+        assert keep_input_band(x, out, 3000.0, cfg) is out
+    # Nothing intact under a very low cutoff: unchanged.
+    assert keep_input_band(x, out, 600.0, RestoreConfig()) is out
+
+
+def test_keep_margin_is_validated():
+    with pytest.raises(Exception, match="margin"):
+        RestoreConfig(keep_margin_hz=-1.0)

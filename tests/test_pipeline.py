@@ -25,7 +25,7 @@ def _models(seed=0):
     return t, v
 
 
-def _x(seconds=6.0, channels=2):
+def _x(seconds=6.0, channels=2):  # white noise: every band has content
     rng = np.random.default_rng(1)
     return (0.1 * rng.standard_normal((channels, int(16000 * seconds)))).astype(np.float32)
 
@@ -121,3 +121,22 @@ def test_restorer_refuses_a_vocoder_with_another_stft():
     v = Vocoder(VocoderConfig(dim=32, intermediate=64, layers=2, hop=128))
     with pytest.raises(UsageError, match="hop=128"):
         Restorer(t, v, RestoreConfig(), "cpu")
+
+
+class Half(torch.nn.Module):
+    total_stride = 1
+
+    def forward(self, x):
+        return 0.5 * x
+
+
+def test_pipeline_keeps_the_input_band_in_none_and_band_modes():
+    x = _x(3.0, 1)
+    plain = Restorer(Half(), None, RestoreConfig(phase=PhaseMode.NONE, keep_margin_hz=None)).restore(x, 3000.0)
+    np.testing.assert_allclose(plain, 0.5 * x, atol=1e-6)
+    kept = Restorer(Half(), None, RestoreConfig(phase=PhaseMode.NONE)).restore(x, 3000.0)
+    def low_energy(s):  # below 2 kHz: the intact band's core (cutoff 3000 - margin 500 - crossfade/2)
+        return float(np.sum(np.abs(np.fft.rfft(s[0, 8000:40000]))[:4000] ** 2))
+
+    assert abs(low_energy(kept) / low_energy(x) - 1) < 0.01  # the input itself, not half of it
+    assert abs(low_energy(plain) / low_energy(x) - 0.25) < 0.01

@@ -88,6 +88,10 @@ class ChunkConfig:
         return cls(hop=max(rnd(chunk_s, 1), fade), fade=fade, context=rnd(context_s, 0), align=align)
 
 
+#: The kept band ends this far below the cutoff: filters start to fall before their cutoff.
+KEEP_MARGIN_HZ = 500.0
+
+
 @dataclass(frozen=True)
 class RestoreConfig:
     """Everything ``pipeline.restore`` needs besides the models."""
@@ -95,6 +99,8 @@ class RestoreConfig:
     phase: PhaseMode = PhaseMode.BAND
     consistency: int = 0  # Griffin-Lim projections after phase repair
     crossfade_hz: float = 250.0  # width of the band-mode phase crossfade
+    # band and none modes: below (cutoff - this) the output is the input itself; None: off
+    keep_margin_hz: float | None = KEEP_MARGIN_HZ
     force: bool = False  # process even when the input is already wideband
     cutoff_hz: float | None = None  # the input's band limit, set by the user; None: detect it
     wideband_hz: float = 7_000.0  # detected cutoffs at or above this pass through
@@ -109,5 +115,7 @@ class RestoreConfig:
             raise UsageError("--batch-size must be >= 1")
         if self.crossfade_hz < 0:
             raise UsageError("crossfade width must be >= 0 Hz")
+        if self.keep_margin_hz is not None and self.keep_margin_hz < 0:
+            raise UsageError("the kept band's margin must be >= 0 Hz")
         if self.cutoff_hz is not None and not 0 < self.cutoff_hz < SAMPLE_RATE / 2:
             raise UsageError(f"--cutoff must lie between 0 and {SAMPLE_RATE // 2} Hz, got {self.cutoff_hz:g}")

@@ -56,8 +56,8 @@ OutStem = Annotated[Path, typer.Option("--out", help="Output path without suffix
 Limit = Annotated[Optional[int], typer.Option("--limit", min=1, help="Use only the first N clips of the set.")]
 Rows = Annotated[
     Optional[str],
-    typer.Option("--rows", help="Comma-separated systems: input, noise-fill, tdcnn, tdpr-paper, tdpr-band, "
-                 "tdcnn-gt-phase (default: all). input and noise-fill need no models."),
+    typer.Option("--rows", help="Comma-separated systems: input, noise-fill, tdcnn, tdcnn-raw, tdpr-paper, "
+                 "tdpr-band, tdcnn-gt-phase (default: all). input and noise-fill need no models."),
 ]
 Seed = Annotated[int, typer.Option("--seed", help="Seed of the noise-fill baseline.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or tables on stderr.")]

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 
 from tdpr_cli.commands.options import Device, Model, Offline, Sha, Threads, Trust, VocoderName, Weights
-from tdpr_cli.config import ChunkConfig, PhaseMode, RestoreConfig, Subtype
+from tdpr_cli.config import KEEP_MARGIN_HZ, ChunkConfig, PhaseMode, RestoreConfig, Subtype
 from tdpr_cli.device import Precision
 from tdpr_cli.errors import UsageError
 
@@ -29,6 +29,9 @@ Output = Annotated[Optional[str], typer.Argument(metavar="OUT", help="Output fil
 OutDir = Annotated[Optional[Path], typer.Option("--out", help="Output folder for folder input (tree mirrored).")]
 Phase = Annotated[PhaseMode, typer.Option("--phase", help="band: repair phase above the cutoff; paper: full band; none: TD-CNN only.")]
 Consistency = Annotated[int, typer.Option("--consistency", min=0, help="Griffin-Lim projections after phase repair.")]
+KeepBand = Annotated[bool, typer.Option(
+    "--keep-input-band/--no-keep-input-band",
+    help="band and none modes: below the cutoff minus 500 Hz the output is the input itself.")]
 Force = Annotated[bool, typer.Option("--force", help="Process even wideband input.")]
 CutoffOpt = Annotated[str, typer.Option(
     "--cutoff", metavar="auto|HZ",
@@ -76,6 +79,7 @@ def restore_cmd(
     phase: Phase = PhaseMode.BAND,
     consistency: Consistency = 0,
     force: Force = False,
+    keep_input_band: KeepBand = True,
     cutoff: CutoffOpt = "auto",
     subtype: SubtypeOpt = Subtype.PCM_16,
     device: Device = "auto",
@@ -106,6 +110,7 @@ def restore_cmd(
         raise UsageError("--json and audio on stdout (-) cannot share stdout")
     cfg = RestoreConfig(
         phase=phase, consistency=consistency, force=force, cutoff_hz=parse_cutoff(cutoff), batch_size=batch_size,
+        keep_margin_hz=KEEP_MARGIN_HZ if keep_input_band else None,
         chunk=ChunkConfig.from_seconds(chunk_seconds),
     )
     import torch

@@ -79,6 +79,26 @@ def replace_phase(
     return stft.inverse(spec, length)
 
 
+def keep_input_band(x: Tensor, out: Tensor, cutoff_hz: float, cfg: RestoreConfig, stft: Stft | None = None) -> Tensor:
+    """``out`` with the input's own STFT below ``cutoff_hz - cfg.keep_margin_hz``; (B, T) at 16 kHz.
+
+    Below the input's cutoff the recording is intact, and any change there is
+    damage (tdpr's TD-CNN alters it by about 0.1-0.2 log10 rms). Bins are
+    mixed with ``band_mask``'s raised cosine of ``cfg.crossfade_hz`` around the
+    edge. ``paper`` mode and ``keep_margin_hz=None`` return ``out`` unchanged,
+    as does an edge below the crossfade width (nothing intact to keep).
+    """
+    if cfg.keep_margin_hz is None or cfg.phase is PhaseMode.PAPER:
+        return out
+    edge = cutoff_hz - cfg.keep_margin_hz
+    if edge <= cfg.crossfade_hz:
+        return out
+    stft = stft if stft is not None else Stft(cfg.stft).to(out.device)
+    mask = band_mask(cfg.stft, edge, cfg.crossfade_hz).to(out.device)[:, None]
+    spec = (1.0 - mask) * stft(x) + mask * stft(out)
+    return stft.inverse(spec, out.shape[-1])
+
+
 def repair(
     tdcnn_out: Tensor,
     vocoder_out: Tensor | None,

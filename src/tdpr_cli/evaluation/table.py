@@ -7,9 +7,12 @@ by each system of ``ROWS`` and scored against its reference with
 - ``input``: the LR file itself;
 - ``noise-fill``: ``evaluate.noise_fill``, the trivial DSP baseline any model
   must beat clearly;
-- ``tdcnn``: the TD-CNN alone, chunked exactly as ``tdpr restore --phase none``;
+- ``tdcnn``: the TD-CNN alone, chunked and with the input's intact band kept,
+  exactly as ``tdpr restore --phase none``;
+- ``tdcnn-raw``: the same TD-CNN output with nothing kept (the network alone);
 - ``tdpr-paper`` / ``tdpr-band``: TD-PR with full-band / above-cutoff phase
-  replacement (``tdpr restore --phase paper|band``, default settings);
+  replacement (``tdpr restore --phase paper|band``, default settings; band
+  mode keeps the intact band, paper mode does not);
 - ``tdcnn-gt-phase``: the oracle of paper §4.2, the TD-CNN magnitude with
   the reference's phase in every bin.
 
@@ -20,9 +23,9 @@ per chunk: on 10 s clips with 1 s of chunk context the difference is small,
 and it keeps the three rows comparable sample for sample.
 
 Results are aggregated per cutoff (mean over clips and the paper's seven
-kinds), averaged over cutoffs (AVG); the soft family (``train.degrade``) is
+kinds), averaged over cutoffs (AVG); the soft family (``simulate.degrade``) is
 aggregated the same way on its own, as the soft-filter row. The spread
-across filter kinds is max - min of the paper kinds' means at one cutoff. ``evaltable_report`` renders them.
+across filter kinds is max - min of the paper kinds' means at one cutoff. ``table_report`` renders them.
 """
 
 from __future__ import annotations
@@ -66,9 +69,11 @@ class ModelRunner:
         from tdpr_cli.config import RestoreConfig
         from tdpr_cli.restore.pipeline import Restorer
 
-        # phase none: the Restorer runs (and chunks) only the TD-CNN; the other
-        # rows are derived from its output below, with the same STFT and settings.
-        self.restorer = Restorer(tdcnn, vocoder, RestoreConfig(phase=PhaseMode.NONE), device)
+        # phase none, nothing kept: the Restorer runs (and chunks) only the TD-CNN; the
+        # rows are derived from its raw output below, with the pipeline's STFT and settings.
+        self.cfg = RestoreConfig(phase=PhaseMode.NONE)
+        raw = dataclasses.replace(self.cfg, keep_margin_hz=None)
+        self.restorer = Restorer(tdcnn, vocoder, raw, device)
 
     def _tensor(self, x: np.ndarray):
         import torch
@@ -76,8 +81,19 @@ class ModelRunner:
         return torch.from_numpy(np.ascontiguousarray(x, np.float32)).to(self.restorer.device)
 
     def tdcnn(self, lr: np.ndarray, cutoff_hz: float) -> np.ndarray:
-        """Chunked TD-CNN output, identical to ``tdpr restore --phase none``."""
+        """Raw chunked TD-CNN output (``keep`` of it is ``tdpr restore --phase none``)."""
         return self.restorer.restore(lr, cutoff_hz)
+
+    def keep(self, lr: np.ndarray, est: np.ndarray, mode: PhaseMode, cutoff_hz: float) -> np.ndarray:
+        """``est`` with the input's intact band put back, as the pipeline does in ``mode``."""
+        import torch
+
+        from tdpr_cli.dsp.phase import keep_input_band
+
+        cfg = dataclasses.replace(self.cfg, phase=mode)
+        with torch.inference_mode():
+            out = keep_input_band(self._tensor(lr), self._tensor(est), cutoff_hz, cfg, self.restorer.stft)
+        return out.cpu().numpy()
 
     def vocode(self, y: np.ndarray) -> np.ndarray:
         """The vocoder's resynthesis of ``LogMel(y)``, as ``Restorer.process`` computes it."""
@@ -95,9 +111,9 @@ class ModelRunner:
 
         from tdpr_cli.dsp.phase import repair
 
-        r, cfg = self.restorer, self.restorer.cfg
+        r = self.restorer
         with torch.inference_mode():
-            out = repair(self._tensor(y), self._tensor(v), cutoff_hz, dataclasses.replace(cfg, phase=mode), r.stft)
+            out = repair(self._tensor(y), self._tensor(v), cutoff_hz, dataclasses.replace(self.cfg, phase=mode), r.stft)
         return out.cpu().numpy()
 
     def oracle(self, y: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -139,7 +155,18 @@ def _noise_fill(ctx: ItemContext) -> np.ndarray:
 
 
 def _tdpr(mode: PhaseMode) -> Callable[[ItemContext], np.ndarray]:
-    return lambda ctx: ctx._models().repair(ctx.tdcnn, ctx.vocoded, mode, ctx.item.cutoff_hz)
+    """The pipeline's output in ``mode``: repaired, then the intact band kept (band mode)."""
+
+    def estimate(ctx: ItemContext) -> np.ndarray:
+        runner, cutoff = ctx._models(), ctx.item.cutoff_hz
+        return runner.keep(ctx.lr, runner.repair(ctx.tdcnn, ctx.vocoded, mode, cutoff), mode, cutoff)
+
+    return estimate
+
+
+def _tdcnn(ctx: ItemContext) -> np.ndarray:
+    """``tdpr restore --phase none``: the TD-CNN output with the intact band kept."""
+    return ctx._models().keep(ctx.lr, ctx.tdcnn, PhaseMode.NONE, ctx.item.cutoff_hz)
 
 
 @dataclass(frozen=True)
@@ -155,7 +182,8 @@ class Row:
 ROWS: dict[str, Row] = {
     "input": Row("input", lambda ctx: ctx.lr, False),
     "noise-fill": Row("noise-fill", _noise_fill, False),
-    "tdcnn": Row("TD-CNN", lambda ctx: ctx.tdcnn, True),
+    "tdcnn": Row("TD-CNN", _tdcnn, True),
+    "tdcnn-raw": Row("TD-CNN, nothing kept", lambda ctx: ctx.tdcnn, True),
     "tdpr-paper": Row("TD-PR paper", _tdpr(PhaseMode.PAPER), True),
     "tdpr-band": Row("TD-PR band", _tdpr(PhaseMode.BAND), True),
     "tdcnn-gt-phase": Row("TD-CNN + GT phase", lambda ctx: ctx._models().oracle(ctx.tdcnn, ctx.ref), True),

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from tdpr_cli.config import PhaseMode, RestoreConfig, StftConfig
 from tdpr_cli.dsp.bandwidth import Bandwidth
 from tdpr_cli.dsp.chunking import Chunk, run_chunked
-from tdpr_cli.dsp.phase import repair
+from tdpr_cli.dsp.phase import keep_input_band, repair
 from tdpr_cli.dsp.spectral import LogMel, Stft
 from tdpr_cli.errors import UsageError
 
@@ -130,16 +130,22 @@ class Restorer:
         return torch.autocast(self.device.type, dtype=self.autocast)
 
     def process(self, x: Tensor, cutoff_hz: float) -> tuple[Tensor, Tensor]:
-        """(N, L) band-limited -> ((N, L) repaired, (N, L) TD-CNN output), float32 at 16 kHz."""
+        """(N, L) band-limited -> ((N, L) output, (N, L) raw TD-CNN output), float32 at 16 kHz.
+
+        The output is the TD-CNN's (phase none) or the repaired one, with the
+        input's intact band put back (``keep_input_band``) except in paper mode.
+        """
         x = x.to(self.device, torch.float32)
         with self.timer("TD-CNN"), self._amp():
             y = self.tdcnn(x[:, None])[:, 0].float()
-        if self.cfg.phase is PhaseMode.NONE or self.vocoder is None:
-            return y, y
-        with self.timer("vocoder (+log-mel)"), self._amp():
-            v = self.vocoder(self.logmel(y), y.shape[-1]).float()
+        out = y
+        if self.cfg.phase is not PhaseMode.NONE and self.vocoder is not None:
+            with self.timer("vocoder (+log-mel)"), self._amp():
+                v = self.vocoder(self.logmel(y), y.shape[-1]).float()
+            with self.timer("phase repair"):
+                out = repair(y, v, cutoff_hz, self.cfg, self.stft)
         with self.timer("phase repair"):
-            out = repair(y, v, cutoff_hz, self.cfg, self.stft)
+            out = keep_input_band(x, out, cutoff_hz, self.cfg, self.stft)
         return out, y
 
     def _run(self, chunks: list[Chunk], cutoff_hz: float) -> list[np.ndarray]:
