@@ -1,13 +1,14 @@
 """Real-recordings check: restore ../shared/realcheck's 3 kHz inputs and score them against the originals.
 
     python scripts/realcheck.py [--dir ../shared/realcheck] [--weights W.safetensors ...]
-        [--phase band,none] [--json out.json]
+        [--phase band,none] [--cutoff 3000|auto] [--keep both|on|off] [--json out.json]
 
 Each model (the shipped default when no ``--weights`` is given; ``default``
 may also be named among them) restores every ``input3k_N.wav`` with
-``tdpr restore --force`` exactly as a user would (a subprocess; ``--force``
-because detection calls two of the four wideband), then the output is scored
-against ``ref_N.wav``:
+``tdpr restore --cutoff 3000`` exactly as a user would (a subprocess; the
+nominal cutoff of the set, because detection calls two of the four wideband,
+and ``--force`` now asks for a cutoff there), with and without
+``--keep-input-band``, then the output is scored against ``ref_N.wav``:
 
 - LSD (ssr_eval, ``evaluate.lsd``);
 - per 500 Hz band from 3 to 8 kHz, the mean of ssr_eval's per-bin term
@@ -42,9 +43,9 @@ BIAS_FROM_HZ = 3000.0  # level bias per 500 Hz band from here to 8 kHz
 LOW_BAND = (50.0, 2500.0)
 
 
-def restore(inp: Path, out: Path, weights: str, phase: str) -> None:
-    cmd = [sys.executable, "-m", "tdpr_cli", "restore", str(inp), str(out), "--force", "--phase", phase,
-           "--threads", "1", "--quiet", "--overwrite"]
+def restore(inp: Path, out: Path, weights: str, phase: str, cutoff: str, keep: bool) -> None:
+    cmd = [sys.executable, "-m", "tdpr_cli", "restore", str(inp), str(out), "--cutoff", cutoff, "--phase", phase,
+           "--threads", "1", "--quiet", "--overwrite", "--keep-input-band" if keep else "--no-keep-input-band"]
     if weights != "default":
         cmd += ["--weights", weights, "--sha256", sha256_file(Path(weights))]
     subprocess.run(cmd, check=True)
@@ -58,7 +59,7 @@ def file_row(name: str, est: np.ndarray, ref: np.ndarray) -> dict:
             **band_bias(est, ref_n, BIAS_FROM_HZ, SR), "low_rms": band_log_rms(est, ref_n, LOW_BAND, SR)}
 
 
-def score(model: str, phase: str, folder: Path, tmp: Path | None) -> dict:
+def score(model: str, phase: str, folder: Path, tmp: Path | None, cutoff: str = "", keep: bool = True) -> dict:
     """Every pair of ``folder`` scored; ``model`` "input" scores the 3 kHz inputs themselves."""
     rows = []
     for inp in sorted(folder.glob("input3k_*.wav")):
@@ -67,18 +68,20 @@ def score(model: str, phase: str, folder: Path, tmp: Path | None) -> dict:
             est = load_16k(inp)
         else:
             out = tmp / f"{inp.stem}.wav"
-            restore(inp, out, model, phase)
+            restore(inp, out, model, phase, cutoff, keep)
             est = load_16k(out)
         rows.append(file_row(inp.name, est, ref))
     mean = {k: float(np.mean([row[k] for row in rows])) for k in rows[0] if k != "file"}
-    return {"model": model, "phase": phase, "files": rows, "mean": mean}
+    return {"model": model, "phase": phase, "keep": keep, "files": rows, "mean": mean}
 
 
 def markdown(results: list[dict]) -> str:
     keys = ["lsd", "low_rms", "comb", *(k for k in results[0]["mean"] if k.startswith("bias_"))]
-    lines = ["| model | phase | " + " | ".join(keys) + " |", "|" + "---|" * (len(keys) + 2)]
+    lines = ["| model | phase | kept band | " + " | ".join(keys) + " |", "|" + "---|" * (len(keys) + 3)]
     for res in results:
-        lines.append(f"| {res['model']} | {res['phase']} | " + " | ".join(f"{res['mean'][k]:.3f}" for k in keys) + " |")
+        kept = "-" if res["model"] == "input" else ("yes" if res["keep"] else "no")
+        cells = " | ".join(f"{res['mean'][k]:.3f}" for k in keys)
+        lines.append(f"| {res['model']} | {res['phase']} | {kept} | {cells} |")
     return "\n".join(lines) + "\n"
 
 
@@ -87,14 +90,17 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "realcheck")
     ap.add_argument("--weights", nargs="*", default=["default"])
     ap.add_argument("--phase", default="band,none")
+    ap.add_argument("--cutoff", default="3000", help="tdpr restore --cutoff (auto: detect; wideband files pass through)")
+    ap.add_argument("--keep", choices=("both", "on", "off"), default="both", help="--keep-input-band on, off or both")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     results = [score("input", "-", args.dir, None)]
     with tempfile.TemporaryDirectory() as tmp:
         for model in args.weights:
             for phase in args.phase.split(","):
-                print(f"realcheck: {model} --phase {phase}", file=sys.stderr)
-                results.append(score(model, phase, args.dir, Path(tmp)))
+                for keep in {"both": (True, False), "on": (True,), "off": (False,)}[args.keep]:
+                    print(f"realcheck: {model} --phase {phase} keep={keep}", file=sys.stderr)
+                    results.append(score(model, phase, args.dir, Path(tmp), args.cutoff, keep))
     sys.stdout.write(markdown(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1) + "\n")

@@ -69,13 +69,18 @@ def _pedal_every(rng: np.random.Generator, t0: float, t1: float, step: float) ->
     return out
 
 
+def _chord(rng: np.random.Generator, highest_root: int) -> tuple[int, tuple[int, ...]]:
+    """A random root (LOWEST .. highest_root - 1) and chord shape; draws in this order, always."""
+    root = int(rng.integers(LOWEST, highest_root))
+    return root, _CHORD_SHAPES[rng.integers(len(_CHORD_SHAPES))]
+
+
 def _chords(rng: np.random.Generator, seconds: float) -> Sketch:
     """Wide chords: a bass note in the bottom octaves under spread voicings above."""
     notes: list[Note] = []
     t, dyn = 0.0, _dynamic_curve(rng, 8)
     while t < seconds:
-        root = int(rng.integers(LOWEST, 48))
-        shape = _CHORD_SHAPES[rng.integers(len(_CHORD_SHAPES))]
+        root, shape = _chord(rng, 48)
         top = int(rng.integers(72, HIGHEST + 1))
         pitches = {root}
         for octave in range(root + 12, top + 1, 12):
@@ -92,8 +97,7 @@ def _arpeggios(rng: np.random.Generator, seconds: float) -> Sketch:
     notes: list[Note] = []
     t, dyn = 0.0, _dynamic_curve(rng, 6)
     while t < seconds:
-        root = int(rng.integers(LOWEST, 60))
-        shape = _CHORD_SHAPES[rng.integers(len(_CHORD_SHAPES))]
+        root, shape = _chord(rng, 60)
         span = int(rng.integers(2, 7))  # octaves
         up = [root + 12 * o + s for o in range(span) for s in shape if root + 12 * o + s <= HIGHEST]
         seq = up + up[-2:0:-1] if rng.random() < 0.5 else up
