@@ -199,3 +199,21 @@ def test_keep_input_band_flag_changes_only_what_it_says(tiny_env, wav_in, tmp_pa
         return float(np.abs(spec(y) - spec(x))[: int(2000 * (len(x) - 8000) / 16000)].sum())
 
     assert low_error(outs["--keep-input-band"]) < 0.2 * low_error(outs["--no-keep-input-band"])
+
+
+def test_folder_format_converts_every_output_without_collisions(tiny_env, tmp_path):
+    from tdpr_cli.restore.file import discover
+
+    root = tmp_path / "archive"
+    root.mkdir()
+    sf.write(root / "a.wav", band_limited(1.0), 16000)
+    sf.write(root / "a.flac", band_limited(1.0, seed=3), 16000)
+    out = tmp_path / "flac"
+    assert sorted(o.name for _, o in discover(root, out, "flac")) == ["a.flac", "a.wav.flac"]
+    r = tdpr("restore", root, "--out", out, "--format", "flac", env=tiny_env)
+    assert r.returncode == 0, r.stderr.decode()
+    assert {p.name: sf.info(p).format for p in out.iterdir()} == {"a.flac": "FLAC", "a.wav.flac": "FLAC"}
+    bad = tdpr("restore", root, "--out", tmp_path / "x", "--format", "mp4", env=tiny_env)
+    assert bad.returncode == 2 and b"--format" in bad.stderr
+    one = tdpr("restore", root / "a.wav", tmp_path / "one.wav", "--format", "flac", env=tiny_env)
+    assert one.returncode == 2 and b"folder runs" in one.stderr

@@ -53,7 +53,7 @@ class BatchOptions:
         check_mode(self.progress)
 
 
-def plan_outputs(inp: str, out: str | None, out_dir: Path | None) -> Plan:
+def plan_outputs(inp: str, out: str | None, out_dir: Path | None, fmt: str | None = None) -> Plan:
     """The files of this run; UsageError on bad combinations of arguments."""
     if inp != "-" and Path(inp).is_dir():
         if out_dir is None or out is not None:
@@ -62,7 +62,9 @@ def plan_outputs(inp: str, out: str | None, out_dir: Path | None) -> Plan:
             raise UsageError("--out must differ from the input folder; tdpr never writes over its inputs")
         from tdpr_cli.restore.file import discover
 
-        return Plan([(str(a), str(b)) for a, b in discover(Path(inp), out_dir)], True)
+        return Plan([(str(a), str(b)) for a, b in discover(Path(inp), out_dir, fmt)], True)
+    if fmt is not None:
+        raise UsageError("--format is for folder runs; for one file the output's suffix decides")
     if out_dir is not None:
         raise UsageError("--out is for folder input; for a file give the output path as the second argument")
     if out is None:

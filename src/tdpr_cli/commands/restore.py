@@ -27,6 +27,8 @@ console = Console(stderr=True, highlight=False, soft_wrap=True)
 Input = Annotated[str, typer.Argument(metavar="IN", help="Audio file, folder (with --out), or - for stdin.")]
 Output = Annotated[Optional[str], typer.Argument(metavar="OUT", help="Output file, or - for stdout.")]
 OutDir = Annotated[Optional[Path], typer.Option("--out", help="Output folder for folder input (tree mirrored).")]
+FormatOpt = Annotated[Optional[str], typer.Option(
+    "--format", metavar="wav|flac|ogg|aiff", help="Folder runs: write every output in this format [each input's own].")]
 Phase = Annotated[PhaseMode, typer.Option("--phase", help="band: repair phase above the cutoff; paper: full band; none: TD-CNN only.")]
 Consistency = Annotated[int, typer.Option("--consistency", min=0, help="Griffin-Lim projections after phase repair.")]
 KeepBand = Annotated[bool, typer.Option(
@@ -70,6 +72,7 @@ def restore_cmd(
     inp: Input,
     out: Output = None,
     out_dir: OutDir = None,
+    fmt: FormatOpt = None,
     model: Model = None,
     vocoder: VocoderName = None,
     weights: Weights = None,
@@ -100,7 +103,7 @@ def restore_cmd(
     from tdpr_cli.commands import batch
     from tdpr_cli.report.batch import RestoreReports
 
-    plan = batch.plan_outputs(inp, out, out_dir)
+    plan = batch.plan_outputs(inp, out, out_dir, fmt)
     opts = batch.BatchOptions(subtype, overwrite, skip_existing, quiet, json_out, progress)
     batch.check_outputs(plan, out_dir, opts)
     reports = RestoreReports.plan(report, report_dir, inp, out, out_dir, report_format)

@@ -137,26 +137,35 @@ def _audio_files(root: Path, skip: Path | None) -> list[Path]:
     return sorted(found)
 
 
-def discover(root: Path, out_root: Path) -> list[tuple[Path, Path]]:
+def discover(root: Path, out_root: Path, fmt: str | None = None) -> list[tuple[Path, Path]]:
     """Audio files under ``root`` (recursive, sorted) and their mirrored outputs.
 
     An output folder inside ``root`` is not searched (never re-process our own
-    outputs). Files libsndfile cannot write (mp3) become ``.wav``; if that name
-    is already taken by another input's output, ``NAME.mp3.wav`` instead, so no
-    output overwrites another.
+    outputs). Outputs keep their input's format, or take ``fmt`` (``wav``,
+    ``flac``, ``ogg``, ``aiff``) when given; files libsndfile cannot write
+    (mp3) become ``.wav``. If the new name is already taken by another input's
+    output, ``NAME.EXT.FMT`` is used instead, so no output overwrites another.
     """
+    if fmt is not None and f".{fmt}" not in WRITABLE:
+        raise UsageError(f"--format must be one of {', '.join(s[1:] for s in WRITABLE)}, got {fmt!r}")
     if not root.is_dir():
         raise UsageError(f"{root}: not a directory")
     real_root, real_out = root.resolve(), out_root.resolve()
     skip = root / real_out.relative_to(real_root) if real_out.is_relative_to(real_root) else None
     files = _audio_files(root, skip)
     rels = [p.relative_to(root) for p in files]
-    taken = {r for r in rels if r.suffix.lower() in WRITABLE}
+
+    def target(rel: Path) -> str:
+        own = rel.suffix.lower()
+        return f".{fmt}" if fmt is not None else (own if own in WRITABLE else ".wav")
+
+    taken = {r for r in rels if r.suffix.lower() == target(r)}
     pairs = []
     for path, rel in zip(files, rels):
-        if rel.suffix.lower() not in WRITABLE:
-            wav = rel.with_suffix(".wav")
-            rel = rel.with_name(rel.name + ".wav") if wav in taken else wav
+        suffix = target(rel)
+        if rel.suffix.lower() != suffix:
+            new = rel.with_suffix(suffix)
+            rel = rel.with_name(rel.name + suffix) if new in taken else new
             taken.add(rel)
         pairs.append((path, out_root / rel))
     return pairs
