@@ -140,3 +140,13 @@ def test_pipeline_keeps_the_input_band_in_none_and_band_modes():
 
     assert abs(low_energy(kept) / low_energy(x) - 1) < 0.01  # the input itself, not half of it
     assert abs(low_energy(plain) / low_energy(x) - 0.25) < 0.01
+
+
+def test_auto_threads_takes_the_idle_cores():
+    from tdpr_cli.device import auto_threads
+
+    assert auto_threads(cores=2, load=0.1) == 2
+    assert auto_threads(cores=2, load=1.2) == 1  # the other core is busy
+    assert auto_threads(cores=2, load=6.0) == 1  # never zero
+    assert auto_threads(cores=16, load=3.4) == 13
+    assert 1 <= auto_threads() <= (__import__("os").cpu_count() or 1)

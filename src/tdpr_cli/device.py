@@ -7,6 +7,7 @@ checks that the device exists on this machine.
 
 from __future__ import annotations
 
+import os
 import re
 from enum import Enum
 from typing import TYPE_CHECKING
@@ -50,3 +51,26 @@ def pick_device(name: str, precision: Precision = Precision.FP32) -> tuple[torch
         raise UsageError("--precision fp16 needs a CUDA device; use bf16 or fp32 on the CPU")
     dtypes = {Precision.FP32: None, Precision.FP16: torch.float16, Precision.BF16: torch.bfloat16}
     return dev, dtypes[precision]
+
+
+def auto_threads(cores: int | None = None, load: float | None = None) -> int:
+    """Threads for one process that do not oversubscribe the CPU: idle cores, at least one.
+
+    Idle cores are the usable cores minus the 1-minute load average. On this
+    project's 2-core box two threads run 1.4x faster than one when idle, and
+    3-6x slower when the other core is busy (docs/benchmarks.md).
+    """
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except OSError:  # no load average on this platform: assume a busy machine
+            load = float(cores)
+    return max(1, min(cores, cores - round(load)))
+
+
+def quiet_openmp() -> None:
+    """Let idle OpenMP threads sleep instead of spinning (before torch is imported; the user's
+    own OMP_WAIT_POLICY wins). Spinning threads cost 1.8-4.2x on a shared CPU."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from tdpr_cli.commands.options import Device, Model, Offline, Sha, Threads, Trust, VocoderName, Weights
+from tdpr_cli.commands.options import Device, Model, Offline, Sha, Trust, VocoderName, Weights
 from tdpr_cli.config import KEEP_MARGIN_HZ, ChunkConfig, PhaseMode, RestoreConfig, Subtype
 from tdpr_cli.device import Precision
 from tdpr_cli.errors import UsageError
@@ -52,6 +52,8 @@ def parse_cutoff(text: str) -> float | None:
 SubtypeOpt = Annotated[Subtype, typer.Option("--subtype", help="Output sample format.")]
 Batch = Annotated[int, typer.Option("--batch-size", min=1, help="Chunks per forward pass (useful on CUDA).")]
 PrecisionOpt = Annotated[Precision, typer.Option("--precision", help="Autocast dtype for the models (fp16 needs CUDA).")]
+Threads = Annotated[Optional[int], typer.Option(
+    "--threads", min=1, help="CPU threads for torch [auto: the idle cores, from the load average; at least 1].")]
 ChunkS = Annotated[float, typer.Option("--chunk-seconds", min=0.5, help="Chunk length in seconds.")]
 ProgressOpt = Annotated[str, typer.Option(
     "--progress", metavar="auto|bar|plain|none",
@@ -116,12 +118,13 @@ def restore_cmd(
         keep_margin_hz=KEEP_MARGIN_HZ if keep_input_band else None,
         chunk=ChunkConfig.from_seconds(chunk_seconds),
     )
+    from tdpr_cli.device import auto_threads, pick_device, quiet_openmp
+
+    quiet_openmp()
     import torch
 
     torch.set_flush_denormal(True)
-    if threads:
-        torch.set_num_threads(threads)
-    from tdpr_cli.device import pick_device
+    torch.set_num_threads(threads or auto_threads())
     from tdpr_cli.restore.load import ModelChoice, load_models
     from tdpr_cli.restore.pipeline import Restorer, chunk_grid
 
