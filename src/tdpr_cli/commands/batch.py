@@ -7,11 +7,12 @@ from ``commands.restore`` so that option parsing stays readable.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,23 +49,33 @@ class BatchOptions:
     quiet: bool = False
     json_out: bool = False
     progress: str = "auto"  # auto | bar | plain | none
+    manifest: Path | None = None  # append one record per finished file (restore.manifest)
+    resume: bool = False  # skip the files the manifest records as done
+    run_options: dict[str, Any] = field(default_factory=dict)  # the options that shape an output
 
     def __post_init__(self) -> None:
         check_mode(self.progress)
+        if self.resume and self.manifest is None:
+            raise UsageError("--resume needs --manifest FILE: the record of the run to resume")
 
 
-def plan_outputs(inp: str, out: str | None, out_dir: Path | None, fmt: str | None = None) -> Plan:
-    """The files of this run; UsageError on bad combinations of arguments."""
+def plan_outputs(inp: str, out: str | None, out_dir: Path | None, fmt: str | None = None,
+                 shard: tuple[int, int] | None = None) -> Plan:
+    """The files of this run (of shard K/N only, when given); UsageError on bad combinations of arguments."""
     if inp != "-" and Path(inp).is_dir():
         if out_dir is None or out is not None:
             raise UsageError(f"{inp} is a folder: use `tdpr restore {inp} --out OUTDIR`")
         if out_dir.resolve() == Path(inp).resolve():
             raise UsageError("--out must differ from the input folder; tdpr never writes over its inputs")
         from tdpr_cli.restore.file import discover
+        from tdpr_cli.restore.manifest import in_shard
 
-        return Plan([(str(a), str(b)) for a, b in discover(Path(inp), out_dir, fmt)], True)
-    if fmt is not None:
-        raise UsageError("--format is for folder runs; for one file the output's suffix decides")
+        pairs = discover(Path(inp), out_dir, fmt)
+        if shard is not None:
+            pairs = [(a, b) for a, b in pairs if in_shard(a.relative_to(inp).as_posix(), shard)]
+        return Plan([(str(a), str(b)) for a, b in pairs], True)
+    if fmt is not None or shard is not None:
+        raise UsageError("--format and --shard are for folder runs")
     if out_dir is not None:
         raise UsageError("--out is for folder input; for a file give the output path as the second argument")
     if out is None:
@@ -86,7 +97,7 @@ def check_outputs(plan: Plan, out_dir: Path | None, opts: BatchOptions) -> None:
         probe = probe.parent
     if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
         raise OutputError(f"{out_dir}: cannot write outputs there ({probe} is not a writable folder)")
-    if opts.overwrite or opts.skip_existing:
+    if opts.overwrite or opts.skip_existing or opts.resume:
         return
     existing = [out for _, out in plan.pairs if Path(out).exists()]
     if existing:
@@ -152,18 +163,28 @@ def run(plan: Plan, restorer: Restorer, info: dict[str, str], opts: BatchOptions
     ``reports`` draws a report of each file after it is written, before its
     record is logged, so report warnings show.
     """
+    from tdpr_cli.restore import manifest as run_manifest
     from tdpr_cli.restore.file import FileRecord
 
     folder, quiet = plan.folder, opts.quiet
+    done = run_manifest.read_records(opts.manifest) if opts.resume and opts.manifest else {}
     records = []
     with make_progress(console, opts.progress, quiet) as bar:
         for inp, out in plan.pairs:
             task = bar.add_task(task_name(inp), total=1.0)
-            if folder and opts.skip_existing and Path(out).exists():
+            redo = run_manifest.why_redo(done.get(inp), inp, out, opts.run_options, info) if opts.resume else ""
+            if redo is None:
+                rec = FileRecord(inp, out, status="skipped", message="done in the manifest")
+            elif folder and opts.skip_existing and Path(out).exists():
                 rec = FileRecord(inp, out, status="skipped", message="output exists")
             else:
-                rec = _restore_one(inp, out, restorer, opts, folder, _seconds_progress(bar, task))
+                if redo and inp in done and not quiet:
+                    console.print(f"redo {escape(inp)}: {redo}")
+                run = opts if not (redo and inp in done) else dataclasses.replace(opts, overwrite=True)
+                rec = _restore_one(inp, out, restorer, run, folder, _seconds_progress(bar, task))
                 rec.models = dict(info) if rec.status != "error" else {}
+                if opts.manifest is not None:
+                    run_manifest.append(opts.manifest, _manifest_record(rec, opts))
             bar.remove_task(task)
             if reports is not None:
                 reports.add(rec, restorer)
@@ -174,6 +195,17 @@ def run(plan: Plan, restorer: Restorer, info: dict[str, str], opts: BatchOptions
         console.print(f"reports: {index}")
     if folder:
         _summary(records, console, quiet)
+
+
+def _manifest_record(rec: FileRecord, opts: BatchOptions) -> dict[str, Any]:
+    """One manifest line: the file's record, its input stamp, the output hash and the run's options."""
+    from tdpr_cli.digest import sha256_file
+    from tdpr_cli.restore.manifest import DONE, input_stamp
+
+    written = rec.status in DONE and rec.output != "-"
+    stamp = input_stamp(rec.input) if rec.input == "-" or Path(rec.input).exists() else {}
+    return {**rec.as_dict(), **stamp, "options": opts.run_options,
+            "output_sha256": sha256_file(Path(rec.output)) if written else None}
 
 
 def _summary(records, console: Console, quiet: bool) -> None:

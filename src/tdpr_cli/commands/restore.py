@@ -55,6 +55,12 @@ PrecisionOpt = Annotated[Precision, typer.Option("--precision", help="Autocast d
 Threads = Annotated[Optional[int], typer.Option(
     "--threads", min=1, help="CPU threads for torch [auto: the idle cores, from the load average; at least 1].")]
 ChunkS = Annotated[float, typer.Option("--chunk-seconds", min=0.5, help="Chunk length in seconds.")]
+ManifestOpt = Annotated[Optional[Path], typer.Option(
+    "--manifest", help="Append one JSON record per finished file (fsynced), for --resume and tdpr manifest merge.")]
+ResumeOpt = Annotated[bool, typer.Option(
+    "--resume", help="Skip the files --manifest records as done with the same options, models and output hash.")]
+ShardOpt = Annotated[Optional[str], typer.Option(
+    "--shard", metavar="K/N", help="Folder runs: only shard K of N (1-based; a stable hash of each relative path).")]
 ProgressOpt = Annotated[str, typer.Option(
     "--progress", metavar="auto|bar|plain|none",
     help="auto: a bar on a terminal, plain lines otherwise (a line per file, one every ~10 s of a long file).")]
@@ -100,13 +106,20 @@ def restore_cmd(
     report_dir: ReportDir = None,
     report_format: ReportFormat = "html",
     progress: ProgressOpt = "auto",
+    manifest: ManifestOpt = None,
+    resume: ResumeOpt = False,
+    shard: ShardOpt = None,
 ) -> None:
     """Restore band-limited music to 16 kHz with an 8 kHz bandwidth."""
     from tdpr_cli.commands import batch
     from tdpr_cli.report.batch import RestoreReports
+    from tdpr_cli.restore.manifest import parse_shard
 
-    plan = batch.plan_outputs(inp, out, out_dir, fmt)
-    opts = batch.BatchOptions(subtype, overwrite, skip_existing, quiet, json_out, progress)
+    plan = batch.plan_outputs(inp, out, out_dir, fmt, parse_shard(shard) if shard else None)
+    shaping = {"phase": phase.value, "consistency": consistency, "force": force, "cutoff": cutoff,
+               "keep_input_band": keep_input_band, "subtype": subtype.value, "format": fmt,
+               "chunk_seconds": chunk_seconds, "batch_size": batch_size, "precision": precision.value}
+    opts = batch.BatchOptions(subtype, overwrite, skip_existing, quiet, json_out, progress, manifest, resume, shaping)
     batch.check_outputs(plan, out_dir, opts)
     reports = RestoreReports.plan(report, report_dir, inp, out, out_dir, report_format)
     if out == "-" and sys.stdout.isatty():

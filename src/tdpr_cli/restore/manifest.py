@@ -1,0 +1,110 @@
+"""Run manifests and shards: archive runs that survive a kill and split across machines.
+
+A run manifest is a JSON-lines file, one record per finished file: the input
+(path, size, mtime), the output and its sha256, the models and their sha256,
+the options that shape the output, the status and reason, and the seconds
+spent. Each record is written with flush and fsync, so a run killed at any
+point leaves a valid manifest up to the last finished file (a torn last line
+is ignored on reading).
+
+``done`` answers the resume question for one pair: the latest record of that
+input says ok or passthrough, with the same options and models, the input
+has not changed, and the output still has the recorded hash.
+
+``in_shard`` splits a file list by a stable hash of each relative path, so
+every machine computes the same split and no two shards share an output.
+Shards are numbered 1..N (as Slurm's array task ids are).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from tdpr_cli.digest import sha256_file
+from tdpr_cli.errors import OutputError, UsageError
+
+VERSION = 1
+DONE = ("ok", "passthrough")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``K/N`` (1 <= K <= N) -> (K, N); UsageError otherwise."""
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise UsageError(f"--shard must be K/N (1-based, e.g. 3/8), got {text!r}") from None
+    if not 1 <= k <= n:
+        raise UsageError(f"--shard {text}: need 1 <= K <= N")
+    return k, n
+
+
+def in_shard(rel_path: str, shard: tuple[int, int]) -> bool:
+    """Whether the file at ``rel_path`` (relative to the input root, POSIX) belongs to shard K of N."""
+    k, n = shard
+    digest = hashlib.sha256(rel_path.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % n == k - 1
+
+
+def input_stamp(path: str) -> dict[str, Any]:
+    """Size and mtime of an input file (None for stdin)."""
+    if path == "-":
+        return {"input_size": None, "input_mtime_ns": None}
+    st = os.stat(path)
+    return {"input_size": st.st_size, "input_mtime_ns": st.st_mtime_ns}
+
+
+def read_records(path: Path) -> dict[str, dict[str, Any]]:
+    """Latest record per input path; missing file: empty. A torn or foreign line is skipped."""
+    latest: dict[str, dict[str, Any]] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return latest
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot read the manifest ({exc})") from None
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:  # a line cut by a kill mid-write
+            continue
+        if isinstance(record, dict) and isinstance(record.get("input"), str):
+            latest[record["input"]] = record
+    return latest
+
+
+def append(path: Path, record: Mapping[str, Any]) -> None:
+    """Append one record and make it durable (flush + fsync) before returning."""
+    line = json.dumps({"version": VERSION, **record}, sort_keys=True) + "\n"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot append to the manifest ({exc})") from None
+
+
+def why_redo(record: dict[str, Any] | None, inp: str, out: str, options: Mapping[str, Any],
+             models: Mapping[str, str]) -> str | None:
+    """None when ``record`` shows this pair done with these options and models; else the reason to redo it."""
+    if record is None:
+        return "not in the manifest"
+    if record.get("status") not in DONE:
+        return f"last run ended with {record.get('status')}"
+    if record.get("output") != out:
+        return "another output path"
+    if record.get("options") != dict(options):
+        return "options changed"
+    if record.get("models") != dict(models):
+        return "models changed"
+    if {k: record.get(k) for k in ("input_size", "input_mtime_ns")} != input_stamp(inp):
+        return "input changed"
+    if not Path(out).is_file() or sha256_file(Path(out)) != record.get("output_sha256"):
+        return "output missing or changed"
+    return None

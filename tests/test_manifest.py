@@ -1,0 +1,87 @@
+"""Run manifests, --resume and --shard (issue 16): records, skips, redo reasons and a partition."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from conftest import band_limited
+from tdpr_cli.errors import UsageError
+from tdpr_cli.restore.manifest import in_shard, parse_shard, read_records
+
+
+def tdpr(*args, env):
+    return subprocess.run([sys.executable, "-m", "tdpr_cli", *map(str, args)], env=env, capture_output=True,
+                          timeout=300, check=False)
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Path:
+    root = tmp_path / "archive"
+    (root / "sub").mkdir(parents=True)
+    for i, rel in enumerate(("a.wav", "b.wav", "sub/c.flac")):
+        sf.write(root / rel, band_limited(1.0, seed=i), 16000)
+    return root
+
+
+def _records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_manifest_records_every_file_and_resume_skips_exactly_those(tiny_env, archive, tmp_path):
+    out, log = tmp_path / "out", tmp_path / "run.jsonl"
+    r = tdpr("restore", archive, "--out", out, "--manifest", log, env=tiny_env)
+    assert r.returncode == 0, r.stderr.decode()
+    records = _records(log)
+    assert sorted(Path(rec["input"]).name for rec in records) == ["a.wav", "b.wav", "c.flac"]
+    for rec in records:
+        assert rec["status"] == "ok" and len(rec["output_sha256"]) == 64 and rec["options"]["phase"] == "band"
+        assert rec["models"]["tdcnn"].startswith("tiny-seanet@sha256:") and rec["input_size"] > 0
+    again = tdpr("restore", archive, "--out", out, "--manifest", log, "--resume", "--json", env=tiny_env)
+    assert again.returncode == 0, again.stderr.decode()
+    assert {json.loads(line)["message"] for line in again.stdout.decode().splitlines()} == {"done in the manifest"}
+    # A file whose output changed is redone; the others are still skipped.
+    (out / "a.wav").write_bytes(b"tampered")
+    third = tdpr("restore", archive, "--out", out, "--manifest", log, "--resume", "--json", env=tiny_env)
+    statuses = {Path(j["input"]).name: j["status"] for j in map(json.loads, third.stdout.decode().splitlines())}
+    assert statuses == {"a.wav": "ok", "b.wav": "skipped", "c.flac": "skipped"}
+    assert b"output missing or changed" in third.stderr and sf.info(out / "a.wav").frames > 0
+
+
+def test_a_changed_option_redoes_every_file_and_says_so(tiny_env, archive, tmp_path):
+    out, log = tmp_path / "out", tmp_path / "run.jsonl"
+    assert tdpr("restore", archive, "--out", out, "--manifest", log, env=tiny_env).returncode == 0
+    r = tdpr("restore", archive, "--out", out, "--manifest", log, "--resume", "--phase", "none", env=tiny_env)
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stderr.decode().count("options changed") == 3
+    latest = read_records(log)
+    assert len(latest) == 3 and {rec["options"]["phase"] for rec in latest.values()} == {"none"}
+
+
+def test_resume_needs_a_manifest_and_torn_lines_are_ignored(tiny_env, archive, tmp_path):
+    r = tdpr("restore", archive, "--out", tmp_path / "o", "--resume", env=tiny_env)
+    assert r.returncode == 2 and b"--manifest" in r.stderr
+    log = tmp_path / "torn.jsonl"
+    log.write_text('{"input": "x.wav", "status": "ok"}\n{"input": "y.wav", "sta')
+    assert list(read_records(log)) == ["x.wav"]
+
+
+def test_shards_partition_the_files(tiny_env, archive, tmp_path):
+    names = ["a.wav", "b.wav", "sub/c.flac", *(f"d{i}.wav" for i in range(40))]
+    for n in (1, 2, 3, 7):
+        owners = [[k for k in range(1, n + 1) if in_shard(name, (k, n))] for name in names]
+        assert all(len(o) == 1 for o in owners)  # every file in exactly one shard
+    outs = set()
+    for k in (1, 2):
+        r = tdpr("restore", archive, "--out", tmp_path / "out", "--shard", f"{k}/2", "--json", env=tiny_env)
+        assert r.returncode == 0, r.stderr.decode()
+        outs |= {json.loads(line)["output"] for line in r.stdout.decode().splitlines()}
+    assert len(outs) == 3
+    for bad in ("0/2", "3/2", "x"):
+        with pytest.raises(UsageError):
+            parse_shard(bad)
