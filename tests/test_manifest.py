@@ -85,3 +85,24 @@ def test_shards_partition_the_files(tiny_env, archive, tmp_path):
     for bad in ("0/2", "3/2", "x"):
         with pytest.raises(UsageError):
             parse_shard(bad)
+
+
+def test_slurm_array_script_covers_every_file_once_after_merge(tiny_env, archive, tmp_path):
+    script = Path(__file__).resolve().parent.parent / "examples" / "slurm" / "restore-array.sbatch"
+    dst, n = tmp_path / "dst", 3
+    for k in range(1, n + 1):
+        env = {**tiny_env, "SRC": str(archive), "DST": str(dst), "SLURM_ARRAY_TASK_ID": str(k),
+               "SLURM_ARRAY_TASK_COUNT": str(n), "SLURM_CPUS_PER_TASK": "1", "TDPR": f"{sys.executable} -m tdpr_cli"}
+        r = subprocess.run(["bash", str(script)], env=env, capture_output=True, timeout=300, check=False)
+        assert r.returncode == 0, r.stderr.decode()
+    shards = sorted((dst / ".manifests").glob("shard-*.jsonl"))
+    merged = tmp_path / "merged.jsonl"
+    r = tdpr("manifest", "merge", *shards, "--out", merged, "--expect", archive, "--json", env=tiny_env)
+    assert r.returncode == 0, r.stderr.decode()
+    summary = json.loads(r.stdout)
+    assert summary["records"] == 3 and not summary["missing"] and not summary["duplicates"]
+    assert sorted(Path(rec["input"]).name for rec in _records(merged)) == ["a.wav", "b.wav", "c.flac"]
+    # A file no shard recorded is reported, and the merge exits 1.
+    sf.write(archive / "late.wav", band_limited(1.0, seed=9), 16000)
+    r = tdpr("manifest", "merge", *shards, "--out", merged, "--expect", archive, env=tiny_env)
+    assert r.returncode == 1 and b"missing: " in r.stderr and b"late.wav" in r.stderr

@@ -47,7 +47,7 @@ def root(
 
 
 def _register() -> None:
-    from tdpr_cli.commands import data, degrade, report, restore, train, valset, weights
+    from tdpr_cli.commands import data, degrade, manifest, report, restore, train, valset, weights
     from tdpr_cli.commands import eval as evalgroup
 
     app.command("restore")(restore.restore_cmd)
@@ -58,6 +58,7 @@ def _register() -> None:
     data.app.command("valset")(valset.valset_cmd)
     app.add_typer(data.app, name="data")
     app.add_typer(train.app, name="train")
+    app.add_typer(manifest.app, name="manifest")
 
 
 def _on_term(signum, frame) -> None:

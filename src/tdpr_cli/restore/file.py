@@ -124,7 +124,7 @@ def _counted(blocks: Iterator[np.ndarray], progress: Callable[[int], None]) -> I
         yield b
 
 
-def _audio_files(root: Path, skip: Path | None) -> list[Path]:
+def audio_files(root: Path, skip: Path | None = None) -> list[Path]:
     """Audio files under ``root``, sorted; symlinked folders are not followed (no loops)."""
     found = []
     for folder, dirs, files in os.walk(root):
@@ -152,7 +152,7 @@ def discover(root: Path, out_root: Path, fmt: str | None = None) -> list[tuple[P
         raise UsageError(f"{root}: not a directory")
     real_root, real_out = root.resolve(), out_root.resolve()
     skip = root / real_out.relative_to(real_root) if real_out.is_relative_to(real_root) else None
-    files = _audio_files(root, skip)
+    files = audio_files(root, skip)
     rels = [p.relative_to(root) for p in files]
 
     def target(rel: Path) -> str:

@@ -108,3 +108,30 @@ def why_redo(record: dict[str, Any] | None, inp: str, out: str, options: Mapping
     if not Path(out).is_file() or sha256_file(Path(out)) != record.get("output_sha256"):
         return "output missing or changed"
     return None
+
+
+def merge(paths: list[Path]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Latest record per input over shard manifests, and the inputs that appear in more than one."""
+    merged: dict[str, dict[str, Any]] = {}
+    owner: dict[str, Path] = {}
+    duplicates: set[str] = set()
+    for path in paths:
+        if not path.is_file():
+            raise UsageError(f"{path}: no such manifest")
+        for inp, record in read_records(path).items():
+            if inp in owner and owner[inp] != path:
+                duplicates.add(inp)
+            owner[inp] = path
+            merged[inp] = record
+    return merged, sorted(duplicates)
+
+
+def write_all(path: Path, records: list[dict[str, Any]]) -> None:
+    """A merged manifest, written atomically (one JSON line per record)."""
+    from tdpr_cli.audio.atomic import atomic_write_text
+
+    text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write the merged manifest ({exc})") from None
