@@ -161,3 +161,35 @@ def test_long_file_memory_is_flat(env, tmp_path):
         assert sf.info(tmp_path / f"{m}min.out.wav").frames == m * 60 * SR
     print(f"peak RSS: 1 min {rss[1]:.1f} MB, {minutes} min {rss[minutes]:.1f} MB")
     assert rss[minutes] - rss[1] < 0.5 * 3.8 * minutes
+
+
+@pytest.mark.skipif(not ON_LINUX, reason="needs /proc to see when the output is being written")
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sigkill_then_resume_equals_an_uninterrupted_run(env, tmp_path, seed):
+    """Issue 16: kill -9 at a random point of a folder run, --resume, and compare byte for byte."""
+    root = tmp_path / "archive"
+    root.mkdir()
+    rng = np.random.default_rng(seed)
+    for i in range(5):
+        sf.write(root / f"f{i}.wav", band_limited(float(rng.uniform(0.5, 4.0)), seed=i), SR)
+    args = ["--chunk-seconds", "0.5", "--threads", "1"]
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    ref = subprocess.run([sys.executable, "-m", "tdpr_cli", "restore", root, "--out", whole, "--manifest",
+                          tmp_path / "whole.jsonl", *args], env=env, capture_output=True, timeout=300, check=False)
+    assert ref.returncode == 0, ref.stderr.decode()
+    log = tmp_path / "cut.jsonl"
+    proc = spawn(["restore", root, "--out", cut, "--manifest", log, *args], env,
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    done_before = int(rng.integers(1, 4))  # kill while the next file is being written
+    _wait_until(lambda: log.exists() and len(log.read_text().splitlines()) >= done_before
+                and writing_into(proc.pid, cut), proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    again = subprocess.run([sys.executable, "-m", "tdpr_cli", "restore", root, "--out", cut, "--manifest", log,
+                            "--resume", *args], env=env, capture_output=True, timeout=300, check=False)
+    assert again.returncode == 0, again.stderr.decode()
+    visible = lambda d: sorted(p.name for p in d.iterdir() if not p.name.startswith("."))  # noqa: E731
+    assert visible(cut) == visible(whole) == [f"f{i}.wav" for i in range(5)]
+    assert all(sha(cut / n) == sha(whole / n) for n in visible(whole))
+    inputs = [json.loads(line)["input"] for line in log.read_text().splitlines()]
+    assert sorted(inputs) == sorted(str(root / f"f{i}.wav") for i in range(5))  # each recorded exactly once
