@@ -1,0 +1,122 @@
+"""Where one ``tdpr restore`` process spends its time, stage by stage (issue 14: profile first).
+
+    python benchmarks/profile_restore.py --seconds 1 --threads 1      # one run
+    python benchmarks/profile_restore.py --sweep 1,60 --threads 1     # a fresh process per length
+
+Each measurement runs in a fresh interpreter so that the import stage is real.
+It does what ``tdpr restore IN OUT`` does with the shipped models, with a
+clock around each stage: import, lock and weights verification, model build
+and load, read + resample (twice: analysis, then restore), detection, TD-CNN,
+vocoder, STFTs + phase repair (and the kept band), chunking + overlap-add, and
+write. The input is stereo 44.1 kHz
+(``bench_env.make_input``: decaying notes plus a little noise, low-passed at 3 kHz). One JSON line per run goes to
+stdout, a table to stderr.
+"""
+
+from __future__ import annotations
+
+import time
+
+T0 = time.perf_counter()  # before any other import: the import stage starts here
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from collections import defaultdict  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+
+def profile(seconds: float, threads: int, tmp: Path) -> dict:
+    """Stage seconds of one restore of ``seconds`` of stereo 44.1 kHz audio, in this process."""
+    stages: dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def clock(name: str):
+        t = time.perf_counter()
+        yield
+        stages[name] += time.perf_counter() - t
+
+    with clock("import"):
+        import torch
+
+        from tdpr_cli.audio.read import AudioSource, write_stream
+        from tdpr_cli.audio.resample import resampled
+        from tdpr_cli.config import RestoreConfig, Subtype
+        from tdpr_cli.device import quiet_openmp
+        from tdpr_cli.dsp.bandwidth import SpectrumAccumulator, detect
+        from tdpr_cli.models.load import load_model
+        from tdpr_cli.restore.pipeline import Restorer, decide
+        from tdpr_cli.weights import resolve as W
+    stages["import"] += time.perf_counter() - T0 - sum(stages.values())  # interpreter start-up to here
+    quiet_openmp()
+    torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_env import make_input
+
+    src_path = make_input(tmp / f"in-{seconds:g}.wav", seconds)
+    with clock("lock + weights verification"):
+        lock = W.load_lock()
+        t, v = W.resolve(lock, None, "tdcnn", offline=True), W.resolve(lock, None, "vocoder", offline=True)
+    with clock("model build + load"):
+        tdcnn, vocoder = load_model(t.weights_path, t.config_path, "tdcnn"), load_model(v.weights_path, v.config_path, "vocoder")
+    src = AudioSource(str(src_path))
+    with clock("read + resample"):
+        blocks = list(resampled(src))
+    with clock("detection"):
+        acc = SpectrumAccumulator()
+        for b in blocks:
+            acc.add(b)
+        cfg = RestoreConfig()
+        dec = decide(detect(acc.ltas_db(), acc.peak, cfg.wideband_hz), cfg)
+    with clock("read + resample"):
+        blocks = list(resampled(AudioSource(str(src_path))))  # restore reads the file a second time
+    restorer = Restorer(tdcnn, vocoder, cfg, "cpu", timer=clock)
+    t_stream = time.perf_counter()
+    model = sum(stages[k] for k in ("TD-CNN", "vocoder (+log-mel)", "phase repair"))
+    outputs = list(restorer.stream(blocks, src.info.channels, dec.cutoff_hz))
+    model_after = sum(stages[k] for k in ("TD-CNN", "vocoder (+log-mel)", "phase repair"))
+    stages["chunking + overlap-add"] += time.perf_counter() - t_stream - (model_after - model)
+    with clock("write"):
+        write_stream(str(tmp / "out.wav"), iter(outputs), 16000, src.info.channels, Subtype.PCM_16)
+    total = time.perf_counter() - T0
+    return {"seconds": seconds, "threads": threads, "stages": dict(stages), "total_s": total,
+            "x_real_time": seconds / total, "load": _load()}
+
+
+def _load() -> float:
+    import os
+
+    return os.getloadavg()[0]
+
+
+def table(res: dict) -> str:
+    lines = [f"{res['seconds']:g} s stereo 44.1 kHz, {res['threads']} thread(s), load {res['load']:.2f}: "
+             f"{res['total_s']:.2f} s ({res['x_real_time']:.2f}x real time)"]
+    for name, s in res["stages"].items():
+        lines.append(f"  {name:<28} {s:7.3f} s  {100 * s / res['total_s']:5.1f} %")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=1.0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--sweep", help="comma-separated lengths: one fresh process each")
+    args = ap.parse_args()
+    if args.sweep:
+        for s in args.sweep.split(","):
+            subprocess.run([sys.executable, __file__, "--seconds", s, "--threads", str(args.threads)], check=True)
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        res = profile(args.seconds, args.threads, Path(tmp))
+    print(table(res), file=sys.stderr)
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()
