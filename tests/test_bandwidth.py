@@ -58,3 +58,14 @@ def test_shorter_than_one_frame():
     acc = SpectrumAccumulator()
     acc.add(np.full((1, 10), 0.1))
     assert np.isfinite(acc.ltas_db()).all()
+
+
+def test_running_max_equals_scipys_maximum_filter():
+    from scipy.ndimage import maximum_filter1d
+
+    from tdpr_cli.dsp.bandwidth import running_max
+
+    rng = np.random.default_rng(0)
+    for size in (1, 3, 17, 18):
+        x = rng.standard_normal(513)
+        np.testing.assert_array_equal(running_max(x, size), maximum_filter1d(x, size=size, mode="nearest"))

@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from tdpr_cli.config import SAMPLE_RATE
 
@@ -55,6 +54,8 @@ class StreamResampler:
         """Output samples [next_out, stop_out) from the buffered input."""
         if stop_out <= self.next_out:
             return np.zeros((self.channels, 0), np.float32)
+        from scipy.signal import resample_poly  # here: scipy.signal costs ~0.7 s to import
+
         seg_out0 = self.buf_start * self.up // self.down
         y = resample_poly(self.buf, self.up, self.down, axis=-1, window=WINDOW)
         out = y[:, self.next_out - seg_out0 : stop_out - seg_out0].astype(np.float32)
@@ -92,6 +93,8 @@ def resample(x: np.ndarray, rate_in: int, rate_out: int = SAMPLE_RATE, axis: int
     """Whole-array resampling along ``axis`` (float32 out), with the streaming filter."""
     if rate_in == rate_out:
         return x.astype(np.float32, copy=False)
+    from scipy.signal import resample_poly
+
     g = math.gcd(rate_in, rate_out)
     return resample_poly(x, rate_out // g, rate_in // g, axis=axis, window=WINDOW).astype(np.float32)
 
