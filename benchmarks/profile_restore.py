@@ -8,7 +8,7 @@ It does what ``tdpr restore IN OUT`` does with the shipped models, with a
 clock around each stage: import, lock and weights verification, model build
 and load, read + resample (twice: analysis, then restore), detection, TD-CNN,
 vocoder, STFTs + phase repair (and the kept band), chunking + overlap-add, and
-write. The input is stereo 44.1 kHz
+write; the audio stages are timed by ``speed.py``'s own functions. The input is stereo 44.1 kHz
 (``bench_env.make_input``: decaying notes plus a little noise, low-passed at 3 kHz). One JSON line per run goes to
 stdout, a table to stderr.
 """
@@ -29,7 +29,11 @@ from pathlib import Path  # noqa: E402
 
 
 def profile(seconds: float, threads: int, tmp: Path) -> dict:
-    """Stage seconds of one restore of ``seconds`` of stereo 44.1 kHz audio, in this process."""
+    """Stage seconds of one restore of ``seconds`` of stereo 44.1 kHz audio, in this process.
+
+    The audio stages are ``speed.py``'s own (``read_stages``, ``model_stages``,
+    ``write_stage``): the same clock and the same booking of the stream's remainder.
+    """
     stages: dict[str, float] = defaultdict(float)
 
     @contextmanager
@@ -41,20 +45,20 @@ def profile(seconds: float, threads: int, tmp: Path) -> dict:
     with clock("import"):
         import torch
 
-        from tdpr_cli.audio.read import AudioSource, write_stream
+        from tdpr_cli.audio.read import AudioSource
         from tdpr_cli.audio.resample import resampled
-        from tdpr_cli.config import RestoreConfig, Subtype
+        from tdpr_cli.config import RestoreConfig
         from tdpr_cli.device import quiet_openmp
-        from tdpr_cli.dsp.bandwidth import SpectrumAccumulator, detect
         from tdpr_cli.models.load import load_model
-        from tdpr_cli.restore.pipeline import Restorer, decide
+        from tdpr_cli.restore.pipeline import Restorer
         from tdpr_cli.weights import resolve as W
     stages["import"] += time.perf_counter() - T0 - sum(stages.values())  # interpreter start-up to here
     quiet_openmp()
     torch.set_num_threads(threads)
     torch.set_flush_denormal(True)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_env import make_input
+    from bench_env import load_avg, make_input
+    from speed import Clock, model_stages, read_stages, write_stage
 
     src_path = make_input(tmp / f"in-{seconds:g}.wav", seconds)
     with clock("lock + weights verification"):
@@ -62,34 +66,16 @@ def profile(seconds: float, threads: int, tmp: Path) -> dict:
         t, v = W.resolve(lock, None, "tdcnn", offline=True), W.resolve(lock, None, "vocoder", offline=True)
     with clock("model build + load"):
         tdcnn, vocoder = load_model(t.weights_path, t.config_path, "tdcnn"), load_model(v.weights_path, v.config_path, "vocoder")
-    src = AudioSource(str(src_path))
-    with clock("read + resample"):
-        blocks = list(resampled(src))
-    with clock("detection"):
-        acc = SpectrumAccumulator()
-        for b in blocks:
-            acc.add(b)
-        cfg = RestoreConfig()
-        dec = decide(detect(acc.ltas_db(), acc.peak, cfg.wideband_hz), cfg)
-    with clock("read + resample"):
-        blocks = list(resampled(AudioSource(str(src_path))))  # restore reads the file a second time
-    restorer = Restorer(tdcnn, vocoder, cfg, "cpu", timer=clock)
-    t_stream = time.perf_counter()
-    model = sum(stages[k] for k in ("TD-CNN", "vocoder (+log-mel)", "phase repair"))
-    outputs = list(restorer.stream(blocks, src.info.channels, dec.cutoff_hz))
-    model_after = sum(stages[k] for k in ("TD-CNN", "vocoder (+log-mel)", "phase repair"))
-    stages["chunking + overlap-add"] += time.perf_counter() - t_stream - (model_after - model)
-    with clock("write"):
-        write_stream(str(tmp / "out.wav"), iter(outputs), 16000, src.info.channels, Subtype.PCM_16)
-    total = time.perf_counter() - T0
-    return {"seconds": seconds, "threads": threads, "stages": dict(stages), "total_s": total,
-            "x_real_time": seconds / total, "load": _load()}
-
-
-def _load() -> float:
-    import os
-
-    return os.getloadavg()[0]
+    audio = Clock(torch.device("cpu"))
+    blocks, channels, cutoff = read_stages(src_path, audio)
+    with audio("read + resample"):
+        list(resampled(AudioSource(str(src_path))))  # restore reads the file a second time
+    outputs = model_stages(Restorer(tdcnn, vocoder, RestoreConfig(), "cpu"), blocks, channels, cutoff, audio)
+    write_stage(tmp / "out.wav", outputs, channels, audio)
+    every = {**stages, **audio.s}
+    total = sum(every.values())  # the restore's own stages: making the input file is not one of them
+    return {"seconds": seconds, "threads": threads, "stages": every, "total_s": total,
+            "x_real_time": seconds / total, "load": load_avg()}
 
 
 def table(res: dict) -> str:
