@@ -172,16 +172,19 @@ def run(plan: Plan, restorer: Restorer, info: dict[str, str], opts: BatchOptions
     with make_progress(console, opts.progress, quiet) as bar:
         for inp, out in plan.pairs:
             task = bar.add_task(task_name(inp), total=1.0)
-            redo = run_manifest.why_redo(done.get(inp), inp, out, opts.run_options, info) if opts.resume else ""
-            if redo is None:
+            # With --resume: None when the manifest records this pair as done, else why it is redone.
+            redo = run_manifest.why_redo(done.get(inp), inp, out, opts.run_options, info) if opts.resume else None
+            if opts.resume and redo is None:
                 rec = FileRecord(inp, out, status="skipped", message="done in the manifest")
             elif folder and opts.skip_existing and Path(out).exists():
                 rec = FileRecord(inp, out, status="skipped", message="output exists")
             else:
-                if redo and inp in done and not quiet:
-                    console.print(f"redo {escape(inp)}: {redo}")
-                run = opts if not (redo and inp in done) else dataclasses.replace(opts, overwrite=True)
-                rec = _restore_one(inp, out, restorer, run, folder, _seconds_progress(bar, task))
+                file_opts = opts
+                if inp in done:  # a redo of this run's own file may replace its output
+                    if not quiet:
+                        console.print(f"redo {escape(inp)}: {redo}")
+                    file_opts = dataclasses.replace(opts, overwrite=True)
+                rec = _restore_one(inp, out, restorer, file_opts, folder, _seconds_progress(bar, task))
                 rec.models = dict(info) if rec.status != "error" else {}
                 if opts.manifest is not None:
                     run_manifest.append(opts.manifest, _manifest_record(rec, opts))
