@@ -55,15 +55,16 @@ class PlainProgress:
 def make_progress(console: Console, mode: str, quiet: bool) -> Progress | PlainProgress:
     """The display for ``--progress MODE``; ``--quiet`` or ``none`` show nothing."""
     check_mode(mode)
-    if mode == "plain" or (mode == "auto" and not console.is_terminal and not quiet):
-        return PlainProgress(console) if not quiet else _silent(console)
+    if quiet or mode == "none":
+        return Progress(console=console, disable=True)
+    if mode == "plain" or (mode == "auto" and not console.is_terminal):
+        return PlainProgress(console)
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.completed:.1f}/{task.total:.1f} s audio"),
         TimeRemainingColumn(),
         console=console,
-        disable=quiet or mode == "none",
         transient=True,
     )
 
@@ -76,15 +77,9 @@ def check_mode(mode: str) -> None:
         raise UsageError(f"--progress must be one of {', '.join(MODES)}, got {mode!r}")
 
 
-def _silent(console: Console) -> Progress:
-    return Progress(console=console, disable=True)
-
-
 def task_name(path: str) -> str:
     """A file's label in the display: its name (escaped for rich), or <stdin>."""
     from pathlib import Path
 
     return escape(Path(path).name) if path != "-" else "<stdin>"
 
-
-__all__ = ["MODES", "PlainProgress", "TaskID", "check_mode", "make_progress", "task_name"]
