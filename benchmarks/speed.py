@@ -25,7 +25,6 @@ taken when it was measured.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 import tempfile
@@ -95,12 +94,12 @@ def model_stages(restorer, blocks: list[np.ndarray], channels: int, cutoff: floa
     """
     model = ("TD-CNN", "vocoder (+log-mel)", "phase repair")
     before = {k: (clock.s[k], clock.cpu[k]) for k in model}
-    restorer.timer = clock
+    previous, restorer.timer = restorer.timer, clock
     try:
         with clock("stream"):
             outputs = list(restorer.stream(blocks, channels, cutoff))
     finally:
-        restorer.timer = lambda name: contextlib.nullcontext()
+        restorer.timer = previous
     stream_s, stream_cpu = clock.s.pop("stream"), clock.cpu.pop("stream")
     clock.s["overlap-add"] += stream_s - sum(clock.s[k] - before[k][0] for k in model)
     clock.cpu["overlap-add"] += stream_cpu - sum(clock.cpu[k] - before[k][1] for k in model)
