@@ -81,7 +81,7 @@ def read_stages(path: Path, clock: Clock) -> tuple[list[np.ndarray], int, float]
         acc = SpectrumAccumulator()
         for b in blocks:
             acc.add(b)
-        cutoff = detect(acc.ltas_db(), acc.peak).cutoff_hz
+        cutoff = detect(acc).cutoff_hz
     return blocks, src.info.channels, cutoff
 
 

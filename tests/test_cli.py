@@ -100,7 +100,10 @@ def test_wideband_passes_through_unless_forced(tiny_env, tmp_path):
     src = tmp_path / "wide.wav"
     sf.write(src, x, 16000, subtype="FLOAT")
     r = tdpr("restore", src, tmp_path / "a.wav", "--json", "--subtype", "FLOAT", env=tiny_env)
-    assert json.loads(r.stdout)["status"] == "passthrough"
+    rec = json.loads(r.stdout)
+    assert rec["status"] == "passthrough" and rec["music_top_hz"] == 8000.0
+    # White noise never changes level: it cannot be told from a noise floor, and the record says so.
+    assert rec["detection_confidence"] == 0.0 and "unsure" in rec["message"]
     np.testing.assert_array_equal(sf.read(tmp_path / "a.wav", dtype="float32")[0], x[:, 0])
     r = tdpr("restore", src, tmp_path / "b.wav", "--json", "--force", env=tiny_env)
     assert r.returncode == 2 and b"--cutoff HZ" in r.stderr and not (tmp_path / "b.wav").exists()

@@ -64,25 +64,35 @@ def test_deterministic():
     assert np.array_equal(r.restore(x, 3000.0), r.restore(x, 3000.0))
 
 
+def _bw(cutoff, wideband, silent, top=None, conf=0.95):
+    return Bandwidth(cutoff, wideband, silent, top_hz=cutoff + 1500 if top is None else top, confidence=conf)
+
+
 def test_decide_rules():
     cfg = RestoreConfig()
-    assert not decide(Bandwidth(8000, True, False), cfg).process
+    assert not decide(_bw(8000, True, False), cfg).process
     with pytest.raises(UsageError, match="--cutoff"):
-        decide(Bandwidth(8000, True, False), RestoreConfig(force=True))
-    assert decide(Bandwidth(3000, False, False), RestoreConfig(force=True)).process
-    assert not decide(Bandwidth(8000, True, True), cfg).process
-    low = decide(Bandwidth(2000, False, False), cfg)
+        decide(_bw(8000, True, False), RestoreConfig(force=True))
+    assert decide(_bw(3000, False, False), RestoreConfig(force=True)).process
+    assert not decide(_bw(8000, True, True), cfg).process
+    low = decide(_bw(2000, False, False), cfg)
     assert low.process and "outside" in low.warning
-    assert decide(Bandwidth(3000, False, False), cfg).warning is None
+    sure = decide(_bw(3000, False, False, top=4750), cfg)
+    assert sure.warning is None and sure.detection.top_hz == 4750
+    assert "from 3000 Hz into the noise floor by 4750 Hz (confidence 0.95)" in sure.reason
+    assert "unsure" not in sure.reason
+    assert "unsure: check with --report, or set --cutoff HZ" in decide(_bw(3000, False, False, conf=0.5), cfg).reason
+    wide = decide(_bw(8000, True, False, top=7750, conf=0.3), cfg)
+    assert "music reaches 7750 Hz above the noise floor (confidence 0.30); unsure" in wide.reason
 
 
 def test_decide_with_a_user_cutoff():
     set_ = RestoreConfig(cutoff_hz=3200.0)
-    wide = decide(Bandwidth(8000, True, False), set_)  # detection said wideband: the user knows better
+    wide = decide(_bw(8000, True, False), set_)  # detection said wideband: the user knows better
     assert wide.process and wide.cutoff_hz == 3200.0 and wide.detected_hz == 8000
     assert "--cutoff" in wide.reason and "detected 8000" in wide.reason and wide.warning is None
-    assert not decide(Bandwidth(8000, True, True), set_).process  # silence stays silence
-    assert "outside" in decide(Bandwidth(3000, False, False), RestoreConfig(cutoff_hz=6000.0)).warning
+    assert not decide(_bw(8000, True, True), set_).process  # silence stays silence
+    assert "outside" in decide(_bw(3000, False, False), RestoreConfig(cutoff_hz=6000.0)).warning
     for bad in (0.0, -5.0, 8000.0, 9000.0):
         with pytest.raises(UsageError, match="--cutoff"):
             RestoreConfig(cutoff_hz=bad)

@@ -99,7 +99,7 @@ def analyse_file(path: str | Path) -> Analysis:
     """One streaming pass: resample to 16 kHz, spectrogram of the mono mix, LTAS of all channels."""
     from tdpr_cli.audio.read import AudioSource
     from tdpr_cli.audio.resample import output_length, resampled
-    from tdpr_cli.dsp.bandwidth import SpectrumAccumulator
+    from tdpr_cli.dsp.bandwidth import SpectrumAccumulator, detect
 
     src = AudioSource(str(path))
     spec = SpectrogramAccumulator(output_length(src.info.frames, src.info.sample_rate))
@@ -109,7 +109,7 @@ def analyse_file(path: str | Path) -> Analysis:
         ltas.add(block)
     db, col_s = spec.result()
     i = src.info
-    return Analysis(str(path), i.sample_rate, i.channels, i.duration_s, db, col_s, ltas.ltas_db(), ltas.peak)
+    return Analysis(str(path), i.sample_rate, i.channels, i.duration_s, db, col_s, ltas.ltas_db(), detect(ltas))
 
 
 def loudest_time(a: Analysis) -> float:
@@ -151,15 +151,16 @@ def build_report(
     ``cutoff_hz`` defaults to the one detected from the input's LTAS. Without a
     ``restorer`` there is no phase view (the caller says why in ``notes``).
     """
-    from tdpr_cli.dsp.bandwidth import detect
+    from tdpr_cli.dsp.bandwidth import describe
 
     a_in, a_out = analyse_file(inp), analyse_file(out)
     a_ref = analyse_file(ref) if ref is not None else None
-    cutoff = cutoff_hz if cutoff_hz is not None else detect(a_in.ltas_db, a_in.peak).cutoff_hz
+    cutoff = cutoff_hz if cutoff_hz is not None else a_in.bandwidth.cutoff_hz
     head = {
         "input": f"{inp} ({a_in.sample_rate} Hz, {a_in.channels} ch, {_clock(a_in.duration_s)})",
         "output": f"{out} ({a_out.sample_rate} Hz, {a_out.channels} ch, {_clock(a_out.duration_s)})",
-        "cutoff": f"{cutoff:.0f} Hz" + (" (given)" if cutoff_hz is not None else " (detected)"),
+        "cutoff": f"{cutoff:.0f} Hz (given)" if cutoff_hz is not None
+        else f"{cutoff:.0f} Hz (detected: {describe(a_in.bandwidth)})",
     }
     if a_ref is not None:
         head["reference"] = f"{ref} ({a_ref.sample_rate} Hz, {a_ref.channels} ch)"

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    from tdpr_cli.dsp.bandwidth import Bandwidth
     from tdpr_cli.report.phase_view import PhaseView
 
 
@@ -26,7 +27,7 @@ class Analysis:
     spec_db: np.ndarray
     col_s: float
     ltas_db: np.ndarray
-    peak: float
+    bandwidth: Bandwidth  # the restore detector's verdict on this file
 
 
 @dataclass

@@ -40,6 +40,8 @@ class FileRecord:
     message: str = ""
     cutoff_hz: float | None = None  # the cutoff used (detected, or --cutoff)
     detected_cutoff_hz: float | None = None
+    music_top_hz: float | None = None  # where the input's roll-off reaches its noise floor
+    detection_confidence: float | None = None  # 0..1 (see dsp.bandwidth)
     duration_s: float = 0.0  # length of the audio
     wall_s: float = 0.0  # wall-clock time spent on the file
     device: str = "cpu"
@@ -56,7 +58,7 @@ def analyse(src: AudioSource, cfg: RestoreConfig) -> Decision:
     acc = SpectrumAccumulator()
     for block in resampled(src):
         acc.add(block)
-    return decide(detect(acc.ltas_db(), acc.peak, cfg.wideband_hz), cfg)
+    return decide(detect(acc, cfg.wideband_hz), cfg)
 
 
 def check_paths(inp: str, out: str, overwrite: bool) -> None:
@@ -92,6 +94,9 @@ def restore_file(
         dec = analyse(src, restorer.cfg)
         rec.cutoff_hz = round(dec.cutoff_hz, 1)
         rec.detected_cutoff_hz = None if dec.detected_hz is None else round(dec.detected_hz, 1)
+        if dec.detection is not None:
+            rec.music_top_hz = round(dec.detection.top_hz, 1)
+            rec.detection_confidence = dec.detection.confidence
         rec.message = dec.reason
         done = 0
 
