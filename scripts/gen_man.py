@@ -48,6 +48,9 @@ overlap-add, so memory stays bounded for any file length.
 .PP
 Standard output carries only data (audio with \fB\-\fR, or JSON with \fB\-\-json\fR); progress and
 logs go to standard error.
+.PP
+Shell completion: \fBtdpr \-\-install\-completion\fR installs it for the current shell;
+\fBtdpr \-\-show\-completion\fR [\fIbash\fR|\fIzsh\fR|\fIfish\fR|\fIpowershell\fR] prints the script.
 """
 
 TAIL = r""".SH EXIT STATUS

@@ -33,6 +33,17 @@ def test_help_and_version_import_no_torch():
     assert "tdpr 0.1.0" in out.stdout
 
 
+def test_shell_completion(tiny_env):
+    r = tdpr("--show-completion", "bash", env=tiny_env)
+    assert r.returncode == 0 and b"complete -o default -F _tdpr_completion tdpr" in r.stdout
+    # What bash asks for when the user presses TAB after `tdpr restore --pha`.
+    env = {**tiny_env, "COMP_WORDS": "tdpr restore --pha", "COMP_CWORD": "2", "_TDPR_COMPLETE": "complete_bash"}
+    r = tdpr(env=env)
+    assert r.returncode == 0 and r.stdout.split() == [b"--phase"]
+    env |= {"COMP_WORDS": "tdpr res", "COMP_CWORD": "1"}
+    assert tdpr(env=env).stdout.split() == [b"restore"]
+
+
 def test_restore_file(tiny_env, wav_in, tmp_path):
     out = tmp_path / "out.wav"
     r = tdpr("restore", wav_in, out, env=tiny_env)

@@ -24,7 +24,7 @@ app = typer.Typer(
     name="tdpr",
     help="Restore band-limited music (2.5-4 kHz bandwidth) to 16 kHz audio with 8 kHz bandwidth.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion and --show-completion (bash, zsh, fish, PowerShell)
     pretty_exceptions_enable=False,
     # Plain help renders in about half the time, keeping `tdpr --help` instant.
     rich_markup_mode=None,
@@ -74,7 +74,7 @@ INTERNAL_EXIT = 70
 def _run(argv: list[str] | None, debug: bool) -> int:
     """Run the app; map every outcome to an exit code (no traceback unless ``debug``)."""
     try:
-        code = app(args=argv, standalone_mode=False)
+        code = app(args=argv, prog_name="tdpr", standalone_mode=False)  # one name, also for completion
     except TdprError as exc:
         if debug:
             raise
