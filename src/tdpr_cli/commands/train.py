@@ -154,8 +154,13 @@ def vocoder(
     intermediate: Annotated[int, typer.Option("--intermediate", help="ConvNeXt MLP width.")] = 384,
     layers: Annotated[int, typer.Option("--layers", help="ConvNeXt blocks.")] = 6,
     mel_weight: Annotated[float, typer.Option("--mel-weight", help="Weight of the mel L1 next to MR-STFT.")] = 1.0,
+    adv_weight: Annotated[float, typer.Option(
+        "--adv-weight", help="Weight of the LSGAN generator loss (multi-period + multi-resolution "
+        "spectrogram discriminators); 0 with --fm-weight 0: no GAN.")] = 0.0,
+    fm_weight: Annotated[float, typer.Option("--fm-weight", help="Weight of the discriminator feature matching L1.")] = 0.0,
+    disc_width: Annotated[int, typer.Option("--disc-width", help="Channels of the discriminators' first layers.")] = 8,
 ) -> None:
-    """Train the Vocos-style vocoder (MR-STFT + mel L1, no GAN) to resynthesise wideband piano."""
+    """Train the Vocos-style vocoder (MR-STFT + mel L1, optionally adversarial) to resynthesise wideband piano."""
     from tdpr_cli.train.loop import train_vocoder
 
     cfg = _config(
@@ -164,7 +169,8 @@ def vocoder(
         clip_norm=clip_norm, ckpt_every=ckpt_every, valid_every=valid_every, valid_count=valid_count, seed=seed,
         refresh_every=refresh_every, device=device, threads=threads, resume=resume, export_dir=export_dir,
         export_name=name, init=init,
-        model={"dim": dim, "intermediate": intermediate, "layers": layers}, loss={"mel_weight": mel_weight},
+        model={"dim": dim, "intermediate": intermediate, "layers": layers},
+        loss={"mel_weight": mel_weight, "adv_weight": adv_weight, "fm_weight": fm_weight, "disc_width": float(disc_width)},
     )
     train_vocoder(cfg, progress=_say)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,8 +70,9 @@ def load_weights(model: nn.Module, path: Path) -> None:
         raise InputError(f"{path}: cannot load checkpoint weights ({str(exc).splitlines()[0]})") from None
 
 
-def save_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, state: RunState) -> None:
-    """Write the checkpoint folder beside the old one, then swap them."""
+def save_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, state: RunState,
+                    extra: Callable[[Path], None] | None = None) -> None:
+    """Write the checkpoint folder beside the old one, then swap them; ``extra(folder)`` adds files."""
     final, tmp = run_dir / CHECKPOINT, run_dir / f".{CHECKPOINT}.tmp"
     try:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -78,13 +80,17 @@ def save_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Opti
         _save_state_dict(model.state_dict(), tmp / "model.safetensors")
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         (tmp / "state.json").write_text(json.dumps(state.__dict__, indent=1) + "\n")
+        if extra is not None:
+            extra(tmp)
         replace_dir(tmp, final)
     except OSError as exc:
         raise OutputError(f"cannot write checkpoint in {run_dir}: {exc}") from None
 
 
-def load_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> RunState:
-    """Restore model, optimizer and progress from ``run_dir/checkpoint`` (or its backup)."""
+def load_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+                    extra: Callable[[Path], None] | None = None) -> RunState:
+    """Restore model, optimizer and progress from ``run_dir/checkpoint`` (or its backup);
+    ``extra(folder)`` reads what ``save_checkpoint``'s ``extra`` wrote."""
     folder = run_dir / CHECKPOINT
     if not folder.is_dir() and (run_dir / f".{CHECKPOINT}.old").is_dir():
         folder = run_dir / f".{CHECKPOINT}.old"  # interrupted between the two renames
@@ -94,6 +100,8 @@ def load_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Opti
     device = next(model.parameters()).device
     try:
         optimizer.load_state_dict(torch.load(folder / "optimizer.pt", map_location=device, weights_only=True))
+        if extra is not None:
+            extra(folder)
         raw = json.loads((folder / "state.json").read_text())
         return RunState(**raw)
     except (OSError, ValueError, TypeError, RuntimeError) as exc:

@@ -37,6 +37,7 @@ from tdpr_cli.train.schedule import TrainConfig, learning_rate
 
 if TYPE_CHECKING:
     from tdpr_cli.models.base import ModelBase
+    from tdpr_cli.train.adversarial import Adversary
     from tdpr_cli.train.losses import TdcnnLoss, VocoderLoss
 
 Progress = Callable[[str], None]
@@ -59,6 +60,7 @@ class Task:
     estimate: Callable[[Tensor, Tensor], Tensor]
     validate: Callable[[nn.Module, list[ValidItem], torch.device], dict[str, float]]
     score: str
+    adversary: Adversary | None = None  # GAN training (vocoder): discriminators and their optimizer
 
 
 def setup_torch(cfg: TrainConfig) -> torch.device:
@@ -93,7 +95,8 @@ class Trainer:
             ck.load_weights(self.model, cfg.init)  # strict: the architecture must match
             progress(f"initialised from {cfg.init}")
         if cfg.resume:
-            self.state = ck.load_checkpoint(cfg.run_dir, self.model, self.optimizer)
+            extra = task.adversary.load if task.adversary is not None else None
+            self.state = ck.load_checkpoint(cfg.run_dir, self.model, self.optimizer, extra)
             self.state.config = cfg.to_json()
             self.log.truncate_after(self.state.step)
             progress(f"resumed {task.name} at step {self.state.step} ({self.state.wall_s / 60:.1f} min trained)")
@@ -115,7 +118,17 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         inputs, targets = self.batch(self.state.step)
-        terms = self.loss.terms(self.task.estimate(inputs, targets), targets)
+        estimate = self.task.estimate(inputs, targets)
+        terms = self.loss.terms(estimate, targets)
+        extra: dict[str, float] = {}
+        adversary = self.task.adversary
+        if adversary is not None:
+            # Discriminators first, on the detached estimate; then the generator's GAN terms.
+            fake, real = adversary.crop(estimate[:, 0], targets[:, 0], self.state.step)
+            extra = adversary.d_step(fake, real, lr)
+            gan = adversary.g_terms(fake, real)
+            terms = {**terms, **gan,
+                     "loss": terms["loss"] + adversary.adv_weight * gan["adv"] + adversary.fm_weight * gan["fm"]}
         self.optimizer.zero_grad(set_to_none=True)
         if not torch.isfinite(terms["loss"]):
             return None
@@ -124,7 +137,7 @@ class Trainer:
         if not torch.isfinite(norm):
             return None
         self.optimizer.step()
-        return {**{k: float(v.detach()) for k, v in terms.items()}, "grad_norm": float(norm), "lr": lr}
+        return {**{k: float(v.detach()) for k, v in terms.items()}, **extra, "grad_norm": float(norm), "lr": lr}
 
     def validate(self) -> dict[str, float]:
         """Validate, log, keep the best weights; returns the metrics (empty without valid clips)."""
@@ -141,7 +154,8 @@ class Trainer:
         return metrics
 
     def save(self) -> None:
-        ck.save_checkpoint(self.cfg.run_dir, self.model, self.optimizer, self.state)
+        extra = self.task.adversary.save if self.task.adversary is not None else None
+        ck.save_checkpoint(self.cfg.run_dir, self.model, self.optimizer, self.state, extra)
 
     def out_of_time(self) -> bool:
         wall, cpu = self.cfg.max_minutes, self.cfg.max_cpu_minutes
@@ -249,14 +263,26 @@ def train_vocoder(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, 
         # (B, 1, T) wideband targets -> their log-mel -> (B, 1, T) resynthesis.
         return model(mel(targets[:, 0]), targets.shape[-1])[:, None]
 
+    recon = {k: v for k, v in cfg.loss.items() if k in ("stft_weight", "mel_weight")}
+    adversary = None
+    if cfg.loss.get("adv_weight", 0.0) > 0 or cfg.loss.get("fm_weight", 0.0) > 0:
+        from tdpr_cli.train.adversarial import Adversary
+
+        adversary = Adversary(int(cfg.loss.get("disc_width", 8)), device, cfg.clip_norm,
+                              cfg.loss.get("adv_weight", 0.0), cfg.loss.get("fm_weight", 0.0))
     task = Task(
         name="vocoder",
         model=model,
-        loss=VocoderLoss(cfg=model.cfg.stft, **cfg.loss),
+        loss=VocoderLoss(cfg=model.cfg.stft, **recon),
         segments=SegmentConfig(batch=cfg.batch, seconds=cfg.segment_s, degrade=False),
         estimate=estimate,
         validate=validate_vocoder,
         score="mel_l1",
+        adversary=adversary,
     )
     progress(f"vocoder: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, {model.cfg}")
+    if adversary is not None:
+        n_disc = sum(p.numel() for p in adversary.model.parameters()) / 1e6
+        progress(f"GAN: {len(adversary.model.members)} discriminators, {n_disc:.2f} M parameters, "
+                 f"adv weight {adversary.adv_weight}, feature matching weight {adversary.fm_weight}")
     return run_task(cfg, task, device, progress)

@@ -105,7 +105,10 @@ def validate_vocoder(model: nn.Module, items: list[ValidItem], device: torch.dev
     with evaluating(model):
         output = _run(lambda x: model(mel(x), length), target, device)
         mel_l1 = float((mel(torch.from_numpy(output).to(device)) - mel(torch.from_numpy(target).to(device))).abs().mean())
-    result = {"mel_l1": mel_l1, "lsd": float(np.mean([ev.lsd(o, t) for o, t in zip(output, target)]))}
+    from tdpr_cli.evaluation.comb import comb_db
+
+    result = {"mel_l1": mel_l1, "lsd": float(np.mean([ev.lsd(o, t) for o, t in zip(output, target)])),
+              "comb": float(np.mean([comb_db(o) for o in output]))}
     cutoff = items[0].cutoff_hz
     bands = {"low": (50.0, cutoff - 250.0), "high": (cutoff, SAMPLE_RATE / 2)}
     for name, band in bands.items():

@@ -1,0 +1,90 @@
+"""The vocoder's GAN: discriminator shapes, loss values, crops, and a resumable smoke run."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tdpr_cli.train.adversarial import (
+    CROP,
+    Adversary,
+    Discriminators,
+    PeriodDiscriminator,
+    discriminator_loss,
+    generator_losses,
+)
+from tdpr_cli.train.checkpoint import read_log
+
+
+def test_members_and_shapes():
+    d = Discriminators(width=4)
+    out = d(torch.randn(2, CROP))
+    assert len(out) == 6 + 3  # periods 2, 3, 5, 7, 11, 256 and three STFT resolutions
+    for logits, feats in out:
+        assert logits.shape[0] == 2 and logits.ndim == 2 and len(feats) == 4
+    # Folding at the hop: 4096 samples become 16 rows of 256, so a click every 256 samples is one column.
+    p = PeriodDiscriminator(256, width=4)
+    clicks = torch.zeros(1, CROP)
+    clicks[0, 100::256] = 1.0
+    first = torch.nn.functional.leaky_relu(p.convs[0](clicks.view(1, 1, 16, 256)), 0.1)
+    assert p(clicks)[1][0].shape == first.shape == (1, 4, 6, 256)
+
+
+def _fake(value):
+    return [(torch.full((2, 5), value), [torch.full((2, 3), value)])]
+
+
+def test_loss_values():
+    assert discriminator_loss(_fake(1.0), _fake(0.0)).item() == 0.0  # perfect discriminator
+    assert discriminator_loss(_fake(0.0), _fake(1.0)).item() == 2.0  # fooled both ways
+    adv, fm = generator_losses(_fake(1.0), _fake(1.0))
+    assert adv.item() == 0.0 and fm.item() == 0.0  # fake indistinguishable from real
+    adv, fm = generator_losses(_fake(1.0), _fake(0.5))
+    assert adv.item() == pytest.approx(0.25) and fm.item() == pytest.approx(0.5)
+
+
+def test_crop_is_shared_deterministic_and_in_range():
+    a, b = torch.arange(20000.0)[None], torch.arange(20000.0)[None] + 0.5
+    for step in range(5):
+        fa, fb = Adversary.crop(a, b, step)
+        assert fa.shape[-1] == CROP and torch.equal(fa + 0.5, fb)
+        assert torch.equal(fa, Adversary.crop(a, b, step)[0])
+    assert Adversary.crop(a[:, :100], b[:, :100], 3)[0].shape[-1] == 100  # short: whole
+
+
+def test_gan_run_logs_checkpoints_and_resumes_exactly(tmp_path):
+    from tdpr_cli.train.loop import train_vocoder
+    from test_train import TINY_VOCODER, _cfg, _weights
+
+    data = _corpus(tmp_path)
+    gan = {"adv_weight": 1.0, "fm_weight": 2.0, "disc_width": 4.0}
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    train_vocoder(_cfg(data, straight, max_steps=4, model=TINY_VOCODER, loss=gan, segment_s=0.5))
+    train_vocoder(_cfg(data, split, max_steps=2, model=TINY_VOCODER, loss=gan, segment_s=0.5))
+    assert (split / "checkpoint" / Adversary.WEIGHTS).is_file()
+    train_vocoder(_cfg(data, split, max_steps=4, model=TINY_VOCODER, loss=gan, segment_s=0.5, resume=True))
+    a, b = _weights(straight), _weights(split)
+    assert all(torch.equal(a[k], b[k]) for k in a)  # discriminators and their Adam state resumed too
+    train = [r for r in read_log(straight / "log.jsonl") if r["kind"] == "train"]
+    assert {"d_loss", "adv", "fm", "mel", "mrstft"} <= set(train[-1])
+    valid = [r for r in read_log(straight / "log.jsonl") if r["kind"] == "valid"]
+    assert "comb" in valid[-1]
+
+
+def _corpus(tmp_path):
+    import json
+
+    import soundfile as sf
+
+    from test_train import SR, _tone
+
+    root = tmp_path / "data"
+    clips = []
+    for i, split in enumerate(("train", "train", "valid")):
+        rel = f"{split}/piece{i}__musescore__0_0.flac"
+        (root / split).mkdir(parents=True, exist_ok=True)
+        sf.write(root / rel, _tone(3.0, 110.0 * (i + 1), i), SR, subtype="PCM_16")
+        clips.append({"path": rel, "split": split, "piece": f"piece{i}", "source": "test", "soundfont": "musescore",
+                      "duration_s": 3.0, "sha256": "0" * 64})
+    (root / "manifest.json").write_text(json.dumps({"version": 1, "seed": 0, "sample_rate": SR, "clips": clips}))
+    return root
