@@ -34,7 +34,9 @@ def test_help_and_version_import_no_torch():
 
 
 def test_shell_completion(tiny_env):
-    r = tdpr("--show-completion", "bash", env=tiny_env)
+    # Typer names the shell by walking up the process tree: start tdpr from bash, as a user does.
+    cmd = f"{sys.executable} -m tdpr_cli --show-completion; exit $?"  # not exec: bash stays the parent
+    r = subprocess.run(["bash", "-c", cmd], env=tiny_env, capture_output=True, timeout=60)
     assert r.returncode == 0 and b"complete -o default -F _tdpr_completion tdpr" in r.stdout
     # What bash asks for when the user presses TAB after `tdpr restore --pha`.
     env = {**tiny_env, "COMP_WORDS": "tdpr restore --pha", "COMP_CWORD": "2", "_TDPR_COMPLETE": "complete_bash"}

@@ -21,11 +21,12 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from tdpr_cli.commands.progress import PlainProgress, check_mode, make_progress, task_name
+from tdpr_cli.commands.progress import UNIT, PlainProgress, check_mode, make_progress, task_name
 from tdpr_cli.config import Subtype
 from tdpr_cli.errors import AudioIOError, BatchFailed, OutputError, UsageError
 
 if TYPE_CHECKING:
+    from tdpr_cli.commands.ray_pool import RayPool
     from tdpr_cli.report.batch import RestoreReports
     from tdpr_cli.restore.file import FileRecord
     from tdpr_cli.restore.pipeline import Restorer
@@ -139,65 +140,86 @@ def _restore_one(inp: str, out: str, restorer: Restorer, opts: BatchOptions, fol
                  progress: Callable[[int, int], None]) -> FileRecord:
     """One file's record; a failure becomes an error record in folder mode, and is raised for one file
     (after its record went to stdout with ``--json``)."""
-    from tdpr_cli.restore.file import FileRecord, restore_file
+    from tdpr_cli.restore.file import FileRecord, restore_file, restore_recorded
 
+    if folder:
+        return restore_recorded(inp, out, restorer, opts.subtype, opts.overwrite, progress)
     try:
         return restore_file(inp, out, restorer, opts.subtype, opts.overwrite, progress)
     except (AudioIOError, UsageError) as exc:
-        rec = FileRecord(inp, out, status="error", message=str(exc))
-        if not folder:
-            _emit(rec, opts.json_out)
-            raise
-    except Exception as exc:  # noqa: BLE001 - one broken file must not stop an archive run
-        rec = FileRecord(inp, out, status="error", message=f"internal error: {type(exc).__name__}: {exc}")
-        if not folder:
-            _emit(rec, opts.json_out)
-            raise
-    return rec
+        _emit(FileRecord(inp, out, status="error", message=str(exc)), opts.json_out)
+        raise
+    except Exception as exc:
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        _emit(FileRecord(inp, out, status="error", message=message), opts.json_out)
+        raise
 
 
-def run(plan: Plan, restorer: Restorer, info: dict[str, str], opts: BatchOptions, console: Console,
-        reports: RestoreReports | None = None) -> None:
-    """Restore every pair; in folder mode keep going past failures and raise at the end.
-
-    ``reports`` draws a report of each file after it is written, before its
-    record is logged, so report warnings show.
-    """
+def _skip(inp: str, out: str, done: dict[str, Any], opts: BatchOptions, info: dict[str, str], folder: bool,
+          console: Console) -> tuple[FileRecord | None, BatchOptions]:
+    """A skip record when the file needs no work, else None and the options to restore it with."""
     from tdpr_cli.restore import manifest as run_manifest
     from tdpr_cli.restore.file import FileRecord
 
-    folder, quiet = plan.folder, opts.quiet
+    # With --resume: None when the manifest records this pair as done, else why it is redone.
+    redo = run_manifest.why_redo(done.get(inp), inp, out, opts.run_options, info) if opts.resume else None
+    if opts.resume and redo is None:
+        return FileRecord(inp, out, status="skipped", message="done in the manifest"), opts
+    if folder and opts.skip_existing and Path(out).exists():
+        return FileRecord(inp, out, status="skipped", message="output exists"), opts
+    if inp in done:  # a redo of this run's own file may replace its output
+        if not opts.quiet:
+            console.print(f"redo {escape(inp)}: {redo}")
+        return None, dataclasses.replace(opts, overwrite=True)
+    return None, opts
+
+
+def run(plan: Plan, restorer: Restorer | None, info: dict[str, str], opts: BatchOptions, console: Console,
+        reports: RestoreReports | None = None, pool: RayPool | None = None) -> None:
+    """Restore every pair; in folder mode keep going past failures and raise at the end.
+
+    Files run here one by one with ``restorer``, or on ``pool`` (Ray workers, folder runs only),
+    whose records arrive as workers finish. ``reports`` draws a report of each file after it is
+    written, before its record is logged, so report warnings show.
+    """
+    from tdpr_cli.restore import manifest as run_manifest
+
+    folder = plan.folder
     done = run_manifest.read_records(opts.manifest) if opts.resume and opts.manifest else {}
-    records = []
-    with make_progress(console, opts.progress, quiet) as bar:
+    records: list[FileRecord] = []
+
+    def finish(rec: FileRecord, worked: bool) -> None:
+        if worked:
+            rec.models = dict(info) if rec.status != "error" else {}
+            if opts.manifest is not None:
+                run_manifest.append(opts.manifest, _manifest_record(rec, opts))
+        if reports is not None and restorer is not None:
+            reports.add(rec, restorer)
+        records.append(rec)
+        _log(console, rec, opts.quiet)
+        _emit(rec, opts.json_out)
+
+    with make_progress(console, opts.progress, opts.quiet) as bar:
+        work = []
         for inp, out in plan.pairs:
-            task = bar.add_task(task_name(inp), total=1.0)
-            # With --resume: None when the manifest records this pair as done, else why it is redone.
-            redo = run_manifest.why_redo(done.get(inp), inp, out, opts.run_options, info) if opts.resume else None
-            if opts.resume and redo is None:
-                rec = FileRecord(inp, out, status="skipped", message="done in the manifest")
-            elif folder and opts.skip_existing and Path(out).exists():
-                rec = FileRecord(inp, out, status="skipped", message="output exists")
+            rec, file_opts = _skip(inp, out, done, opts, info, folder, console)
+            if rec is not None:
+                finish(rec, False)
+            elif pool is not None:
+                work.append((inp, out, file_opts.overwrite))
             else:
-                file_opts = opts
-                if inp in done:  # a redo of this run's own file may replace its output
-                    if not quiet:
-                        console.print(f"redo {escape(inp)}: {redo}")
-                    file_opts = dataclasses.replace(opts, overwrite=True)
+                assert restorer is not None
+                task = bar.add_task(task_name(inp), total=1.0, unit=UNIT)
                 rec = _restore_one(inp, out, restorer, file_opts, folder, _seconds_progress(bar, task))
-                rec.models = dict(info) if rec.status != "error" else {}
-                if opts.manifest is not None:
-                    run_manifest.append(opts.manifest, _manifest_record(rec, opts))
-            bar.remove_task(task)
-            if reports is not None:
-                reports.add(rec, restorer)
-            records.append(rec)
-            _log(console, rec, quiet)
-            _emit(rec, opts.json_out)
-    if reports is not None and (index := reports.finish()) is not None and not quiet:
+                bar.remove_task(task)
+                finish(rec, True)
+        if pool is not None:
+            for rec in pool.run(work, opts.subtype, bar):
+                finish(rec, True)
+    if reports is not None and (index := reports.finish()) is not None and not opts.quiet:
         console.print(f"reports: {index}")
     if folder:
-        _summary(records, console, quiet)
+        _summary(records, console, opts.quiet)
 
 
 def _manifest_record(rec: FileRecord, opts: BatchOptions) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 MODES = ("auto", "bar", "plain", "none")
+UNIT = "s audio"  # what a task counts; every add_task names it (the bar's column shows it)
 PLAIN_EVERY_S = 10.0
 
 
@@ -33,11 +34,11 @@ class PlainProgress:
     def __exit__(self, *exc: object) -> None:
         self.tasks.clear()
 
-    def add_task(self, description: str, total: float = 1.0) -> TaskID:
+    def add_task(self, description: str, total: float = 1.0, unit: str = UNIT) -> TaskID:
         task = len(self.tasks) + 1
         while task in self.tasks:
             task += 1
-        self.tasks[task] = {"name": description, "last": time.monotonic()}
+        self.tasks[task] = {"name": description, "last": time.monotonic(), "unit": unit}
         self.console.print(f"{description}: started", markup=False, highlight=False)
         return TaskID(task)
 
@@ -46,7 +47,8 @@ class PlainProgress:
         now = time.monotonic()
         if now - state["last"] >= self.every_s:
             state["last"] = now
-            self.console.print(f"{state['name']}: {completed:.1f}/{total:.1f} s audio", markup=False, highlight=False)
+            line = f"{state['name']}: {completed:.1f}/{total:.1f} {state['unit']}"
+            self.console.print(line, markup=False, highlight=False)
 
     def remove_task(self, task: TaskID) -> None:
         self.tasks.pop(task, None)
@@ -62,7 +64,7 @@ def make_progress(console: Console, mode: str, quiet: bool) -> Progress | PlainP
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed:.1f}/{task.total:.1f} s audio"),
+        TextColumn("{task.completed:.1f}/{task.total:.1f} {task.fields[unit]}"),
         TimeRemainingColumn(),
         console=console,
         transient=True,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -19,6 +19,10 @@ from tdpr_cli.commands.options import Device, Model, Offline, Sha, Trust, Vocode
 from tdpr_cli.config import KEEP_MARGIN_HZ, ChunkConfig, PhaseMode, RestoreConfig, Subtype
 from tdpr_cli.device import Precision
 from tdpr_cli.errors import UsageError
+from tdpr_cli.restore.load import ModelChoice
+
+if TYPE_CHECKING:
+    from tdpr_cli.restore.pipeline import Restorer
 
 # No highlighting or wrapping: file names are data, and logs are read by scripts too.
 console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -72,6 +76,17 @@ ReportFile = Annotated[Optional[Path], typer.Option(
     "--report", help="Write a spectrogram report of the file (.png or .html; needs tdpr-cli[report]).")]
 ReportDir = Annotated[Optional[Path], typer.Option(
     "--report-dir", help="Write one report per file (--report-format) and an index.html linking them.")]
+RayOpt = Annotated[bool, typer.Option(
+    "--ray", help="Folder runs: restore on Ray workers (each loads the models once); needs tdpr-cli[ray].")]
+RayAddress = Annotated[Optional[str], typer.Option(
+    "--ray-address", metavar="ADDRESS",
+    help="Ray cluster to join (e.g. auto, ray://head:10001) [RAY_ADDRESS, else a new local instance].")]
+RayWorkers = Annotated[Optional[int], typer.Option(
+    "--ray-workers", min=1, help="Ray workers [the cluster's CPUs / --threads].")]
+RayGpus = Annotated[float, typer.Option(
+    "--ray-gpus-per-worker", min=0.0, help="GPUs reserved per Ray worker (with --device cuda).")]
+RayRetries = Annotated[int, typer.Option(
+    "--ray-retries", min=0, help="Times a file is handed to a fresh worker after its worker died.")]
 ReportFormat = Annotated[str, typer.Option(
     "--report-format", metavar="png|html", help="Format of each --report-dir report (--report: its suffix decides).")]
 
@@ -109,6 +124,11 @@ def restore_cmd(
     manifest: ManifestOpt = None,
     resume: ResumeOpt = False,
     shard: ShardOpt = None,
+    ray: RayOpt = False,
+    ray_address: RayAddress = None,
+    ray_workers: RayWorkers = None,
+    ray_gpus_per_worker: RayGpus = 0.0,
+    ray_retries: RayRetries = 2,
 ) -> None:
     """Restore band-limited music to 16 kHz with an 8 kHz bandwidth."""
     from tdpr_cli.commands import batch
@@ -131,6 +151,30 @@ def restore_cmd(
         keep_margin_hz=KEEP_MARGIN_HZ if keep_input_band else None,
         chunk=ChunkConfig.from_seconds(chunk_seconds),
     )
+    choice = ModelChoice(model, vocoder, weights, sha256, trust_local, offline)
+    if ray or ray_address is not None:
+        if not plan.folder:
+            raise UsageError("--ray is for folder runs: `tdpr restore DIR --out OUTDIR --ray`")
+        if reports is not None:
+            raise UsageError("--report and --report-dir are not available with --ray (reports need the models here)")
+        from tdpr_cli.commands.ray_pool import RayOptions, RayPool
+
+        ropts = RayOptions(ray_address, ray_workers, threads or 1, ray_gpus_per_worker, ray_retries)
+        pool = RayPool(ropts, choice, cfg, device, precision, chunk_seconds)
+        try:
+            batch.run(plan, None, pool.info, opts, console, None, pool)
+        finally:
+            pool.close()
+        return
+    restorer, info = _local_restorer(choice, cfg, device, precision, threads, chunk_seconds)
+    if reports is not None:
+        reports.info = info
+    batch.run(plan, restorer, info, opts, console, reports)
+
+
+def _local_restorer(choice: ModelChoice, cfg: RestoreConfig, device: str, precision: Precision,
+                    threads: int | None, chunk_seconds: float) -> tuple[Restorer, dict[str, str]]:
+    """Verified models loaded in this process, and their names for the records."""
     from tdpr_cli.device import auto_threads, pick_device, quiet_openmp
 
     quiet_openmp()
@@ -138,16 +182,11 @@ def restore_cmd(
 
     torch.set_flush_denormal(True)
     torch.set_num_threads(threads or auto_threads())
-    from tdpr_cli.restore.load import ModelChoice, load_models
+    from tdpr_cli.restore.load import load_models
     from tdpr_cli.restore.pipeline import Restorer, chunk_grid
 
     dev, amp = pick_device(device, precision)
-    loaded = load_models(ModelChoice(model, vocoder, weights, sha256, trust_local, offline), cfg.phase)
+    loaded = load_models(choice, cfg.phase)
     # Chunk lengths are whole multiples of this model's grid, not of a fixed 512.
     chunk = ChunkConfig.from_seconds(chunk_seconds, align=chunk_grid(loaded.tdcnn, cfg.stft))
-    cfg = dataclasses.replace(cfg, chunk=chunk)
-    info = loaded.info
-    restorer = Restorer(loaded.tdcnn, loaded.vocoder, cfg, dev, amp)
-    if reports is not None:
-        reports.info = info
-    batch.run(plan, restorer, info, opts, console, reports)
+    return Restorer(loaded.tdcnn, loaded.vocoder, dataclasses.replace(cfg, chunk=chunk), dev, amp), loaded.info

@@ -45,8 +45,6 @@ FLOOR_MEAN_OFFSET_DB = 2.2
 FIT_LO_HZ = 700.0
 #: Range (dB under the loudest band's loud level) where a band can hold music at all.
 AUDIBLE_RANGE_DB = 90.0
-#: For input without level changes: bands this far under the loudest still count as content.
-STATIONARY_RANGE_DB = 60.0
 #: Envelope width in bins (about 250 Hz): wider than typical partial spacing.
 ENVELOPE_BINS = 17
 
@@ -199,9 +197,9 @@ def detect(acc: SpectrumAccumulator, wideband_hz: float = 7000.0) -> Bandwidth:
     Wideband: music clears the floor up to ``wideband_hz`` or beyond; the
     confidence then grows with its margin over ``MUSIC_DB`` in the bands there.
     Input with no level changes in any band (a drone, a test noise) cannot be
-    told from its noise floor: then every band within ``STATIONARY_RANGE_DB``
-    of the loudest counts as content, nothing is subtracted, and the
-    confidence is 0.
+    told from its noise floor: then every band ``MUSIC_DB`` over the quietest
+    counts as content (every band, when none is), nothing is subtracted, and
+    the confidence is 0.
     """
     nyq = SAMPLE_RATE / 2
     if acc.peak <= 1e-6:  # digital silence: nothing to detect, and no doubt about it
@@ -211,8 +209,10 @@ def detect(acc: SpectrumAccumulator, wideband_hz: float = 7000.0) -> Bandwidth:
     top = music_top_hz(floor_db, loud_db)
     stationary = top < FIT_LO_HZ + 2 * BAND_BINS * HZ_PER_BIN
     if stationary:
-        floor_db = np.minimum(floor_db, loud_db.max() - STATIONARY_RANGE_DB - MUSIC_DB)
-        top = music_top_hz(floor_db, loud_db)
+        # The quietest band stands for the floor: a stop band's noise (quantisation, hiss).
+        floor_db = np.full_like(loud_db, loud_db.min())
+        flat = float(loud_db.max() - loud_db.min()) < MUSIC_DB  # white noise, say: content everywhere
+        top = nyq if flat else music_top_hz(floor_db, loud_db)
     if top >= wideband_hz:
         margin = float((loud_db - floor_db)[int(wideband_hz / (BAND_BINS * HZ_PER_BIN)) - 1 :].max())
         conf = 0.0 if stationary else min(1.0, max(0.0, (margin - MUSIC_DB) / MUSIC_DB))

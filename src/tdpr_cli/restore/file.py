@@ -21,7 +21,7 @@ from tdpr_cli.audio.resample import output_length, resampled
 from tdpr_cli.audio.write import same_file
 from tdpr_cli.config import SAMPLE_RATE, RestoreConfig, Subtype
 from tdpr_cli.dsp.bandwidth import SpectrumAccumulator, detect
-from tdpr_cli.errors import OutputError, UsageError
+from tdpr_cli.errors import AudioIOError, OutputError, UsageError
 from tdpr_cli.restore.pipeline import Decision, Restorer, decide
 
 #: Extensions picked up in batch mode.
@@ -121,6 +121,26 @@ def restore_file(
         rec.warnings.append(f"output peak {res.peak:.4g} exceeds full scale; scaled by {db:.2g} dB")
     rec.wall_s = round(time.perf_counter() - t0, 3)
     return rec
+
+
+def restore_recorded(
+    inp: str,
+    out: str,
+    restorer: Restorer,
+    subtype: Subtype,
+    overwrite: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> FileRecord:
+    """``restore_file`` for one file of a folder run: a failure becomes an error record, never an exception.
+
+    One broken file must not stop an archive run; what went wrong is in the record's message.
+    """
+    try:
+        return restore_file(inp, out, restorer, subtype, overwrite, on_progress)
+    except (AudioIOError, UsageError) as exc:
+        return FileRecord(inp, out, status="error", message=str(exc))
+    except Exception as exc:  # noqa: BLE001 - a bug shows as an error record, the run goes on
+        return FileRecord(inp, out, status="error", message=f"internal error: {type(exc).__name__}: {exc}")
 
 
 def _counted(blocks: Iterator[np.ndarray], progress: Callable[[int], None]) -> Iterator[np.ndarray]:

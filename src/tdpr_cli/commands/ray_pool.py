@@ -1,0 +1,177 @@
+"""Folder runs on Ray (``tdpr restore SRC --out DST --ray``): the same per-file job on a cluster.
+
+Each Ray actor loads and verifies the models once (``restore.load``), then
+restores file after file with ``restore.file.restore_recorded``: a file that
+cannot be restored comes back as an error record, as in a local run. The
+driver (this process) hands one file at a time to each idle actor, so fast
+and slow workers share the folder, and writes the manifest, the JSON records
+and the progress itself, in the order files finish.
+
+A worker that dies (killed, out of memory, its node lost) loses the files it
+was working on: they are handed to a fresh actor, at most ``retries`` times
+each, then recorded as errors. Outputs are written atomically, so a killed
+worker leaves no half-written output behind.
+
+Ray is an optional extra (``pip install 'tdpr-cli[ray]'``); without it
+``--ray`` is a usage error that names the extra.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tdpr_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from tdpr_cli.commands.progress import PlainProgress
+    from tdpr_cli.config import RestoreConfig, Subtype
+    from tdpr_cli.device import Precision
+    from tdpr_cli.restore.file import FileRecord
+    from tdpr_cli.restore.load import ModelChoice
+
+EXTRA = "pip install 'tdpr-cli[ray]'"
+
+
+def import_ray() -> Any:
+    """The ``ray`` module, or a UsageError (exit 2) naming the extra."""
+    try:
+        import ray
+    except ImportError:
+        raise UsageError(f"--ray needs the Ray extra: {EXTRA}") from None
+    return ray
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """Where and how wide: ``address`` None starts or joins a local instance (Ray's own rule,
+    RAY_ADDRESS included); ``workers`` None: one per ``cpus_per_worker`` CPUs of the cluster."""
+
+    address: str | None = None
+    workers: int | None = None
+    cpus_per_worker: int = 1
+    gpus_per_worker: float = 0.0
+    retries: int = 2
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and self.workers < 1:
+            raise UsageError("--ray-workers must be >= 1")
+        if self.gpus_per_worker < 0 or self.retries < 0 or self.cpus_per_worker < 1:
+            raise UsageError("--ray-gpus-per-worker and --ray-retries must be >= 0")
+
+
+class RestoreWorker:
+    """The actor's body: models loaded and verified once, then one file per ``restore`` call."""
+
+    def __init__(self, choice: ModelChoice, cfg: RestoreConfig, device: str, precision: Precision,
+                 threads: int, chunk_seconds: float) -> None:
+        import dataclasses
+
+        import torch
+
+        from tdpr_cli.config import ChunkConfig
+        from tdpr_cli.device import pick_device, quiet_openmp
+        from tdpr_cli.restore.load import load_models
+        from tdpr_cli.restore.pipeline import Restorer, chunk_grid
+
+        quiet_openmp()
+        torch.set_flush_denormal(True)
+        torch.set_num_threads(threads)
+        dev, amp = pick_device(device, precision)
+        loaded = load_models(choice, cfg.phase)
+        # As a local run: chunk lengths are whole multiples of this model's grid.
+        chunk = ChunkConfig.from_seconds(chunk_seconds, align=chunk_grid(loaded.tdcnn, cfg.stft))
+        cfg = dataclasses.replace(cfg, chunk=chunk)
+        self.info = loaded.info
+        self.restorer = Restorer(loaded.tdcnn, loaded.vocoder, cfg, dev, amp)
+
+    def models(self) -> dict[str, str]:
+        return self.info
+
+    def restore(self, inp: str, out: str, subtype: Subtype, overwrite: bool) -> dict[str, Any]:
+        from tdpr_cli.restore.file import restore_recorded
+
+        return restore_recorded(inp, out, self.restorer, subtype, overwrite).as_dict()
+
+
+class RayPool:
+    """Actors that restore files; ``run`` yields one record per file as workers finish."""
+
+    def __init__(self, opts: RayOptions, choice: ModelChoice, cfg: RestoreConfig, device: str,
+                 precision: Precision, chunk_seconds: float) -> None:
+        ray = self.ray = import_ray()
+        self.opts = opts
+        self.started = not ray.is_initialized()
+        if self.started:
+            ray.init(address=opts.address, include_dashboard=False, log_to_driver=False,
+                     configure_logging=False)
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        self.size = opts.workers or max(1, cpus // opts.cpus_per_worker)
+        self.actor_class = ray.remote(num_cpus=opts.cpus_per_worker, num_gpus=opts.gpus_per_worker,
+                                      max_restarts=0)(RestoreWorker)
+        self.args = (choice, cfg, device, precision, opts.cpus_per_worker, chunk_seconds)
+        self.actors = [self._spawn() for _ in range(self.size)]
+        try:  # every actor verifies the models; the first to answer names them for the manifest
+            infos = ray.get([a.models.remote() for a in self.actors])
+        except ray.exceptions.RayActorError as exc:
+            self.close()
+            raise UsageError(f"Ray workers could not load the models: {_cause(exc)}") from None
+        self.info: dict[str, str] = infos[0]
+
+    def _spawn(self) -> Any:
+        return self.actor_class.remote(*self.args)
+
+    def run(self, work: list[tuple[str, str, bool]], subtype: Subtype,
+            bar: Progress | PlainProgress) -> Iterator[FileRecord]:
+        """Restore ``(input, output, overwrite)`` items; each yields exactly one record."""
+        from tdpr_cli.restore.file import FileRecord
+
+        ray = self.ray
+        queue = deque((item, 0) for item in work)  # (item, failed attempts so far)
+        idle = deque(self.actors)
+        pending: dict[Any, tuple[Any, tuple[str, str, bool], int]] = {}
+        task = bar.add_task(f"Ray, {self.size} workers", total=float(len(work)), unit="files")
+        finished = 0
+        while queue or pending:
+            while queue and idle:
+                (item, tries), actor = queue.popleft(), idle.popleft()
+                inp, out, overwrite = item
+                pending[actor.restore.remote(inp, out, subtype, overwrite)] = (actor, item, tries)
+            [ready], _ = ray.wait(list(pending), num_returns=1)
+            actor, item, tries = pending.pop(ready)
+            try:
+                rec = FileRecord(**ray.get(ready))
+                idle.append(actor)
+            except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as exc:
+                # The worker died or its task crashed: a fresh actor takes its place.
+                self.actors = [a for a in self.actors if a is not actor]
+                ray.kill(actor, no_restart=True)
+                fresh = self._spawn()
+                self.actors.append(fresh)
+                idle.append(fresh)
+                if tries < self.opts.retries:
+                    queue.append((item, tries + 1))
+                    continue
+                rec = FileRecord(item[0], item[1], status="error",
+                                 message=f"Ray worker failed {tries + 1} times: {_cause(exc)}")
+            finished += 1
+            bar.update(task, completed=float(finished), total=float(len(work)))
+            yield rec
+        bar.remove_task(task)
+
+    def close(self) -> None:
+        """Stop the actors, and the local Ray instance if this pool started it."""
+        for actor in self.actors:
+            self.ray.kill(actor, no_restart=True)
+        if self.started:
+            self.ray.shutdown()
+
+
+def _cause(exc: BaseException) -> str:
+    """The first line of a Ray error: what went wrong, without Ray's traceback banner."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
