@@ -59,7 +59,8 @@ def main() -> None:
     runner = ModelRunner(tdcnn, voc)  # the eval table's TD-CNN (chunked) and vocoder
     steps = [int(s) for s in args.steps.split(",")]
     rows = {n: {"lsd": [], "lsd_high": [], "phase_high": [], "phase_low": [], "comb": [], "seconds": []} for n in steps}
-    combs: dict[str, list[float]] = {"reference": [], "none": [], "vocoder(reference mel)": []}
+    combs: dict[str, list[float]] = {"reference": [], "none": [], "vocoder(reference mel)": [],
+                                     "vocoder(TD-CNN mel)": []}
     for item in items:
         lr, _ = sf.read(args.valset / item["path"], dtype="float32")
         ref, _ = sf.read(args.valset / item["ref"], dtype="float32")
@@ -68,6 +69,7 @@ def main() -> None:
         combs["reference"].append(comb_db(ref))
         combs["none"].append(comb_db(y_np))
         combs["vocoder(reference mel)"].append(comb_db(runner.vocode(ref[None])))
+        combs["vocoder(TD-CNN mel)"].append(comb_db(v.numpy()))
         with torch.inference_mode():
             for n in steps:
                 t0 = time.perf_counter()

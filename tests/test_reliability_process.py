@@ -149,9 +149,10 @@ def _peak_rss_mb(args, env) -> float:
 def test_long_file_memory_is_flat(env, tmp_path):
     """Peak RSS for a long file stays that of a 1-minute file (TDPR_SLOW=1: 20 minutes).
 
-    Holding the whole 16 kHz output once would add 3.8 MB per minute.
+    Holding the whole 16 kHz output once would add 3.8 MB per minute: 15 MB at 4 minutes,
+    twice the 7.6 MB allowed. (benchmarks/speed.py measures 60 minutes against 1.)
     """
-    minutes = 20 if os.environ.get("TDPR_SLOW") == "1" else 8
+    minutes = 20 if os.environ.get("TDPR_SLOW") == "1" else 4
     rss = {}
     for m in (1, minutes):
         src = tmp_path / f"{m}min.wav"
