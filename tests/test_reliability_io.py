@@ -206,3 +206,13 @@ def test_target_name_near_name_max(tmp_path):
     out = tmp_path / ("n" * 246 + ".flac")  # 251 characters: ".NAME.XXXX.part" would not fit
     audio_write.write_stream(str(out), _blocks(), 16000, 2, Subtype.PCM_16)
     assert [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
+def test_a_finished_output_sweeps_its_stale_part_files(tmp_path):
+    # What a SIGKILLed earlier run leaves: hidden temporaries of the same output (and of another).
+    stale = [tmp_path / ".take [1].wav.k3j2.part", tmp_path / ".take [1].wav.zz.part"]
+    other = tmp_path / ".other.wav.k3j2.part"
+    for p in (*stale, other):
+        p.write_bytes(b"half")
+    audio_write.write_stream(str(tmp_path / "take [1].wav"), _blocks(), 16000, 2, Subtype.PCM_16)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.wav.k3j2.part", "take [1].wav"]

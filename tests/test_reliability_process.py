@@ -191,6 +191,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(env, tmp_path, seed):
     assert again.returncode == 0, again.stderr.decode()
     visible = lambda d: sorted(p.name for p in d.iterdir() if not p.name.startswith("."))  # noqa: E731
     assert visible(cut) == visible(whole) == [f"f{i}.wav" for i in range(5)]
+    assert not list(cut.glob(".*.part"))  # the killed run's temporary file went with the redo
     assert all(sha(cut / n) == sha(whole / n) for n in visible(whole))
     inputs = [json.loads(line)["input"] for line in log.read_text().splitlines()]
     assert sorted(inputs) == sorted(str(root / f"f{i}.wav") for i in range(5))  # each recorded exactly once

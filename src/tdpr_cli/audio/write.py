@@ -231,9 +231,21 @@ def _to_file(raw: BinaryIO, t: _Target, gain: float, frames: int) -> None:
             os.replace(tmp, t.path)
             tmp = None
         _fsync_dir(t.folder)
+        _sweep_parts(t)
     finally:
         if tmp is not None:
             _unlink(tmp)
+
+
+def _sweep_parts(t: _Target) -> None:
+    """Remove ``.NAME.*.part`` files a killed earlier run (SIGKILL, power loss) left beside the
+    target, now that the target is complete. One writer per output is assumed: shards and Ray
+    workers never share an output."""
+    import glob
+
+    pattern = os.path.join(glob.escape(str(t.folder)), glob.escape(f".{Path(t.path).name[:120]}.") + "*.part")
+    for stale in glob.glob(pattern):
+        _unlink(Path(stale))
 
 
 @contextmanager
