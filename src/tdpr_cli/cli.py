@@ -10,6 +10,7 @@ are instant.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sys
@@ -46,7 +47,8 @@ def root(
     """tdpr: time-domain CNN bandwidth extension with vocoder phase repair."""
 
 
-def _register() -> None:
+@functools.cache  # once per process: main() may run many times in one (tests, embedding), and
+def _register() -> None:  # Typer would add every command again, rebuilding them all on each call
     from tdpr_cli.commands import data, degrade, manifest, report, restore, train, valset, weights
     from tdpr_cli.commands import eval as evalgroup
 
