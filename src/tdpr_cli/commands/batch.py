@@ -23,7 +23,7 @@ from rich.table import Table
 
 from tdpr_cli.commands.progress import UNIT, PlainProgress, check_mode, make_progress, task_name
 from tdpr_cli.config import Subtype
-from tdpr_cli.errors import AudioIOError, BatchFailed, OutputError, UsageError
+from tdpr_cli.errors import BatchFailed, OutputError, UsageError
 
 if TYPE_CHECKING:
     from tdpr_cli.commands.ray_pool import RayPool
@@ -140,18 +140,14 @@ def _restore_one(inp: str, out: str, restorer: Restorer, opts: BatchOptions, fol
                  progress: Callable[[int, int], None]) -> FileRecord:
     """One file's record; a failure becomes an error record in folder mode, and is raised for one file
     (after its record went to stdout with ``--json``)."""
-    from tdpr_cli.restore.file import FileRecord, restore_file, restore_recorded
+    from tdpr_cli.restore.file import failure_record, restore_file, restore_recorded
 
     if folder:
         return restore_recorded(inp, out, restorer, opts.subtype, opts.overwrite, progress)
     try:
         return restore_file(inp, out, restorer, opts.subtype, opts.overwrite, progress)
-    except (AudioIOError, UsageError) as exc:
-        _emit(FileRecord(inp, out, status="error", message=str(exc)), opts.json_out)
-        raise
     except Exception as exc:
-        message = f"internal error: {type(exc).__name__}: {exc}"
-        _emit(FileRecord(inp, out, status="error", message=message), opts.json_out)
+        _emit(failure_record(inp, out, exc), opts.json_out)
         raise
 
 

@@ -69,25 +69,9 @@ class RestoreWorker:
 
     def __init__(self, choice: ModelChoice, cfg: RestoreConfig, device: str, precision: Precision,
                  threads: int, chunk_seconds: float) -> None:
-        import dataclasses
+        from tdpr_cli.restore.load import build_restorer
 
-        import torch
-
-        from tdpr_cli.config import ChunkConfig
-        from tdpr_cli.device import pick_device, quiet_openmp
-        from tdpr_cli.restore.load import load_models
-        from tdpr_cli.restore.pipeline import Restorer, chunk_grid
-
-        quiet_openmp()
-        torch.set_flush_denormal(True)
-        torch.set_num_threads(threads)
-        dev, amp = pick_device(device, precision)
-        loaded = load_models(choice, cfg.phase)
-        # As a local run: chunk lengths are whole multiples of this model's grid.
-        chunk = ChunkConfig.from_seconds(chunk_seconds, align=chunk_grid(loaded.tdcnn, cfg.stft))
-        cfg = dataclasses.replace(cfg, chunk=chunk)
-        self.info = loaded.info
-        self.restorer = Restorer(loaded.tdcnn, loaded.vocoder, cfg, dev, amp)
+        self.restorer, self.info = build_restorer(choice, cfg, device, precision, threads, chunk_seconds)
 
     def models(self) -> dict[str, str]:
         return self.info

@@ -7,10 +7,9 @@ and runs ``restore.file.restore_file`` per file (``commands.batch``). Progress a
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -19,10 +18,7 @@ from tdpr_cli.commands.options import Device, Model, Offline, Sha, Trust, Vocode
 from tdpr_cli.config import KEEP_MARGIN_HZ, ChunkConfig, PhaseMode, RestoreConfig, Subtype
 from tdpr_cli.device import Precision
 from tdpr_cli.errors import UsageError
-from tdpr_cli.restore.load import ModelChoice
-
-if TYPE_CHECKING:
-    from tdpr_cli.restore.pipeline import Restorer
+from tdpr_cli.restore.load import ModelChoice, build_restorer
 
 # No highlighting or wrapping: file names are data, and logs are read by scripts too.
 console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -166,27 +162,8 @@ def restore_cmd(
         finally:
             pool.close()
         return
-    restorer, info = _local_restorer(choice, cfg, device, precision, threads, chunk_seconds)
+    restorer, info = build_restorer(choice, cfg, device, precision, threads, chunk_seconds)
     if reports is not None:
         reports.info = info
     batch.run(plan, restorer, info, opts, console, reports)
 
-
-def _local_restorer(choice: ModelChoice, cfg: RestoreConfig, device: str, precision: Precision,
-                    threads: int | None, chunk_seconds: float) -> tuple[Restorer, dict[str, str]]:
-    """Verified models loaded in this process, and their names for the records."""
-    from tdpr_cli.device import auto_threads, pick_device, quiet_openmp
-
-    quiet_openmp()
-    import torch
-
-    torch.set_flush_denormal(True)
-    torch.set_num_threads(threads or auto_threads())
-    from tdpr_cli.restore.load import load_models
-    from tdpr_cli.restore.pipeline import Restorer, chunk_grid
-
-    dev, amp = pick_device(device, precision)
-    loaded = load_models(choice, cfg.phase)
-    # Chunk lengths are whole multiples of this model's grid, not of a fixed 512.
-    chunk = ChunkConfig.from_seconds(chunk_seconds, align=chunk_grid(loaded.tdcnn, cfg.stft))
-    return Restorer(loaded.tdcnn, loaded.vocoder, dataclasses.replace(cfg, chunk=chunk), dev, amp), loaded.info

@@ -137,10 +137,15 @@ def restore_recorded(
     """
     try:
         return restore_file(inp, out, restorer, subtype, overwrite, on_progress)
-    except (AudioIOError, UsageError) as exc:
-        return FileRecord(inp, out, status="error", message=str(exc))
     except Exception as exc:  # noqa: BLE001 - a bug shows as an error record, the run goes on
-        return FileRecord(inp, out, status="error", message=f"internal error: {type(exc).__name__}: {exc}")
+        return failure_record(inp, out, exc)
+
+
+def failure_record(inp: str, out: str, exc: Exception) -> FileRecord:
+    """The error record of a file that failed: tdpr's own message, or "internal error: ..." for a bug."""
+    if isinstance(exc, (AudioIOError, UsageError)):
+        return FileRecord(inp, out, status="error", message=str(exc))
+    return FileRecord(inp, out, status="error", message=f"internal error: {type(exc).__name__}: {exc}")
 
 
 def _counted(blocks: Iterator[np.ndarray], progress: Callable[[int], None]) -> Iterator[np.ndarray]:

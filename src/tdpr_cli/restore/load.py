@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING
 from tdpr_cli.config import PhaseMode
 
 if TYPE_CHECKING:
-
+    from tdpr_cli.config import RestoreConfig
+    from tdpr_cli.device import Precision
     from tdpr_cli.models.base import ModelBase
+    from tdpr_cli.restore.pipeline import Restorer
 
 
 @dataclass(frozen=True)
@@ -63,3 +65,25 @@ def load_models(choice: ModelChoice, phase: PhaseMode) -> LoadedModels:
         voc = load_model(v.weights_path, v.config_path, "vocoder")
         info["vocoder"] = f"{v.name}@sha256:{v.sha256}"
     return LoadedModels(tdcnn, voc, info)
+
+
+def build_restorer(choice: ModelChoice, cfg: RestoreConfig, device: str, precision: Precision,
+                   threads: int | None, chunk_seconds: float) -> tuple[Restorer, dict[str, str]]:
+    """A ``Restorer`` on verified models in this process (a local run or a Ray worker), and the
+    models' names for the records; ``threads`` None: the idle cores."""
+    import dataclasses
+
+    import torch
+
+    from tdpr_cli.config import ChunkConfig
+    from tdpr_cli.device import auto_threads, pick_device, quiet_openmp
+    from tdpr_cli.restore.pipeline import Restorer, chunk_grid
+
+    quiet_openmp()
+    torch.set_flush_denormal(True)
+    torch.set_num_threads(threads or auto_threads())
+    dev, amp = pick_device(device, precision)
+    loaded = load_models(choice, cfg.phase)
+    # Chunk lengths are whole multiples of this model's grid, not of a fixed 512.
+    chunk = ChunkConfig.from_seconds(chunk_seconds, align=chunk_grid(loaded.tdcnn, cfg.stft))
+    return Restorer(loaded.tdcnn, loaded.vocoder, dataclasses.replace(cfg, chunk=chunk), dev, amp), loaded.info

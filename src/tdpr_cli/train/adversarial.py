@@ -39,6 +39,15 @@ RESOLUTIONS = ((512, 128), (1024, 256), (2048, 512))  # (n_fft, hop) at 16 kHz
 _SLOPE = 0.1  # leaky ReLU slope, as HiFi-GAN
 
 
+def _read(convs: nn.ModuleList, out: nn.Module, h: Tensor) -> tuple[Tensor, list[Tensor]]:
+    """A member's conv stack on its input view: (flattened logits, each layer's activations)."""
+    features = []
+    for conv in convs:
+        h = F.leaky_relu(conv(h), _SLOPE)
+        features.append(h)
+    return out(h).flatten(1), features
+
+
 class PeriodDiscriminator(nn.Module):
     """(B, T) waveform -> (logits, features); the waveform folded at ``period`` samples."""
 
@@ -55,11 +64,7 @@ class PeriodDiscriminator(nn.Module):
         b, t = x.shape
         pad = (-t) % self.period
         h = F.pad(x, (0, pad), mode="reflect").view(b, 1, (t + pad) // self.period, self.period)
-        features = []
-        for conv in self.convs:
-            h = F.leaky_relu(conv(h), _SLOPE)
-            features.append(h)
-        return self.out(h).flatten(1), features
+        return _read(self.convs, self.out, h)
 
 
 class SpectrogramDiscriminator(nn.Module):
@@ -80,11 +85,7 @@ class SpectrogramDiscriminator(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
         spec = torch.stft(x, self.n_fft, self.hop, window=self.window, return_complex=True)
         h = torch.log(spec.abs().clamp_min(1e-5))[:, None]  # (B, 1, F, N)
-        features = []
-        for conv in self.convs:
-            h = F.leaky_relu(conv(h), _SLOPE)
-            features.append(h)
-        return self.out(h).flatten(1), features
+        return _read(self.convs, self.out, h)
 
 
 class Discriminators(nn.Module):
@@ -166,10 +167,9 @@ class Adversary:
 
     def save(self, folder: Path) -> None:
         """Weights (safetensors) and optimizer state into a checkpoint folder being written."""
-        from safetensors.torch import save_file
+        from tdpr_cli.train.checkpoint import save_state_dict
 
-        save_file({k: v.detach().contiguous().cpu() for k, v in self.model.state_dict().items()},
-                  str(folder / self.WEIGHTS))
+        save_state_dict(self.model.state_dict(), folder / self.WEIGHTS)
         torch.save(self.optimizer.state_dict(), folder / self.OPTIMIZER)
 
     def load(self, folder: Path) -> None:

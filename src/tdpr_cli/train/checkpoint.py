@@ -49,7 +49,7 @@ class RunState:
     config: dict[str, Any] = field(default_factory=dict)
 
 
-def _save_state_dict(state: dict[str, torch.Tensor], path: Path) -> None:
+def save_state_dict(state: dict[str, torch.Tensor], path: Path) -> None:
     from safetensors.torch import save_file
 
     save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(path))
@@ -57,7 +57,7 @@ def _save_state_dict(state: dict[str, torch.Tensor], path: Path) -> None:
 
 def save_weights(model: nn.Module, path: Path) -> None:
     """float32 safetensors of ``model`` at ``path``, written to a temporary name first."""
-    atomic_write(path, lambda tmp: _save_state_dict(model.state_dict(), tmp))
+    atomic_write(path, lambda tmp: save_state_dict(model.state_dict(), tmp))
 
 
 def load_weights(model: nn.Module, path: Path) -> None:
@@ -77,7 +77,7 @@ def save_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Opti
     try:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        _save_state_dict(model.state_dict(), tmp / "model.safetensors")
+        save_state_dict(model.state_dict(), tmp / "model.safetensors")
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         (tmp / "state.json").write_text(json.dumps(state.__dict__, indent=1) + "\n")
         if extra is not None:
