@@ -36,8 +36,7 @@ def tdpr(*args, env):
 @pytest.fixture
 def trio(tmp_path):
     """(input 44.1 kHz stereo band-limited, output restored by tiny models at 16 kHz, reference)."""
-    from scipy.signal import resample_poly
-
+    from tdpr_cli.audio.resample import resample
     from tdpr_cli.config import RestoreConfig
     from tdpr_cli.restore.pipeline import Restorer
 
@@ -47,7 +46,7 @@ def trio(tmp_path):
     sf.write(paths[0], x, 44100)
     sf.write(paths[2], ref, 44100)
     restorer = Restorer(*make_tiny_models(tmp_path / "models"), RestoreConfig())
-    x16 = resample_poly(x.T, 160, 441, axis=-1).astype(np.float32)
+    x16 = resample(x.T, 44100)
     sf.write(paths[1], restorer.restore(x16, 3000.0).T, 16000)
     return paths, restorer
 
