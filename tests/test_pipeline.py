@@ -160,3 +160,27 @@ def test_auto_threads_takes_the_idle_cores():
     assert auto_threads(cores=2, load=6.0) == 1  # never zero
     assert auto_threads(cores=16, load=3.4) == 13
     assert 1 <= auto_threads() <= (__import__("os").cpu_count() or 1)
+
+
+def _bundled(kind):
+    from tdpr_cli.weights import resolve as W
+
+    lock = W.load_lock()
+    return [m.name for m in lock.models.values() if m.kind == kind]
+
+
+@pytest.mark.parametrize("vocoder", _bundled("vocoder"))
+@pytest.mark.parametrize("tdcnn", _bundled("tdcnn"))
+def test_edge_zeros_cover_what_the_bundled_models_reach(tdcnn, vocoder):
+    """Half a second of zeros past the file ends gives what a full second gives (issue 14)."""
+    from tdpr_cli.restore.load import ModelChoice, load_models
+
+    models = load_models(ModelChoice(model=tdcnn, vocoder=vocoder, offline=True), PhaseMode.BAND)
+    x = _x(2.5, 1)
+    out = {}
+    for edge in (ChunkConfig().edge_context, ChunkConfig().context):
+        r = Restorer(models.tdcnn, models.vocoder, RestoreConfig(chunk=ChunkConfig(edge_context=edge)))
+        out[edge] = r.restore(x, 3000.0)
+    a, b = out.values()
+    assert ChunkConfig().edge_zeros < ChunkConfig().context
+    assert np.max(np.abs(a - b)) < 1e-4 * np.max(np.abs(b))

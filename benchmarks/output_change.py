@@ -1,15 +1,19 @@
-"""What the resampler change (scipy polyphase -> soxr, issue 14) does to restored audio.
+"""What issue 14's speed work does to restored audio: the resampler, and the zeros at the file ends.
 
+Two changes move output samples. (1) The resampler: scipy polyphase -> soxr.
 The validation set and the real-recordings set are 16 kHz files, which restore
-never resamples, so their scores cannot move. This script asks what a 44.1 kHz
-input would get: each 16 kHz validation input is taken to 44.1 kHz (scipy's
-default polyphase filter, a neutral third filter), brought back to 16 kHz by
-the old resampler (``resample_poly``, Kaiser beta 8.6, as shipped until
-2026-12-02) and by the new one (``audio.resample``, soxr VHQ), restored by the
-shipped models (band mode, the default) and scored against the 16 kHz
-reference. It also times both resamplers on 60 s of 44.1 kHz stereo, side by side.
+never resamples, so this script asks what a 44.1 kHz input would get: each
+16 kHz validation input is taken to 44.1 kHz (scipy's default polyphase filter,
+a neutral third filter) and brought back to 16 kHz by the old resampler
+(``resample_poly``, Kaiser beta 8.6, as shipped until 2026-12-02) and by the
+new one (``audio.resample``, soxr VHQ). (2) Past the file ends a chunk gets
+``edge_context`` zeros (0.512 s) instead of the full 1.024 s context. Each
+variant is restored by the shipped models (band mode, the default) and scored
+against the 16 kHz reference; the largest sample difference from the old
+output is given relative to the old output's peak. It also times both
+resamplers on 60 s of 44.1 kHz stereo, side by side.
 
-    python benchmarks/resampler.py --valset data/valset --cutoff 3000 --clips 4
+    python benchmarks/output_change.py --valset data/valset --cutoff 3000 --clips 4
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import torch
 from scipy.signal import resample_poly
 
 from tdpr_cli.audio.resample import resample
-from tdpr_cli.config import PhaseMode, RestoreConfig
+from tdpr_cli.config import ChunkConfig, PhaseMode, RestoreConfig
 from tdpr_cli.evaluation import metrics as evaluate
 from tdpr_cli.restore.load import ModelChoice, load_models
 from tdpr_cli.restore.pipeline import Restorer
@@ -63,19 +67,30 @@ def main() -> None:
     clips = {c["id"] for c in man["clips"][: args.clips]}
     items = [i for i in man["items"] if i["clip"] in clips and float(i["cutoff_hz"]) == args.cutoff]
     loaded = load_models(ModelChoice(offline=True), PhaseMode.BAND)
-    restorer = Restorer(loaded.tdcnn, loaded.vocoder, RestoreConfig())
-    rows: dict[str, list[float]] = {"restored old": [], "restored new": []}
+    wide, short = ChunkConfig(edge_context=ChunkConfig().context), ChunkConfig()
+    variants = {  # name: (resampler, chunk plan)
+        "old (scipy, 1.024 s of zeros)": (old_resample, wide),
+        "soxr, 1.024 s of zeros": (lambda a: resample(a, 44100), wide),
+        "soxr, 0.512 s of zeros (new)": (lambda a: resample(a, 44100), short),
+    }
+    lsd: dict[str, list[float]] = {k: [] for k in variants}
+    peak_diff: dict[str, float] = {k: 0.0 for k in variants}
     for item in items:
         lr, _ = sf.read(args.valset / item["path"], dtype="float32")
         ref, _ = sf.read(args.valset / item["ref"], dtype="float32")
         x44 = resample_poly(lr, 441, 160).astype(np.float32)[None]
-        for tag, down in (("old", old_resample(x44)), ("new", resample(x44, 44100))):
-            down = down[:, : lr.shape[0]]
-            rows[f"restored {tag}"].append(evaluate.lsd(restorer.restore(down, args.cutoff)[0], ref))
-    summary = {k: float(np.mean(v)) for k, v in rows.items()}
-    summary["restored new - old"] = summary["restored new"] - summary["restored old"]
-    result = {"files": len(items), "cutoff_hz": args.cutoff, "lsd": summary, "seconds_60s_stereo": timing(),
-              "models": loaded.info}
+        first = None
+        for name, (down, chunk) in variants.items():
+            restorer = Restorer(loaded.tdcnn, loaded.vocoder, RestoreConfig(chunk=chunk))
+            out = restorer.restore(down(x44)[:, : lr.shape[0]], args.cutoff)[0]
+            lsd[name].append(evaluate.lsd(out, ref))
+            first = out if first is None else first
+            peak_diff[name] = max(peak_diff[name], float(np.max(np.abs(out - first)) / np.max(np.abs(first))))
+    means = {k: float(np.mean(v)) for k, v in lsd.items()}
+    old = next(iter(means.values()))
+    result = {"files": len(items), "cutoff_hz": args.cutoff, "lsd": means,
+              "lsd_minus_old": {k: v - old for k, v in means.items()},
+              "max_sample_difference_re_peak": peak_diff, "seconds_60s_stereo": timing(), "models": loaded.info}
     print(json.dumps(result, indent=1))
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
