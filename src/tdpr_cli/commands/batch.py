@@ -26,6 +26,7 @@ from tdpr_cli.config import Subtype
 from tdpr_cli.errors import BatchFailed, OutputError, UsageError
 
 if TYPE_CHECKING:
+    from tdpr_cli.commands.local_pool import LocalPool
     from tdpr_cli.commands.ray_pool import RayPool
     from tdpr_cli.report.batch import RestoreReports
     from tdpr_cli.restore.file import FileRecord
@@ -171,11 +172,11 @@ def _skip(inp: str, out: str, done: dict[str, Any], opts: BatchOptions, info: di
 
 
 def run(plan: Plan, restorer: Restorer | None, info: dict[str, str], opts: BatchOptions, console: Console,
-        reports: RestoreReports | None = None, pool: RayPool | None = None) -> None:
+        reports: RestoreReports | None = None, pool: LocalPool | RayPool | None = None) -> None:
     """Restore every pair; in folder mode keep going past failures and raise at the end.
 
-    Files run here one by one with ``restorer``, or on ``pool`` (Ray workers, folder runs only),
-    whose records arrive as workers finish. ``reports`` draws a report of each file after it is
+    Files run here one by one with ``restorer``, or on ``pool`` (worker processes or Ray actors,
+    folder runs only), whose records arrive as workers finish. ``reports`` draws a report of each file after it is
     written, before its record is logged, so report warnings show.
     """
     from tdpr_cli.restore import manifest as run_manifest

@@ -64,29 +64,13 @@ class RayOptions:
             raise UsageError("--ray-gpus-per-worker and --ray-retries must be >= 0")
 
 
-class RestoreWorker:
-    """The actor's body: models loaded and verified once, then one file per ``restore`` call."""
-
-    def __init__(self, choice: ModelChoice, cfg: RestoreConfig, device: str, precision: Precision,
-                 threads: int, chunk_seconds: float) -> None:
-        from tdpr_cli.restore.load import build_restorer
-
-        self.restorer, self.info = build_restorer(choice, cfg, device, precision, threads, chunk_seconds)
-
-    def models(self) -> dict[str, str]:
-        return self.info
-
-    def restore(self, inp: str, out: str, subtype: Subtype, overwrite: bool) -> dict[str, Any]:
-        from tdpr_cli.restore.file import restore_recorded
-
-        return restore_recorded(inp, out, self.restorer, subtype, overwrite).as_dict()
-
-
 class RayPool:
     """Actors that restore files; ``run`` yields one record per file as workers finish."""
 
     def __init__(self, opts: RayOptions, choice: ModelChoice, cfg: RestoreConfig, device: str,
                  precision: Precision, chunk_seconds: float) -> None:
+        from tdpr_cli.restore.load import RestoreWorker
+
         ray = self.ray = import_ray()
         self.opts = opts
         self.started = not ray.is_initialized()

@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from tdpr_cli.commands.options import Device, Model, Offline, Sha, Trust, VocoderName, Weights
 from tdpr_cli.config import KEEP_MARGIN_HZ, ChunkConfig, PhaseMode, RestoreConfig, Subtype
 from tdpr_cli.device import Precision
 from tdpr_cli.errors import UsageError
 from tdpr_cli.restore.load import ModelChoice, build_restorer
+
+if TYPE_CHECKING:
+    from tdpr_cli.commands.batch import BatchOptions, Plan
+    from tdpr_cli.commands.local_pool import LocalPool
+    from tdpr_cli.commands.ray_pool import RayPool
 
 # No highlighting or wrapping: file names are data, and logs are read by scripts too.
 console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -83,6 +89,10 @@ RayGpus = Annotated[float, typer.Option(
     "--ray-gpus-per-worker", min=0.0, help="GPUs reserved per Ray worker (with --device cuda).")]
 RayRetries = Annotated[int, typer.Option(
     "--ray-retries", min=0, help="Times a file is handed to a fresh worker after its worker died.")]
+JobsOpt = Annotated[str, typer.Option(
+    "--jobs", metavar="auto|N",
+    help="Folder runs: restore N files at once in worker processes, each with --threads threads [1] "
+    "(auto: one per idle core when the folder holds at least 60 s of audio and runs on the CPU, else 1).")]
 ReportFormat = Annotated[str, typer.Option(
     "--report-format", metavar="png|html", help="Format of each --report-dir report (--report: its suffix decides).")]
 
@@ -120,6 +130,7 @@ def restore_cmd(
     manifest: ManifestOpt = None,
     resume: ResumeOpt = False,
     shard: ShardOpt = None,
+    jobs: JobsOpt = "auto",
     ray: RayOpt = False,
     ray_address: RayAddress = None,
     ray_workers: RayWorkers = None,
@@ -153,17 +164,48 @@ def restore_cmd(
             raise UsageError("--ray is for folder runs: `tdpr restore DIR --out OUTDIR --ray`")
         if reports is not None:
             raise UsageError("--report and --report-dir are not available with --ray (reports need the models here)")
+        if jobs.strip().lower() != "auto":
+            raise UsageError("--jobs is for local runs; with --ray, --ray-workers sets the width")
         from tdpr_cli.commands.ray_pool import RayOptions, RayPool
 
         ropts = RayOptions(ray_address, ray_workers, threads or 1, ray_gpus_per_worker, ray_retries)
-        pool = RayPool(ropts, choice, cfg, device, precision, chunk_seconds)
-        try:
-            batch.run(plan, None, pool.info, opts, console, None, pool)
-        finally:
-            pool.close()
+        _pooled(plan, opts, RayPool(ropts, choice, cfg, device, precision, chunk_seconds))
+        return
+    n_jobs = _jobs(jobs, plan, device, reports is not None)
+    if n_jobs > 1:
+        from tdpr_cli.commands.local_pool import LocalPool
+
+        pool = LocalPool(n_jobs, choice, cfg, device, precision, threads or 1, chunk_seconds,
+                         warn=lambda message: None if quiet else console.print(escape(message)))
+        _pooled(plan, opts, pool)
         return
     restorer, info = build_restorer(choice, cfg, device, precision, threads, chunk_seconds)
     if reports is not None:
         reports.info = info
     batch.run(plan, restorer, info, opts, console, reports)
 
+
+def _jobs(text: str, plan: Plan, device: str, reports: bool) -> int:
+    """Worker processes for this run: ``--jobs`` for folders; 1 for one file, stdin, or reports
+    (they need the models in this process)."""
+    from tdpr_cli.commands.local_pool import choose_jobs
+
+    if not plan.folder:
+        if text.strip().lower() not in ("auto", "1"):
+            raise UsageError("--jobs is for folder runs: `tdpr restore DIR --out OUTDIR --jobs N`")
+        return 1
+    if reports:
+        if text.strip().lower() not in ("auto", "1"):
+            raise UsageError("--report-dir needs the models in this process: use --jobs 1 (or leave --jobs out)")
+        return 1
+    return choose_jobs(text, [inp for inp, _ in plan.pairs], device)
+
+
+def _pooled(plan: Plan, opts: BatchOptions, pool: LocalPool | RayPool) -> None:
+    """A folder run on ``pool`` (local worker processes or Ray actors), closed whatever happens."""
+    from tdpr_cli.commands import batch
+
+    try:
+        batch.run(plan, None, pool.info, opts, console, None, pool)
+    finally:
+        pool.close()

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tdpr_cli.config import PhaseMode
 
 if TYPE_CHECKING:
-    from tdpr_cli.config import RestoreConfig
+    from tdpr_cli.config import RestoreConfig, Subtype
     from tdpr_cli.device import Precision
     from tdpr_cli.models.base import ModelBase
     from tdpr_cli.restore.pipeline import Restorer
@@ -87,3 +87,20 @@ def build_restorer(choice: ModelChoice, cfg: RestoreConfig, device: str, precisi
     # Chunk lengths are whole multiples of this model's grid, not of a fixed 512.
     chunk = ChunkConfig.from_seconds(chunk_seconds, align=chunk_grid(loaded.tdcnn, cfg.stft))
     return Restorer(loaded.tdcnn, loaded.vocoder, dataclasses.replace(cfg, chunk=chunk), dev, amp), loaded.info
+
+
+class RestoreWorker:
+    """A pool worker's body (Ray actor or local process): models loaded and verified once, then
+    one file per ``restore`` call, which returns the file's record as a dict (errors included)."""
+
+    def __init__(self, choice: ModelChoice, cfg: RestoreConfig, device: str, precision: Precision,
+                 threads: int, chunk_seconds: float) -> None:
+        self.restorer, self.info = build_restorer(choice, cfg, device, precision, threads, chunk_seconds)
+
+    def models(self) -> dict[str, str]:
+        return self.info
+
+    def restore(self, inp: str, out: str, subtype: Subtype, overwrite: bool) -> dict[str, Any]:
+        from tdpr_cli.restore.file import restore_recorded
+
+        return restore_recorded(inp, out, self.restorer, subtype, overwrite).as_dict()

@@ -1,0 +1,134 @@
+"""Folder runs on local worker processes: ``tdpr restore DIR --out OUT --jobs N``."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import band_limited
+from tdpr_cli.commands.local_pool import AUTO_MIN_AUDIO_S, choose_jobs
+from tdpr_cli.errors import UsageError
+
+
+def tdpr(*args, env, **kw):
+    return subprocess.run([sys.executable, "-m", "tdpr_cli", *map(str, args)], env=env, capture_output=True,
+                          timeout=300, check=False, **kw)
+
+
+def _folder(root: Path, n: int, seconds: float = 2.0) -> Path:
+    root.mkdir(parents=True)
+    for i in range(n):
+        sf.write(root / f"take{i}.wav", band_limited(seconds, seed=i), 16000, subtype="PCM_16")
+    return root
+
+
+def test_choose_jobs_numbers_and_errors(tmp_path):
+    assert choose_jobs("3", [], "cpu") == 3 and choose_jobs(" 1 ", [], "cuda") == 1
+    for bad in ("0", "-1", "two", ""):
+        with pytest.raises(UsageError):
+            choose_jobs(bad, [], "cpu")
+
+
+def test_auto_jobs_needs_enough_audio_idle_cores_and_the_cpu(tmp_path):
+    half = AUTO_MIN_AUDIO_S / 2
+    files = []
+    for i in range(3):  # 8 kHz silence: long enough, small on disk
+        files.append(str(tmp_path / f"{i}.wav"))
+        sf.write(files[-1], np.zeros(int(8000 * (half + 1)), np.float32), 8000)
+    assert choose_jobs("auto", files, "cpu", cores=2, load=0.0) == 2
+    assert choose_jobs("auto", files, "cpu", cores=8, load=0.0) == 3  # at most one per file
+    assert choose_jobs("auto", files, "cpu", cores=2, load=1.2) == 1  # the other core is busy
+    assert choose_jobs("AUTO", files[:1], "cpu", cores=2, load=0.0) == 1  # one file
+    assert choose_jobs("auto", files[:2] + [str(tmp_path / "missing.wav")], "cpu", cores=2, load=0.0) == 2
+    short = str(tmp_path / "short.wav")
+    sf.write(short, np.zeros(8000, np.float32), 8000)
+    assert choose_jobs("auto", [files[0], short], "cpu", cores=2, load=0.0) == 1  # under the minimum
+    assert choose_jobs("auto", files, "cuda", cores=2, load=0.0) == 1
+
+
+def test_jobs_gives_the_same_outputs_and_records_in_order(tiny_env, tmp_path):
+    src = _folder(tmp_path / "in", 4)
+    (src / "bad.wav").write_text("not audio")
+    one = tdpr("restore", src, "--out", tmp_path / "one", "--jobs", "1", "--threads", "1", "--json", env=tiny_env)
+    two = tdpr("restore", src, "--out", tmp_path / "two", "--jobs", "2", "--json", env=tiny_env)
+    assert one.returncode == two.returncode == 1, two.stderr.decode()
+    recs = [[json.loads(line) for line in r.stdout.decode().splitlines()] for r in (one, two)]
+    assert [r["input"] for r in recs[0]] == [r["input"] for r in recs[1]] == sorted(r["input"] for r in recs[0])
+    assert [r["status"] for r in recs[1]] == ["error", "ok", "ok", "ok", "ok"]
+    assert "not readable audio" in recs[1][0]["message"]
+    assert recs[1][1]["models"] == recs[0][1]["models"] and recs[1][1]["models"]
+    for i in range(4):
+        a, _ = sf.read(tmp_path / "one" / f"take{i}.wav", dtype="int16")
+        b, _ = sf.read(tmp_path / "two" / f"take{i}.wav", dtype="int16")
+        assert np.array_equal(a, b)
+    err = two.stderr.decode()
+    assert "2 worker processes" in err and "1 of 5 files failed" in err
+
+
+@pytest.mark.parametrize("extra", [
+    ["--jobs", "2"],  # one file
+    ["--jobs", "0"],
+])
+def test_jobs_usage_errors_single_file(tiny_env, tmp_path, wav_in, extra):
+    r = tdpr("restore", wav_in, tmp_path / "o.wav", *extra, env=tiny_env)
+    assert r.returncode == 2 and "--jobs" in r.stderr.decode()
+    assert not (tmp_path / "o.wav").exists()
+
+
+def test_jobs_with_report_dir_or_ray_is_a_usage_error(tiny_env, tmp_path):
+    src = _folder(tmp_path / "in", 2)
+    r = tdpr("restore", src, "--out", tmp_path / "o", "--jobs", "2", "--report-dir", tmp_path / "rep", env=tiny_env)
+    assert r.returncode == 2 and "--jobs 1" in r.stderr.decode()
+    r = tdpr("restore", src, "--out", tmp_path / "o", "--jobs", "2", "--ray", env=tiny_env)
+    assert r.returncode == 2 and "--ray-workers" in r.stderr.decode()
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def _workers(pid: int) -> list[int]:
+    """The pool's worker processes: children of ``pid`` started by multiprocessing's spawn."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmd = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid and b"spawn_main" in cmd:
+            out.append(int(entry.name))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_a_killed_worker_loses_no_file(tiny_env, tmp_path):
+    src = _folder(tmp_path / "in", 8, seconds=20.0)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "tdpr_cli", "restore", str(src), "--out", str(out), "--jobs", "2",
+                             "--json", "--cutoff", "3000"], env=tiny_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    killed = None
+    deadline = time.monotonic() + 120
+    while killed is None and time.monotonic() < deadline and proc.poll() is None:
+        workers = _workers(proc.pid)
+        if len(workers) == 2 and out.exists() and any(out.glob("*.wav")):
+            killed = workers[0]
+            os.kill(killed, signal.SIGKILL)
+        time.sleep(0.01)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert killed is not None, "the run ended before a worker could be killed"
+    assert proc.returncode == 0, stderr.decode()
+    recs = [json.loads(line) for line in stdout.decode().splitlines()]
+    assert [r["status"] for r in recs] == ["ok"] * 8
+    for i in range(8):
+        y, sr = sf.read(out / f"take{i}.wav")
+        assert sr == 16000 and len(y) == 20 * 16000
+    assert not list(out.glob("*.part*"))
+    assert "a worker process died; restarting the pool and retrying: " in stderr.decode()
