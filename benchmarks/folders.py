@@ -35,8 +35,17 @@ def log(msg: str) -> None:
     print(f"[folders] {msg}", file=sys.stderr, flush=True)
 
 
+IDLE_WAIT_S = 0.0  # set by --idle-wait
+
+
 def timed(label: str, commands: list[list[str]], audio_s: float, env: dict[str, str]) -> dict:
-    """Start ``commands`` together and wait for all; wall from the first start to the last exit."""
+    """Start ``commands`` together and wait for all; wall from the first start to the last exit.
+
+    First waits (at most ``IDLE_WAIT_S``) for the 1-minute load average to fall below 0.5, so that
+    each run starts on a quiet machine and ``--jobs auto`` sees the cores the previous run left."""
+    deadline = time.monotonic() + IDLE_WAIT_S
+    while load_avg() >= 0.5 and time.monotonic() < deadline:
+        time.sleep(5)
     load = load_avg()
     t0 = time.perf_counter()
     procs = [subprocess.Popen(c, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for c in commands]
@@ -57,8 +66,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="T for the one-process run")
     ap.add_argument("--jobs", type=int, help="also time the built-in pool: tdpr restore --jobs N")
     ap.add_argument("--ray", action="store_true", help="also time --ray --ray-workers N")
+    ap.add_argument("--idle-wait", type=float, default=150.0,
+                    help="seconds to wait, at most, for the load average to fall below 0.5 before each run")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
+    global IDLE_WAIT_S
+    IDLE_WAIT_S = args.idle_wait
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
     with tempfile.TemporaryDirectory(prefix="tdpr-folders-") as tmp:
         root = Path(tmp)

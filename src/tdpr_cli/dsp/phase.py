@@ -58,17 +58,19 @@ def replace_phase(
     crossfade_hz: float = 250.0,
     consistency: int = 0,
     stft: Stft | None = None,
+    spec_m: Tensor | None = None,
 ) -> Tensor:
     """Waveform with the STFT magnitude of ``mag_source`` and the phase of ``phase_source``.
 
     Both inputs are (B, T) at 16 kHz; the result is (B, T). With ``cutoff_hz``
     the phase is replaced only above it (band mode); ``None`` replaces all bins.
     ``consistency`` Griffin-Lim steps follow, each keeping the magnitude and
-    re-imposing the kept low-band phase. Pass ``stft`` to reuse its window.
+    re-imposing the kept low-band phase. Pass ``stft`` to reuse its window, and
+    ``spec_m`` (``stft(mag_source)``, already computed for the log-mel) to reuse it.
     """
     stft = stft if stft is not None else Stft(cfg).to(mag_source.device)
     length = mag_source.shape[-1]
-    spec_m = stft(mag_source)
+    spec_m = spec_m if spec_m is not None else stft(mag_source)
     spec_p = stft(phase_source)
     mask = band_mask(cfg, cutoff_hz, crossfade_hz).to(mag_source.device)
     mag = spec_m.abs()
@@ -105,14 +107,16 @@ def repair(
     cutoff_hz: float,
     cfg: RestoreConfig = RestoreConfig(),
     stft: Stft | None = None,
+    spec: Tensor | None = None,
 ) -> Tensor:
     """Apply ``cfg.phase`` to (B, T) waveforms at 16 kHz; ``none`` returns the TD-CNN output.
 
     ``cfg`` carries the STFT, the band-mode crossfade and the consistency
-    steps; ``stft`` reuses a module (and its window) already on the device.
+    steps; ``stft`` reuses a module (and its window) already on the device, and
+    ``spec`` the TD-CNN output's STFT, (B, F, N) complex, when the caller has it.
     """
     if cfg.phase is PhaseMode.NONE or vocoder_out is None:
         return tdcnn_out
     band_cutoff = cutoff_hz if cfg.phase is PhaseMode.BAND else None
     return replace_phase(tdcnn_out, vocoder_out, cfg.stft, cutoff_hz=band_cutoff, crossfade_hz=cfg.crossfade_hz,
-                         consistency=cfg.consistency, stft=stft)
+                         consistency=cfg.consistency, stft=stft, spec_m=spec)

@@ -146,9 +146,10 @@ class Restorer:
         out = y
         if self.cfg.phase is not PhaseMode.NONE and self.vocoder is not None:
             with self.timer("vocoder (+log-mel)"), self._amp():
-                v = self.vocoder(self.logmel(y), y.shape[-1]).float()
+                spec = self.stft(y)  # once: the log-mel's magnitude, then the phase repair's
+                v = self.vocoder(self.logmel.from_magnitude(spec.abs()), y.shape[-1]).float()
             with self.timer("phase repair"):
-                out = repair(y, v, cutoff_hz, self.cfg, self.stft)
+                out = repair(y, v, cutoff_hz, self.cfg, self.stft, spec)
         with self.timer("phase repair"):
             out = keep_input_band(x, out, cutoff_hz, self.cfg, self.stft)
         return out, y
