@@ -6,8 +6,8 @@ never resamples, so this script asks what a 44.1 kHz input would get: each
 16 kHz validation input is taken to 44.1 kHz (scipy's default polyphase filter,
 a neutral third filter) and brought back to 16 kHz by the old resampler
 (``resample_poly``, Kaiser beta 8.6, as shipped until 2026-12-02) and by the
-new one (``audio.resample``, soxr VHQ). (2) Past the file ends a chunk gets
-``edge_context`` zeros (0.512 s) instead of the full 1.024 s context. Each
+new one (``audio.resample``, soxr VHQ). (2) The chunk context: 0.512 s of
+audio (zeros past the file ends) on each side instead of 1.024 s. Each
 variant is restored by the shipped models (band mode, the default) and scored
 against the 16 kHz reference; the largest sample difference from the old
 output is given relative to the old output's peak. It also times both
@@ -67,11 +67,11 @@ def main() -> None:
     clips = {c["id"] for c in man["clips"][: args.clips]}
     items = [i for i in man["items"] if i["clip"] in clips and float(i["cutoff_hz"]) == args.cutoff]
     loaded = load_models(ModelChoice(offline=True), PhaseMode.BAND)
-    wide, short = ChunkConfig(edge_context=ChunkConfig().context), ChunkConfig()
+    wide, short = ChunkConfig(context=16_384), ChunkConfig()
     variants = {  # name: (resampler, chunk plan)
-        "old (scipy, 1.024 s of zeros)": (old_resample, wide),
-        "soxr, 1.024 s of zeros": (lambda a: resample(a, 44100), wide),
-        "soxr, 0.512 s of zeros (new)": (lambda a: resample(a, 44100), short),
+        "old (scipy, 1.024 s context)": (old_resample, wide),
+        "soxr, 1.024 s context": (lambda a: resample(a, 44100), wide),
+        "soxr, 0.512 s context (new)": (lambda a: resample(a, 44100), short),
     }
     lsd: dict[str, list[float]] = {k: [] for k in variants}
     peak_diff: dict[str, float] = {k: 0.0 for k in variants}

@@ -5,7 +5,7 @@
 The TD-CNN is about nine tenths of tdpr's compute at the default sizes, so
 this is where execution tricks could pay. Each variant runs the same default
 SEANet (random weights, or a trained one with ``--weights``/``--config``) on
-one stereo chunk as the pipeline cuts it (4.8 s + 2 x 1.024 s context + fade):
+one stereo chunk as the pipeline cuts it (4.8 s + 2 x 0.512 s context + fade):
 
 - ``eager fp32``: what ``tdpr restore`` does;
 - ``bf16 autocast``: ``--precision bf16`` (oneDNN bf16 kernels where the CPU has
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-CHUNK = 76_800 + 4_096 + 2 * 16_384  # samples the pipeline feeds per chunk (default ChunkConfig)
+CHUNK = 76_800 + 4_096 + 2 * 8_192  # samples the pipeline feeds per chunk (default ChunkConfig)
 
 
 def best_of(fn, repeat: int) -> float:

@@ -171,16 +171,15 @@ def _bundled(kind):
 
 @pytest.mark.parametrize("vocoder", _bundled("vocoder"))
 @pytest.mark.parametrize("tdcnn", _bundled("tdcnn"))
-def test_edge_zeros_cover_what_the_bundled_models_reach(tdcnn, vocoder):
-    """Half a second of zeros past the file ends gives what a full second gives (issue 14)."""
+def test_context_covers_what_the_bundled_models_reach(tdcnn, vocoder):
+    """The default context gives what twice as much gives, at chunk joins and file ends (issue 14)."""
     from tdpr_cli.restore.load import ModelChoice, load_models
 
     models = load_models(ModelChoice(model=tdcnn, vocoder=vocoder, offline=True), PhaseMode.BAND)
-    x = _x(2.5, 1)
-    out = {}
-    for edge in (ChunkConfig().edge_context, ChunkConfig().context):
-        r = Restorer(models.tdcnn, models.vocoder, RestoreConfig(chunk=ChunkConfig(edge_context=edge)))
-        out[edge] = r.restore(x, 3000.0)
-    a, b = out.values()
-    assert ChunkConfig().edge_zeros < ChunkConfig().context
-    assert np.max(np.abs(a - b)) < 1e-4 * np.max(np.abs(b))
+    x = _x(6.0, 1)
+    default = ChunkConfig.from_seconds(2.0)
+    out = []
+    for chunk in (default, ChunkConfig.from_seconds(2.0, context_s=2 * default.context / 16000)):
+        out.append(Restorer(models.tdcnn, models.vocoder, RestoreConfig(chunk=chunk)).restore(x, 3000.0))
+    assert default.context == ChunkConfig().context == 8192
+    assert np.max(np.abs(out[0] - out[1])) < 1e-4 * np.max(np.abs(out[1]))

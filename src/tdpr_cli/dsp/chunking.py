@@ -2,7 +2,7 @@
 
 Chunk k owns the span [k*hop, k*hop + hop + fade) of the signal (clipped to
 the file) and is processed with ``context`` extra real samples on each side;
-past the file ends it gets ``edge_zeros`` zeros instead (the models' reach). After the models ran, the
+only past the file ends is it padded with zeros. After the models ran, the
 context is cut away, the span is weighted by a window whose ends are
 complementary Hann halves over ``fade`` samples (flat at the file's own ends),
 added into an accumulator, and divided by the summed window. Once chunk k has
@@ -22,15 +22,13 @@ from tdpr_cli.config import ChunkConfig
 
 @dataclass(frozen=True)
 class Chunk:
-    """One chunk: ``data`` is (C, L): ``lead`` samples of context, the span (padded to the
-    alignment grid), then the right context; ``lead`` is ``context`` except at the file start."""
+    """One chunk: ``data`` is (C, L) with L = (span end - span start) + 2 * context."""
 
     index: int
     start: int  # first sample of the span (global index at 16 kHz)
     stop: int  # one past its last sample
     last: bool
     data: np.ndarray
-    lead: int  # samples of data before the span
 
 
 def fade_window(length: int, fade: int, fade_in: bool, fade_out: bool) -> np.ndarray:
@@ -74,12 +72,7 @@ class Chunker:
         stop = min(stop, self.total) if last else stop
         # Short last spans still get context rounded to the alignment grid.
         padded_stop = start + -(-(stop - start) // c.align) * c.align
-        # Past the file ends only edge_zeros of silence (lo and hi stay on the grid).
-        lo = max(start - c.context, -c.edge_zeros)
-        hi = padded_stop + c.context
-        if ended:
-            hi = min(hi, max(padded_stop, -(-self.total // c.align) * c.align + c.edge_zeros))
-        chunk = Chunk(self.k, start, stop, last, self._take(lo, hi), start - lo)
+        chunk = Chunk(self.k, start, stop, last, self._take(start - c.context, padded_stop + c.context))
         self.k += 1
         drop = max(0, self.k * c.hop - c.context - self.buf_start)
         self.buf = self.buf[:, drop:]
@@ -116,7 +109,7 @@ class OverlapAdd:
         """Add model output ``out`` (C, L) for ``chunk``; return (C, m) finished samples."""
         c = self.cfg
         span = chunk.stop - chunk.start
-        core = out[:, chunk.lead : chunk.lead + span].astype(np.float64)
+        core = out[:, c.context : c.context + span].astype(np.float64)
         w = fade_window(span, c.fade, fade_in=chunk.index > 0, fade_out=not chunk.last)
         end = chunk.stop - self.acc_start
         if end > self.acc.shape[1]:
