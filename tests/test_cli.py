@@ -21,15 +21,17 @@ def tdpr(*args, env, stdin=None, cwd=None):
 
 
 def test_help_and_version_import_no_torch():
+    # Nor numpy, scipy or rich (issue 14: `tdpr --help` under 0.3 s; rich alone costs ~60 ms).
     code = (
         "import sys\nfrom tdpr_cli.cli import main\n"
         "for argv in (['--help'], ['--version'], ['restore', '--help']):\n"
         "    try:\n        main(argv)\n    except SystemExit as e:\n        assert e.code == 0, e.code\n"
-        "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'numpy', 'scipy', 'rich'})\n"
+        "print('HEAVY', heavy if heavy else 'NONE')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().endswith("NO-TORCH")
+    assert out.stdout.strip().endswith("HEAVY NONE")
     assert "tdpr 0.1.0" in out.stdout
 
 

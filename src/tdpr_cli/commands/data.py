@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
+from tdpr_cli.commands.console import stderr_console
 from tdpr_cli.errors import Interrupted, UsageError
 
 app = typer.Typer(help="Build the piano training corpus.", no_args_is_help=True)
-console = Console(stderr=True)
 
 SETUP_SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "data-setup.sh"
 
@@ -78,6 +77,7 @@ def render_corpus(out: Path, hours: float = 20.0, jobs: int = 1, seed: int = 0, 
 
     from tdpr_cli.corpus.build import render_corpus as build
 
+    console = stderr_console()
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:.2f}/{task.total:g} h"),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
         task = progress.add_task("rendering", total=hours)
@@ -98,6 +98,7 @@ def render_corpus(out: Path, hours: float = 20.0, jobs: int = 1, seed: int = 0, 
 
 def print_summary(summary) -> None:
     """The end-of-run report: totals, per-soundfont hours and render speed, conversion time."""
+    console = stderr_console()
     console.print(
         f"rendered {summary.hours:.2f} h in {summary.clips} clips; this run: {summary.jobs} jobs "
         f"({summary.failed} failed) in {summary.wall_s / 60:.1f} min",

@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
+from tdpr_cli.commands.console import stderr_console
 from tdpr_cli.errors import BatchFailed
 
 app = typer.Typer(help="Sharded runs: merge their manifests.", no_args_is_help=True)
-console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 @app.command("merge")
@@ -40,11 +39,11 @@ def merge_cmd(
     missing = sorted(str(p) for p in audio_files(expect) if str(p) not in merged) if expect else []
     summary = {"records": len(merged), "failed": failed, "duplicates": duplicates, "missing": missing,
                "out": str(out)}
-    console.print(f"merged {len(manifests)} manifest(s): {len(merged)} files, {len(failed)} failed, "
+    stderr_console(True).print(f"merged {len(manifests)} manifest(s): {len(merged)} files, {len(failed)} failed, "
                   f"{len(duplicates)} in more than one shard, {len(missing)} missing -> {out}")
     for label, items in (("failed", failed), ("duplicate", duplicates), ("missing", missing)):
         for item in items:
-            console.print(f"{label}: {item}")
+            stderr_console(True).print(f"{label}: {item}")
     if json_out:
         typer.echo(json.dumps(summary))
     if failed or duplicates or missing:

@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
+from tdpr_cli.commands.console import stderr_console
 from tdpr_cli.commands.options import Device, Model, Offline, Sha, Trust, VocoderName, Weights
 from tdpr_cli.config import KEEP_MARGIN_HZ, ChunkConfig, PhaseMode, RestoreConfig, Subtype
 from tdpr_cli.device import Precision
@@ -27,7 +26,6 @@ if TYPE_CHECKING:
     from tdpr_cli.commands.ray_pool import RayPool
 
 # No highlighting or wrapping: file names are data, and logs are read by scripts too.
-console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 Input = Annotated[str, typer.Argument(metavar="IN", help="Audio file, folder (with --out), or - for stdin.")]
@@ -176,13 +174,13 @@ def restore_cmd(
         from tdpr_cli.commands.local_pool import LocalPool
 
         pool = LocalPool(n_jobs, choice, cfg, device, precision, threads or 1, chunk_seconds,
-                         warn=lambda message: None if quiet else console.print(escape(message)))
+                         warn=lambda message: None if quiet else stderr_console(True).print(message, markup=False))
         _pooled(plan, opts, pool)
         return
     restorer, info = build_restorer(choice, cfg, device, precision, threads, chunk_seconds)
     if reports is not None:
         reports.info = info
-    batch.run(plan, restorer, info, opts, console, reports)
+    batch.run(plan, restorer, info, opts, stderr_console(True), reports)
 
 
 def _jobs(text: str, plan: Plan, device: str, reports: bool) -> int:
@@ -206,6 +204,6 @@ def _pooled(plan: Plan, opts: BatchOptions, pool: LocalPool | RayPool) -> None:
     from tdpr_cli.commands import batch
 
     try:
-        batch.run(plan, None, pool.info, opts, console, None, pool)
+        batch.run(plan, None, pool.info, opts, stderr_console(True), None, pool)
     finally:
         pool.close()

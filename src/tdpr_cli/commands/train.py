@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
-from rich.console import Console
 
+from tdpr_cli.commands.console import stderr_console
 from tdpr_cli.commands.options import Device
 from tdpr_cli.errors import UsageError
 
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from tdpr_cli.train.schedule import TrainConfig
 
 app = typer.Typer(help="Train the default models on the rendered corpus.", no_args_is_help=True)
-console = Console(stderr=True)
 
 Data = Annotated[Path, typer.Option("--data", help="Corpus folder with manifest.json (tdpr data render --out).")]
 Run = Annotated[Path, typer.Option("--run", help="Run folder: frozen manifest, checkpoint, log.jsonl, best weights.")]
@@ -75,7 +74,7 @@ def _command_line() -> str:
 
 
 def _say(message: str) -> None:
-    console.print(message, highlight=False, soft_wrap=True)
+    stderr_console().print(message, highlight=False, soft_wrap=True)
 
 
 @app.command()

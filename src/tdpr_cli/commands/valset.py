@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
+
+from tdpr_cli.commands.console import stderr_console
 
 DataDir = Annotated[Path, typer.Option("--data", help="Corpus folder holding manifest.json (tdpr data render --out).")]
 OutDir = Annotated[Optional[Path], typer.Option("--out", help="Validation set folder [default: DATA/valset].")]
@@ -44,7 +45,7 @@ def valset_cmd(
 
     from tdpr_cli.evaluation import valset, valset_build
 
-    console = Console(stderr=True)
+    console = stderr_console()
     out_dir = out if out is not None else data / "valset"
     cfg = valset.ValsetConfig(clips=clips, seconds=seconds, seed=seed)
     started = time.perf_counter()

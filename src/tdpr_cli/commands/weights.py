@@ -15,8 +15,8 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
+from tdpr_cli.commands.console import stderr_console
 from tdpr_cli.errors import WeightsError
 from tdpr_cli.weights import hub
 from tdpr_cli.weights import verify as hashing
@@ -27,7 +27,6 @@ app = typer.Typer(
     help="List, verify, download and pin model weights (see weights.lock).",
     no_args_is_help=True,
 )
-console = Console(stderr=True)
 
 #: Model kinds as a Click choice, built from the one registry in lockfile.
 Kind = Enum("Kind", {k: k for k in MODEL_KINDS}, type=str)  # type: ignore[misc]
@@ -85,7 +84,7 @@ def list_models(json_out: JsonOpt = False) -> None:
         typer.echo(json.dumps(rows, indent=2))
         return
     if not rows:
-        console.print("no models in the lock yet; add one with `tdpr weights add`")
+        stderr_console().print("no models in the lock yet; add one with `tdpr weights add`")
         return
     from rich.table import Table
 
@@ -95,7 +94,7 @@ def list_models(json_out: JsonOpt = False) -> None:
         size = _human_size(r["size"])
         default = "yes" if r["default"] else ""
         table.add_row(r["name"], r["kind"], default, size, r["source"], status)
-    console.print(table)
+    stderr_console().print(table)
 
 
 @app.command("verify")
@@ -108,13 +107,13 @@ def verify(json_out: JsonOpt = False) -> None:
         typer.echo(json.dumps([r._asdict() for r in results], indent=2))
     for r in results:
         style = {"ok": "green", "not-cached": "yellow"}.get(r.status, "bold red")
-        console.print(f"[{style}]{r.status:>10}[/] {r.name} {r.filename}: {r.message}")
+        stderr_console().print(f"[{style}]{r.status:>10}[/] {r.name} {r.filename}: {r.message}")
     bad = [r for r in results if r.status not in ("ok", "not-cached")]
     if bad:
         lines = "; ".join(f"{r.name}/{r.filename}: {r.message}" for r in bad)
         raise WeightsError(f"{len(bad)} weight file(s) failed verification: {lines}")
     absent = sum(r.status == "not-cached" for r in results)
-    console.print(f"{len(results) - absent} file(s) verified, {absent} not downloaded")
+    stderr_console().print(f"{len(results) - absent} file(s) verified, {absent} not downloaded")
 
 
 def _copy_verified(path: Path, f: FileEntry, dest_dir: Path) -> Path:
@@ -160,7 +159,7 @@ def fetch(
         if to is not None:
             files = (entry.weights_file, entry.config_file)
             paths = [_copy_verified(p, f, to) for p, f in zip(paths, files, strict=True)]
-        console.print(f"[green]verified[/] {name} ({entry.kind})")
+        stderr_console().print(f"[green]verified[/] {name} ({entry.kind})")
         for path in paths:
             typer.echo(str(path))
 
@@ -178,7 +177,7 @@ def add(
     path = user_lock_path()
     entry = add_hf_entry(uri, name, kind.value, path, offline=offline)
     size = sum(f.size for f in entry.files)
-    console.print(f"pinned {entry.name} ({entry.kind}, {size} bytes) in the user lock:")
+    stderr_console().print(f"pinned {entry.name} ({entry.kind}, {size} bytes) in the user lock:")
     typer.echo(str(path))
 
 
@@ -197,4 +196,4 @@ def pin(
 
     written = write_pin(name, kind.value, folder, lock=lock or PACKAGED_LOCK, default=default)
     typer.echo(render_entry(read_lock(written[0])[0][name]), nl=False)
-    console.print("wrote " + ", ".join(map(str, written)))
+    stderr_console().print("wrote " + ", ".join(map(str, written)))
