@@ -14,13 +14,12 @@ another source tree (a ``git worktree`` of the older commit), put first on
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
 from pathlib import Path
 
-from bench_env import make_input, run_child, tdpr_args
+from bench_env import emit, make_input, run_child, tdpr_args
 
 HERE = Path(__file__).resolve().parents[1] / "src"
 
@@ -62,10 +61,7 @@ def main() -> None:
             best["old/new wall"] = {"ratio": best["old"]["wall_s"] / best["new"]["wall_s"]}
             results[f"{seconds:g}"] = best
     out = {"old_src": str(variants["old"]), "options": args.extra, "repeats": args.repeats, "results": results}
-    print(json.dumps(out, indent=1))
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=1) + "\n")
+    emit(out, args.json)
 
 
 if __name__ == "__main__":

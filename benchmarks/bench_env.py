@@ -119,3 +119,23 @@ def tdpr_args(*args: str) -> list[str]:
 def params_m(model) -> float:
     """Parameters in millions."""
     return sum(p.numel() for p in model.parameters()) / 1e6
+
+
+def valset_items(valset: Path, clips: int, cutoff_hz: float) -> list[dict]:
+    """The validation set's LR items of its first ``clips`` clips at ``cutoff_hz`` (every filter kind)."""
+    import json
+
+    man = json.loads((valset / "manifest.json").read_text())
+    ids = {c["id"] for c in man["clips"][:clips]}
+    return [i for i in man["items"] if i["clip"] in ids and float(i["cutoff_hz"]) == cutoff_hz]
+
+
+def emit(result: dict, path: Path | None) -> None:
+    """Print ``result`` as JSON on stdout and, with ``path``, also write it there."""
+    import json
+
+    text = json.dumps(result, indent=1)
+    print(text)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")

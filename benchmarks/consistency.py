@@ -25,6 +25,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from bench_env import valset_items
 from tdpr_cli.config import PhaseMode
 from tdpr_cli.dsp.phase import replace_phase
 from tdpr_cli.evaluation import metrics as evaluate
@@ -44,9 +45,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.set_flush_denormal(True)
-    man = json.loads((args.valset / "manifest.json").read_text())
-    clips = {c["id"] for c in man["clips"][: args.clips]}
-    items = [i for i in man["items"] if i["clip"] in clips and float(i["cutoff_hz"]) == args.cutoff]
+    items = valset_items(args.valset, args.clips, args.cutoff)
     loaded = load_models(ModelChoice(offline=True), PhaseMode.BAND)
     tdcnn, voc, info = loaded.tdcnn, loaded.vocoder, dict(loaded.info)
     if args.vocoder_weights is not None:

@@ -20,7 +20,6 @@ figure is audio seconds restored per wall second (x real time).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -28,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_env import load_avg, make_input, tdpr_args
+from bench_env import emit, load_avg, make_input, tdpr_args
 
 
 def log(msg: str) -> None:
@@ -104,10 +103,7 @@ def main() -> None:
     for r in runs:
         r["speedup_vs_one_process"] = base / r["wall_s"]
     result = {"files": args.files, "seconds": args.seconds, "cpus": os.cpu_count(), "runs": runs}
-    print(json.dumps(result, indent=1))
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    emit(result, args.json)
 
 
 if __name__ == "__main__":

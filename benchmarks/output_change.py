@@ -19,7 +19,6 @@ resamplers on 60 s of 44.1 kHz stereo, side by side.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import soundfile as sf
 import torch
 from scipy.signal import resample_poly
 
+from bench_env import emit, valset_items
 from tdpr_cli.audio.resample import resample
 from tdpr_cli.config import ChunkConfig, PhaseMode, RestoreConfig
 from tdpr_cli.evaluation import metrics as evaluate
@@ -63,9 +63,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.set_flush_denormal(True)
-    man = json.loads((args.valset / "manifest.json").read_text())
-    clips = {c["id"] for c in man["clips"][: args.clips]}
-    items = [i for i in man["items"] if i["clip"] in clips and float(i["cutoff_hz"]) == args.cutoff]
+    items = valset_items(args.valset, args.clips, args.cutoff)
     loaded = load_models(ModelChoice(offline=True), PhaseMode.BAND)
     wide, short = ChunkConfig(context=16_384), ChunkConfig()
     variants = {  # name: (resampler, chunk plan)
@@ -91,9 +89,7 @@ def main() -> None:
     result = {"files": len(items), "cutoff_hz": args.cutoff, "lsd": means,
               "lsd_minus_old": {k: v - old for k, v in means.items()},
               "max_sample_difference_re_peak": peak_diff, "seconds_60s_stereo": timing(), "models": loaded.info}
-    print(json.dumps(result, indent=1))
-    if args.json is not None:
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    emit(result, args.json)
 
 
 if __name__ == "__main__":
