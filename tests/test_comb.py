@@ -57,3 +57,28 @@ def test_short_and_bad_arguments():
         comb_db(np.zeros(SR), f0=61.0)
     with pytest.raises(ValueError):
         comb_db(np.zeros(SR), band=(100.0, 110.0))
+
+
+@pytest.mark.parametrize("vocoder, low, high", [
+    (None, -1.0, 2.0),  # the shipped default: the buzz must not come back (issue 12's bar)
+    ("vocoder-piano-16k", 4.0, 20.0),  # the pre-GAN vocoder, kept in the lock: the test can tell
+])
+def test_shipped_default_output_has_no_frame_rate_buzz(tmp_path, vocoder, low, high):
+    """`tdpr restore` with the shipped models on 4 s of the bundled piano example (3 kHz)."""
+    from pathlib import Path
+
+    import soundfile as sf
+
+    from tdpr_cli.cli import main
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "handel-lascia-3k.flac"
+    x, sr = sf.read(example, dtype="float32", frames=4 * 44100)
+    src, out = tmp_path / "take.wav", tmp_path / "out.wav"
+    sf.write(src, x, sr)
+    args = ["restore", str(src), str(out), "--quiet", "--offline", "--cutoff", "3000", "--threads", "1"]
+    with pytest.raises(SystemExit) as done:
+        main(args + (["--vocoder", vocoder] if vocoder else []))
+    assert done.value.code == 0
+    y, rate = sf.read(out, dtype="float32")
+    assert rate == SR
+    assert low < comb_db(y) < high
