@@ -132,3 +132,36 @@ def test_a_killed_worker_loses_no_file(tiny_env, tmp_path):
         assert sr == 16000 and len(y) == 20 * 16000
     assert not list(out.glob("*.part*"))
     assert "a worker process died; restarting the pool and retrying: " in stderr.decode()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+@pytest.mark.parametrize("how", ["sigterm-driver", "ctrl-c-group"])
+def test_an_interrupt_stops_the_workers_and_leaves_nothing_half_written(tiny_env, tmp_path, how):
+    src = _folder(tmp_path / "in", 8, seconds=20.0)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "tdpr_cli", "restore", str(src), "--out", str(out), "--jobs", "2",
+                             "--cutoff", "3000"], env=tiny_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    workers: list[int] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        workers = _workers(proc.pid)
+        if len(workers) == 2 and out.exists() and any(out.glob("*.wav")):
+            break
+        time.sleep(0.01)
+    assert len(workers) == 2, "the run ended before it could be interrupted"
+    t0 = time.monotonic()
+    if how == "sigterm-driver":
+        os.kill(proc.pid, signal.SIGTERM)
+    else:
+        os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr.decode()
+    assert time.monotonic() - t0 < 20  # the files in flight were abandoned, not finished
+    assert "Traceback" not in stderr.decode() and "interrupted" in stderr.decode()
+    assert not [p for p in workers if Path(f"/proc/{p}").exists()]
+    written = sorted(out.glob("*"))
+    assert len(written) < 8 and all(p.suffix == ".wav" for p in written), written
+    for p in written:
+        y, _ = sf.read(p)
+        assert len(y) == 20 * 16000

@@ -18,6 +18,8 @@ leaves nothing half-written.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -37,6 +39,15 @@ if TYPE_CHECKING:
 
 _WORKER: RestoreWorker | None = None  # this worker process's models, set by _start
 _FAILED: str | None = None  # why they could not be loaded
+_BUSY = False  # a file is in progress in this worker
+
+
+def _stop(signum: int, frame: Any) -> None:
+    # SIGTERM from the driver (LocalPool.close on an interrupt): a file in progress takes the
+    # path of Ctrl-C and cleans up after itself; an idle worker just leaves, without a traceback.
+    if _BUSY:
+        raise KeyboardInterrupt
+    os._exit(130)
 
 
 def _start(*args: Any) -> None:
@@ -44,6 +55,9 @@ def _start(*args: Any) -> None:
     global _WORKER, _FAILED
     from tdpr_cli.restore.load import RestoreWorker
 
+    # Ctrl-C reaches the whole process group: the driver alone answers it, and stops the workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop)
     try:
         _WORKER = RestoreWorker(*args)
     except Exception as exc:  # reported by _models, in the driver, as a usage error
@@ -57,8 +71,13 @@ def _models() -> dict[str, str]:
 
 
 def _restore(inp: str, out: str, subtype: Subtype, overwrite: bool) -> dict[str, Any]:
+    global _BUSY
     assert _WORKER is not None
-    return _WORKER.restore(inp, out, subtype, overwrite)
+    _BUSY = True
+    try:
+        return _WORKER.restore(inp, out, subtype, overwrite)
+    finally:
+        _BUSY = False
 
 
 #: ``--jobs auto`` starts workers only for this much audio: each costs a Python start, torch's
@@ -197,6 +216,11 @@ class LocalPool:
         self.executor = self._spawn()
         return failed
 
-    def close(self) -> None:
-        """Stop the workers (files in flight are abandoned; their outputs are never half-written)."""
+    def close(self, abort: bool = False) -> None:
+        """Stop the workers once their files are done; ``abort`` (an interrupt, an error) stops
+        them now: each gets SIGTERM, abandons its file and removes what it had begun to write."""
+        if abort:
+            for proc in multiprocessing.active_children():
+                if proc.name.startswith("SpawnProcess"):
+                    proc.terminate()
         self.executor.shutdown(wait=True, cancel_futures=True)

@@ -131,8 +131,9 @@ class RayPool:
             yield rec
         bar.remove_task(task)
 
-    def close(self) -> None:
-        """Stop the actors, and the local Ray instance if this pool started it."""
+    def close(self, abort: bool = False) -> None:
+        """Stop the actors (at once: Ray kills them either way), and the local Ray instance if this
+        pool started it."""
         for actor in self.actors:
             self.ray.kill(actor, no_restart=True)
         if self.started:

@@ -200,10 +200,13 @@ def _jobs(text: str, plan: Plan, device: str, reports: bool) -> int:
 
 
 def _pooled(plan: Plan, opts: BatchOptions, pool: LocalPool | RayPool) -> None:
-    """A folder run on ``pool`` (local worker processes or Ray actors), closed whatever happens."""
+    """A folder run on ``pool`` (local worker processes or Ray actors), closed whatever happens;
+    on an interrupt the workers stop at once."""
     from tdpr_cli.commands import batch
 
     try:
         batch.run(plan, None, pool.info, opts, stderr_console(True), None, pool)
-    finally:
-        pool.close()
+    except BaseException:
+        pool.close(abort=True)
+        raise
+    pool.close()
