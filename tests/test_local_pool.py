@@ -51,6 +51,8 @@ def test_auto_jobs_needs_enough_audio_idle_cores_and_the_cpu(tmp_path):
     sf.write(short, np.zeros(8000, np.float32), 8000)
     assert choose_jobs("auto", [files[0], short], "cpu", cores=2, load=0.0) == 1  # under the minimum
     assert choose_jobs("auto", files, "cuda", cores=2, load=0.0) == 1
+    assert choose_jobs("auto", files, "cpu", threads=2, cores=2, load=0.0) == 1  # --threads 2 fills both cores
+    assert choose_jobs("auto", files, "cpu", threads=2, cores=8, load=0.0) == 3
 
 
 def test_jobs_gives_the_same_outputs_and_records_in_order(tiny_env, tmp_path):
@@ -165,3 +167,47 @@ def test_an_interrupt_stops_the_workers_and_leaves_nothing_half_written(tiny_env
     for p in written:
         y, _ = sf.read(p)
         assert len(y) == 20 * 16000
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_workers_end_with_a_killed_driver(tiny_env, tmp_path):
+    src = _folder(tmp_path / "in", 8, seconds=20.0)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "tdpr_cli", "restore", str(src), "--out", str(out), "--jobs", "2",
+                             "--cutoff", "3000"], env=tiny_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and len(workers) < 2:
+        workers = _workers(proc.pid)
+        time.sleep(0.01)
+    assert len(workers) == 2
+    proc.kill()
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in workers):
+        time.sleep(0.1)
+    alive = [p for p in workers if Path(f"/proc/{p}").exists() and b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+    assert not alive, "workers outlived their driver"
+    assert not [p for p in out.glob("*") if p.suffix != ".wav"] if out.exists() else True
+
+
+def test_interrupted_pool_run_resumes_exactly(tiny_env, tmp_path):
+    """Every finished file is in the manifest at once, even when its record waits for an earlier,
+    slower file: `--resume` then redoes only what was not done, and trips over no output."""
+    src = _folder(tmp_path / "in", 6, seconds=20.0)
+    out, manifest = tmp_path / "out", tmp_path / "run.jsonl"
+    args = ["restore", str(src), "--out", str(out), "--jobs", "2", "--cutoff", "3000", "--manifest", str(manifest)]
+    proc = subprocess.Popen([sys.executable, "-m", "tdpr_cli", *args], env=tiny_env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and len(list(out.glob("*.wav"))) < 2:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    finished = {p.name for p in out.glob("*.wav")}
+    recorded = {Path(json.loads(line)["output"]).name for line in manifest.read_text().splitlines()}
+    assert finished and finished == recorded  # nothing on disk that the manifest does not know
+    again = tdpr(*args, "--resume", "--json", env=tiny_env)
+    assert again.returncode == 0, again.stderr.decode()
+    recs = [json.loads(line) for line in again.stdout.decode().splitlines()]
+    assert sorted(r["status"] for r in recs) == sorted(["skipped"] * len(finished) + ["ok"] * (6 - len(finished)))

@@ -62,6 +62,11 @@ def test_resample_along_an_axis():
     np.testing.assert_allclose(y[:, 1], resample(x[:, 1], 44100), atol=1e-6)
 
 
+def test_empty_input():
+    assert resample(np.zeros((2, 0), np.float32), 44100).shape == (2, 0)
+    assert resample(np.zeros(0, np.float32), 48000).shape == (0,)
+
+
 def test_identity_and_short_input():
     x = np.ones((2, 5), np.float32)
     assert np.array_equal(resample(x, 16000), x)

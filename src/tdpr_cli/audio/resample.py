@@ -20,6 +20,7 @@ halves rounded up (``output_length``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -80,7 +81,7 @@ def resample(x: np.ndarray, rate_in: int, rate_out: int = SAMPLE_RATE, axis: int
         return x.astype(np.float32, copy=False)
     moved = np.moveaxis(np.asarray(x, dtype=np.float32), axis, -1)
     lead = moved.shape[:-1]
-    rows = moved.reshape(-1, moved.shape[-1])
+    rows = moved.reshape(math.prod(lead), moved.shape[-1])  # not -1: a 0-length axis is fine
     rs = StreamResampler(rate_in, rows.shape[0], rate_out)
     y = np.concatenate([rs.process(rows), rs.flush()], axis=1)
     return np.moveaxis(y.reshape(*lead, y.shape[-1]), -1, axis)

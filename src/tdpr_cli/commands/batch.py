@@ -185,11 +185,15 @@ def run(plan: Plan, restorer: Restorer | None, info: dict[str, str], opts: Batch
     done = run_manifest.read_records(opts.manifest) if opts.resume and opts.manifest else {}
     records: list[FileRecord] = []
 
-    def finish(rec: FileRecord, worked: bool) -> None:
-        if worked:
-            rec.models = dict(info) if rec.status != "error" else {}
-            if opts.manifest is not None:
-                run_manifest.append(opts.manifest, _manifest_record(rec, opts))
+    def persist(rec: FileRecord) -> None:
+        """As soon as a file is done: its models, and its manifest line (what --resume trusts)."""
+        rec.models = dict(info) if rec.status != "error" else {}
+        if opts.manifest is not None:
+            run_manifest.append(opts.manifest, _manifest_record(rec, opts))
+
+    def finish(rec: FileRecord, worked: bool, persisted: bool = False) -> None:
+        if worked and not persisted:
+            persist(rec)
         if reports is not None and restorer is not None:
             reports.add(rec, restorer)
         records.append(rec)
@@ -211,8 +215,10 @@ def run(plan: Plan, restorer: Restorer | None, info: dict[str, str], opts: Batch
                 bar.remove_task(task)
                 finish(rec, True)
         if pool is not None:
-            for rec in pool.run(work, opts.subtype, bar):
-                finish(rec, True)
+            # A pool may show records later than files finish (the local one keeps the folder's
+            # order); the manifest gets each line at once, so an interrupted run resumes exactly.
+            for rec in pool.run(work, opts.subtype, bar, persist):
+                finish(rec, True, persisted=True)
     if reports is not None and (index := reports.finish()) is not None and not opts.quiet:
         console.print(f"reports: {index}")
     if folder:

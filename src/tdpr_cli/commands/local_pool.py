@@ -39,29 +39,44 @@ if TYPE_CHECKING:
 
 _WORKER: RestoreWorker | None = None  # this worker process's models, set by _start
 _FAILED: str | None = None  # why they could not be loaded
-_BUSY = False  # a file is in progress in this worker
 
 
 def _stop(signum: int, frame: Any) -> None:
-    # SIGTERM from the driver (LocalPool.close on an interrupt): a file in progress takes the
-    # path of Ctrl-C and cleans up after itself; an idle worker just leaves, without a traceback.
-    if _BUSY:
-        raise KeyboardInterrupt
-    os._exit(130)
+    # SIGTERM from the driver (LocalPool.close on an interrupt) while a file is in progress takes
+    # the path of Ctrl-C: the file cleans up after itself before the worker exits.
+    raise KeyboardInterrupt
 
 
 def _start(*args: Any) -> None:
     """Worker initialiser: load the models; keep the error (an initialiser that raises kills the pool)."""
     global _WORKER, _FAILED
+    # Ctrl-C reaches the whole process group: the driver alone answers it, and stops the workers.
+    # An idle worker keeps SIGTERM's default and simply ends: a Python handler would run only
+    # when the main thread wakes, and an idle one sleeps on the queue while another thread
+    # (the queue's, torch's) takes the signal.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _end_with_parent()
     from tdpr_cli.restore.load import RestoreWorker
 
-    # Ctrl-C reaches the whole process group: the driver alone answers it, and stops the workers.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _stop)
     try:
         _WORKER = RestoreWorker(*args)
     except Exception as exc:  # reported by _models, in the driver, as a usage error
         _FAILED = str(exc) or type(exc).__name__
+
+
+def _end_with_parent() -> None:
+    """Linux: SIGTERM this worker when the driver dies (killed with SIGKILL, say), instead of
+    leaving it waiting on the pool's queue with the models in memory."""
+    parent = multiprocessing.parent_process()  # the driver, as spawn recorded it
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the driver's own shutdown is all there is
+        return
+    if parent is not None and not parent.is_alive():  # it died before the request took hold
+        os._exit(130)
 
 
 def _models() -> dict[str, str]:
@@ -71,13 +86,15 @@ def _models() -> dict[str, str]:
 
 
 def _restore(inp: str, out: str, subtype: Subtype, overwrite: bool) -> dict[str, Any]:
-    global _BUSY
-    assert _WORKER is not None
-    _BUSY = True
+    if _WORKER is None:
+        raise RuntimeError(_FAILED or "the worker has no models")
+    signal.signal(signal.SIGTERM, _stop)  # busy: the main thread runs, and cleans up on SIGTERM
     try:
         return _WORKER.restore(inp, out, subtype, overwrite)
+    except KeyboardInterrupt:  # that SIGTERM: the file has removed what it began; the worker ends
+        os._exit(130)
     finally:
-        _BUSY = False
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 #: ``--jobs auto`` starts workers only for this much audio: each costs a Python start, torch's
@@ -85,10 +102,11 @@ def _restore(inp: str, out: str, subtype: Subtype, overwrite: bool) -> dict[str,
 AUTO_MIN_AUDIO_S = 60.0
 
 
-def choose_jobs(text: str, inputs: list[str], device: str, cores: int | None = None,
+def choose_jobs(text: str, inputs: list[str], device: str, threads: int = 1, cores: int | None = None,
                 load: float | None = None) -> int:
-    """``--jobs``: ``auto`` -> one worker per idle core for a CPU folder run with at least
-    ``AUTO_MIN_AUDIO_S`` of audio (at most one per file), else 1; or a number >= 1."""
+    """``--jobs``: ``auto`` -> as many workers of ``threads`` threads as the idle cores hold, for a
+    CPU folder run with at least ``AUTO_MIN_AUDIO_S`` of audio (at most one per file), else 1;
+    or a number >= 1."""
     if text.strip().lower() != "auto":
         try:
             jobs = int(text)
@@ -103,7 +121,7 @@ def choose_jobs(text: str, inputs: list[str], device: str, cores: int | None = N
         return 1
     if _audio_seconds(inputs) < AUTO_MIN_AUDIO_S:
         return 1
-    return min(len(inputs), auto_threads(cores, load))
+    return max(1, min(len(inputs), auto_threads(cores, load) // max(1, threads)))
 
 
 def _cpu(device: str) -> bool:
@@ -150,9 +168,10 @@ class LocalPool:
         return ProcessPoolExecutor(self.size, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_start, initargs=self.args)
 
-    def run(self, work: list[tuple[str, str, bool]], subtype: Subtype,
-            bar: Progress | PlainProgress) -> Iterator[FileRecord]:
-        """Restore ``(input, output, overwrite)`` items; each yields exactly one record, in order."""
+    def run(self, work: list[tuple[str, str, bool]], subtype: Subtype, bar: Progress | PlainProgress,
+            on_done: Callable[[FileRecord], None] = lambda rec: None) -> Iterator[FileRecord]:
+        """Restore ``(input, output, overwrite)`` items; each yields exactly one record, in the
+        items' order, and ``on_done`` sees each record as soon as its file is done."""
         from tdpr_cli.restore.file import FileRecord
 
         queue = deque((i, 0) for i in range(len(work)))  # (item index, failed attempts so far)
@@ -173,8 +192,11 @@ class LocalPool:
                 # restore_recorded turns file errors into records; an exception here is the worker's own.
                 done[i] = FileRecord(**fut.result()) if exc is None else FileRecord(
                     work[i][0], work[i][1], status="error", message=f"worker failed: {exc}")
+                on_done(done[i])
             if broken:
-                done.update(self._recover(queue, pending, work))
+                for i, rec in self._recover(queue, pending, work).items():
+                    done[i] = rec
+                    on_done(rec)
             bar.update(task, completed=float(emitted + len(done)), total=float(len(work)))
             while emitted in done:
                 yield done.pop(emitted)

@@ -19,7 +19,7 @@ Ray is an optional extra (``pip install 'tdpr-cli[ray]'``); without it
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -93,9 +93,10 @@ class RayPool:
     def _spawn(self) -> Any:
         return self.actor_class.remote(*self.args)
 
-    def run(self, work: list[tuple[str, str, bool]], subtype: Subtype,
-            bar: Progress | PlainProgress) -> Iterator[FileRecord]:
-        """Restore ``(input, output, overwrite)`` items; each yields exactly one record."""
+    def run(self, work: list[tuple[str, str, bool]], subtype: Subtype, bar: Progress | PlainProgress,
+            on_done: Callable[[FileRecord], None] = lambda rec: None) -> Iterator[FileRecord]:
+        """Restore ``(input, output, overwrite)`` items; each yields exactly one record, after
+        ``on_done`` saw it."""
         from tdpr_cli.restore.file import FileRecord
 
         ray = self.ray
@@ -128,6 +129,7 @@ class RayPool:
                                  message=f"Ray worker failed {tries + 1} times: {_cause(exc)}")
             finished += 1
             bar.update(task, completed=float(finished), total=float(len(work)))
+            on_done(rec)
             yield rec
         bar.remove_task(task)
 

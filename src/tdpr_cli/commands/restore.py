@@ -169,7 +169,7 @@ def restore_cmd(
         ropts = RayOptions(ray_address, ray_workers, threads or 1, ray_gpus_per_worker, ray_retries)
         _pooled(plan, opts, RayPool(ropts, choice, cfg, device, precision, chunk_seconds))
         return
-    n_jobs = _jobs(jobs, plan, device, reports is not None)
+    n_jobs = _jobs(jobs, plan, device, reports is not None, threads or 1)
     if n_jobs > 1:
         from tdpr_cli.commands.local_pool import LocalPool
 
@@ -183,7 +183,7 @@ def restore_cmd(
     batch.run(plan, restorer, info, opts, stderr_console(True), reports)
 
 
-def _jobs(text: str, plan: Plan, device: str, reports: bool) -> int:
+def _jobs(text: str, plan: Plan, device: str, reports: bool, threads: int) -> int:
     """Worker processes for this run: ``--jobs`` for folders; 1 for one file, stdin, or reports
     (they need the models in this process)."""
     from tdpr_cli.commands.local_pool import choose_jobs
@@ -196,7 +196,7 @@ def _jobs(text: str, plan: Plan, device: str, reports: bool) -> int:
         if text.strip().lower() not in ("auto", "1"):
             raise UsageError("--report-dir needs the models in this process: use --jobs 1 (or leave --jobs out)")
         return 1
-    return choose_jobs(text, [inp for inp, _ in plan.pairs], device)
+    return choose_jobs(text, [inp for inp, _ in plan.pairs], device, threads)
 
 
 def _pooled(plan: Plan, opts: BatchOptions, pool: LocalPool | RayPool) -> None:
