@@ -79,18 +79,22 @@ def _end_with_parent() -> None:
         os._exit(130)
 
 
-def _models() -> dict[str, str]:
+def _worker() -> RestoreWorker:
+    """This process's models, or why there are none (raised into the driver's future)."""
     if _WORKER is None:
         raise RuntimeError(_FAILED or "the worker has no models")
-    return _WORKER.info
+    return _WORKER
+
+
+def _models() -> dict[str, str]:
+    return _worker().info
 
 
 def _restore(inp: str, out: str, subtype: Subtype, overwrite: bool) -> dict[str, Any]:
-    if _WORKER is None:
-        raise RuntimeError(_FAILED or "the worker has no models")
+    worker = _worker()
     signal.signal(signal.SIGTERM, _stop)  # busy: the main thread runs, and cleans up on SIGTERM
     try:
-        return _WORKER.restore(inp, out, subtype, overwrite)
+        return worker.restore(inp, out, subtype, overwrite)
     except KeyboardInterrupt:  # that SIGTERM: the file has removed what it began; the worker ends
         os._exit(130)
     finally:

@@ -39,11 +39,12 @@ def merge_cmd(
     missing = sorted(str(p) for p in audio_files(expect) if str(p) not in merged) if expect else []
     summary = {"records": len(merged), "failed": failed, "duplicates": duplicates, "missing": missing,
                "out": str(out)}
-    stderr_console(True).print(f"merged {len(manifests)} manifest(s): {len(merged)} files, {len(failed)} failed, "
+    console = stderr_console(True)
+    console.print(f"merged {len(manifests)} manifest(s): {len(merged)} files, {len(failed)} failed, "
                   f"{len(duplicates)} in more than one shard, {len(missing)} missing -> {out}")
     for label, items in (("failed", failed), ("duplicate", duplicates), ("missing", missing)):
         for item in items:
-            stderr_console(True).print(f"{label}: {item}")
+            console.print(f"{label}: {item}")
     if json_out:
         typer.echo(json.dumps(summary))
     if failed or duplicates or missing:

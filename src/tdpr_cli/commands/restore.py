@@ -25,8 +25,6 @@ if TYPE_CHECKING:
     from tdpr_cli.commands.local_pool import LocalPool
     from tdpr_cli.commands.ray_pool import RayPool
 
-# No highlighting or wrapping: file names are data, and logs are read by scripts too.
-
 
 Input = Annotated[str, typer.Argument(metavar="IN", help="Audio file, folder (with --out), or - for stdin.")]
 Output = Annotated[Optional[str], typer.Argument(metavar="OUT", help="Output file, or - for stdout.")]
