@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 
 from conftest import band_limited
-from tdpr_cli.commands.local_pool import AUTO_MIN_AUDIO_S, choose_jobs
+from tdpr_cli.commands.local_pool import AUTO_MIN_AUDIO_S, LocalPool, _stamp, choose_jobs
 from tdpr_cli.errors import UsageError
 
 
@@ -189,6 +189,33 @@ def test_workers_end_with_a_killed_driver(tiny_env, tmp_path):
     alive = [p for p in workers if Path(f"/proc/{p}").exists() and b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
     assert not alive, "workers outlived their driver"
     assert not [p for p in out.glob("*") if p.suffix != ".wav"] if out.exists() else True
+
+
+def test_an_abort_records_or_removes_every_output_the_pool_wrote(tmp_path):
+    """After an interrupt no output is left that the records do not know: a file whose reply came
+    back is recorded; one written by a worker whose reply was lost is removed; an output that was
+    there before (its file not yet written) is left alone."""
+    from concurrent.futures import Future
+
+    from tdpr_cli.restore.file import FileRecord
+
+    outs = [tmp_path / f"o{i}.wav" for i in range(3)]
+    outs[2].write_bytes(b"an older output")
+    pool = LocalPool.__new__(LocalPool)  # the bookkeeping alone: no worker processes
+    pool.work = [(f"in{i}.wav", str(o), False) for i, o in enumerate(outs)]
+    pool.before = {i: _stamp(str(o)) for i, o in enumerate(outs)}
+    replied, lost, untouched = Future(), Future(), Future()
+    replied.set_result(FileRecord("in0.wav", str(outs[0]), status="ok").as_dict())
+    pool.pending = {replied: (0, 0), lost: (1, 0), untouched: (2, 0)}
+    recorded, warnings = [], []
+    pool.on_done, pool.warn = recorded.append, warnings.append
+    outs[0].write_bytes(b"restored")
+    outs[1].write_bytes(b"restored, reply lost")
+    pool._settle()
+    assert [(r.output, r.status) for r in recorded] == [(str(outs[0]), "ok")]
+    assert outs[0].exists() and not outs[1].exists() and outs[2].read_bytes() == b"an older output"
+    assert len(warnings) == 1 and str(outs[1]) in warnings[0] and "--resume" in warnings[0]
+    assert pool.pending == {}
 
 
 def test_interrupted_pool_run_resumes_exactly(tiny_env, tmp_path):
