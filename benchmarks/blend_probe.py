@@ -7,10 +7,15 @@ vocoder's resynthesis ``v`` of its mel are combined above the cutoff in two ways
 * ``gain-smooth``: STFT(v) times the ratio of |STFT(y)| to |STFT(v)|, each smoothed
   in the log domain over +-2 frames and +-4 bins, i.e. the vocoder's own fine
   structure under the TD-CNN's envelope. This is not the paper's TD-PR (the
-  magnitude is no longer the TD-CNN's), so it is a probe, not an option.
+  magnitude is no longer the TD-CNN's), so it is a probe, not an option;
+* ``fallback-E``: |STFT(y)| with the phase of STFT(v) + E * STFT(y): the vocoder's
+  phase wherever its own level is more than E times the TD-CNN's, the TD-CNN's own
+  phase where the vocoder is (nearly) silent and its phase means nothing. Tests the
+  idea that the comb comes from bins that the vocoder leaves near-silent, whose
+  phase repeats from frame to frame.
 
 Below the cutoff both keep STFT(y) (250 Hz raised-cosine crossfade). Prints the
-mean LSD and comb (dB) per vocoder and variant.
+mean LSD and comb (dB) per vocoder and variant, beside ``none`` (the TD-CNN output).
 
     python benchmarks/blend_probe.py --clips 2 --vocoder-weights ~/tdpr-runs/voc-m15/export/vocos-d128-gan.safetensors
 """
@@ -50,6 +55,8 @@ def main() -> None:
     ap.add_argument("--cutoff", type=float, default=3000.0)
     ap.add_argument("--clips", type=int, default=2)
     ap.add_argument("--vocoder-weights", type=Path, help="a local candidate vocoder (trusted), beside the shipped one")
+    ap.add_argument("--fallback", type=float, nargs="*", default=[0.1, 0.3, 1.0],
+                    help="E of the fallback-E variants (vocoder phase + E x TD-CNN)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -65,8 +72,8 @@ def main() -> None:
     result: dict[str, dict[str, dict[str, float]]] = {}
     for name, vocoder in vocoders.items():
         runner = ModelRunner(loaded.tdcnn, vocoder)
-        scores: dict[str, dict[str, list[float]]] = {"blend": {"lsd": [], "comb": []},
-                                                     "gain-smooth": {"lsd": [], "comb": []}}
+        variants = ["none", "blend", "gain-smooth", *(f"fallback-{e:g}" for e in args.fallback)]
+        scores: dict[str, dict[str, list[float]]] = {v: {"lsd": [], "comb": []} for v in variants}
         for item in items:
             lr, _ = sf.read(args.valset / item["path"], dtype="float32")
             ref, _ = sf.read(args.valset / item["ref"], dtype="float32")
@@ -75,8 +82,10 @@ def main() -> None:
             with torch.inference_mode():
                 spec_y, spec_v = stft(yt), stft(vt)
                 gain = smooth_log(spec_y.abs()) / smooth_log(spec_v.abs())
-                outs = {"blend": replace_phase(yt, vt, cfg, cutoff_hz=args.cutoff),
+                outs = {"none": yt, "blend": replace_phase(yt, vt, cfg, cutoff_hz=args.cutoff),
                         "gain-smooth": stft.inverse((1 - mask) * spec_y + mask * spec_v * gain, y.shape[-1])}
+                for e in args.fallback:
+                    outs[f"fallback-{e:g}"] = replace_phase(yt, vt + e * yt, cfg, cutoff_hz=args.cutoff)
             for variant, out in outs.items():
                 scores[variant]["lsd"].append(evaluate.lsd(out[0].numpy(), ref))
                 scores[variant]["comb"].append(comb_db(out[0].numpy()))
