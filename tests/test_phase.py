@@ -47,6 +47,32 @@ def test_band_mask_shape_and_limits():
     assert band_mask(StftConfig(), None, 250.0).min() == 1
 
 
+def test_band_mask_spans_the_slope_region_up_to_top_hz():
+    """With the detected end of a roll-off above the crossfade, the mask is one raised cosine
+    from cutoff - crossfade/2 to top_hz; a top inside the crossfade changes nothing."""
+    f = torch.linspace(0, 8000, 513).double()
+    m = band_mask(StftConfig(), 3000.0, 250.0, top_hz=4875.0).double()
+    want = 0.5 - 0.5 * torch.cos(torch.pi * torch.clamp((f - 2875.0) / (4875.0 - 2875.0), 0, 1))
+    torch.testing.assert_close(m, want, atol=1e-6, rtol=0)
+    assert m[f <= 2875].max() == 0 and m[f >= 4875].min() == 1 and abs(float(m[f == 3875][0]) - 0.5) < 1e-6
+    for top in (None, 0.0, 2000.0, 3125.0):
+        assert torch.equal(band_mask(StftConfig(), 3000.0, 250.0, top), band_mask(StftConfig(), 3000.0, 250.0))
+    step = band_mask(StftConfig(), 3000.0, 0.0, top_hz=4000.0)  # no crossfade: the slope alone
+    assert step[f <= 3000].max() == 0 and step[f >= 4000].min() == 1 and 0 < step[f == 3500][0] < 1
+
+
+def test_top_hz_moves_only_the_band_mode_phase():
+    a, b = _sig(9), _sig(10)
+    band, paper = RestoreConfig(), RestoreConfig(phase=PhaseMode.PAPER)
+    assert not torch.equal(repair(a, b, 3000.0, band, top_hz=5000.0), repair(a, b, 3000.0, band))
+    torch.testing.assert_close(repair(a, b, 3000.0, paper, top_hz=5000.0), repair(a, b, 3000.0, paper), atol=0, rtol=0)
+    # Above top_hz both are the same vocoder phase and magnitude.
+    stft = Stft()
+    f = torch.linspace(0, 8000, 513)
+    hi = stft(repair(a, b, 3000.0, band, top_hz=5000.0))[0][f > 5100][:, 4:-4]
+    torch.testing.assert_close(hi, stft(repair(a, b, 3000.0, band))[0][f > 5100][:, 4:-4], atol=2e-3, rtol=0)
+
+
 def test_none_mode_returns_tdcnn_output():
     a = _sig(5)
     assert repair(a, _sig(6), 3000.0, RestoreConfig(phase=PhaseMode.NONE)) is a

@@ -98,6 +98,23 @@ def test_decide_with_a_user_cutoff():
             RestoreConfig(cutoff_hz=bad)
 
 
+def test_the_slope_top_reaches_the_crossfade_only_for_a_detected_cutoff():
+    cfg = RestoreConfig()
+    assert decide(_bw(3000, False, False, top=4750), cfg).slope_top_hz == 4750
+    assert decide(_bw(3000, False, False, top=4750), RestoreConfig(cutoff_hz=3200.0)).slope_top_hz is None
+    assert decide(_bw(8000, True, False), RestoreConfig(cutoff_hz=3200.0)).slope_top_hz is None
+    assert decide(_bw(8000, True, False), cfg).slope_top_hz is None  # passed through
+
+
+def test_streamed_restore_uses_the_slope_top_like_one_shot():
+    t, v = _models()
+    x = _x()
+    r = Restorer(t, v, RestoreConfig(chunk=ChunkConfig(hop=16384, fade=2048, context=16384)))
+    sloped, edge = r.restore(x, 3000.0, top_hz=5000.0), 8192
+    assert np.abs(sloped - r.restore(x, 3000.0)).max() > 1e-3
+    np.testing.assert_allclose(sloped[:, edge:-edge], r.one_shot(x, 3000.0, top_hz=5000.0)[:, edge:-edge], atol=1e-4)
+
+
 def test_mode_needs_vocoder_and_alignment():
     t, _ = _models()
     with pytest.raises(UsageError):

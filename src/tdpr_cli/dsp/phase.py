@@ -22,18 +22,22 @@ from tdpr_cli.config import SAMPLE_RATE, PhaseMode, RestoreConfig, StftConfig
 from tdpr_cli.dsp.spectral import Stft
 
 
-def band_mask(cfg: StftConfig, cutoff_hz: float | None, crossfade_hz: float) -> Tensor:
+def band_mask(cfg: StftConfig, cutoff_hz: float | None, crossfade_hz: float, top_hz: float | None = None) -> Tensor:
     """Per-bin weight of the vocoder phase, shape (n_fft // 2 + 1,), in [0, 1].
 
-    0 below ``cutoff_hz - crossfade_hz / 2``, 1 above ``cutoff_hz + crossfade_hz / 2``,
-    a raised cosine in between; ``None`` means full-band replacement (all ones).
+    0 below ``cutoff_hz - crossfade_hz / 2``, 1 above ``cutoff_hz + crossfade_hz / 2``
+    or above ``top_hz`` when that is higher (the detected end of a soft roll-off:
+    the slope region between still carries the recording's attenuated phase), a
+    raised cosine in between; ``None`` cutoff means full-band replacement (all ones).
     """
     freqs = torch.linspace(0.0, SAMPLE_RATE / 2, cfg.n_fft // 2 + 1)
     if cutoff_hz is None:
         return torch.ones_like(freqs)
-    if crossfade_hz <= 0:
+    lo = cutoff_hz - crossfade_hz / 2
+    hi = max(cutoff_hz + crossfade_hz / 2, top_hz or 0.0)
+    if hi <= lo:
         return (freqs >= cutoff_hz).to(freqs.dtype)
-    t = torch.clamp((freqs - (cutoff_hz - crossfade_hz / 2)) / crossfade_hz, 0.0, 1.0)
+    t = torch.clamp((freqs - lo) / (hi - lo), 0.0, 1.0)
     return 0.5 - 0.5 * torch.cos(torch.pi * t)
 
 
@@ -59,11 +63,13 @@ def replace_phase(
     consistency: int = 0,
     stft: Stft | None = None,
     spec_m: Tensor | None = None,
+    top_hz: float | None = None,
 ) -> Tensor:
     """Waveform with the STFT magnitude of ``mag_source`` and the phase of ``phase_source``.
 
     Both inputs are (B, T) at 16 kHz; the result is (B, T). With ``cutoff_hz``
-    the phase is replaced only above it (band mode); ``None`` replaces all bins.
+    the phase is replaced only above it (band mode), fully from ``top_hz`` up when
+    that lies above the crossfade (``band_mask``); ``None`` replaces all bins.
     ``consistency`` Griffin-Lim steps follow, each keeping the magnitude and
     re-imposing the kept low-band phase. Pass ``stft`` to reuse its window, and
     ``spec_m`` (``stft(mag_source)``, already computed for the log-mel) to reuse it.
@@ -72,7 +78,7 @@ def replace_phase(
     length = mag_source.shape[-1]
     spec_m = spec_m if spec_m is not None else stft(mag_source)
     spec_p = stft(phase_source)
-    mask = band_mask(cfg, cutoff_hz, crossfade_hz).to(mag_source.device)
+    mask = band_mask(cfg, cutoff_hz, crossfade_hz, top_hz).to(mag_source.device)
     mag = spec_m.abs()
     spec = mag * blend_phase(spec_m, spec_p, mask)
     for _ in range(consistency):
@@ -108,15 +114,19 @@ def repair(
     cfg: RestoreConfig = RestoreConfig(),
     stft: Stft | None = None,
     spec: Tensor | None = None,
+    top_hz: float | None = None,
 ) -> Tensor:
     """Apply ``cfg.phase`` to (B, T) waveforms at 16 kHz; ``none`` returns the TD-CNN output.
 
     ``cfg`` carries the STFT, the band-mode crossfade and the consistency
     steps; ``stft`` reuses a module (and its window) already on the device, and
     ``spec`` the TD-CNN output's STFT, (B, F, N) complex, when the caller has it.
+    ``top_hz`` (Hz, band mode): where the input's roll-off reaches its noise floor;
+    the crossfade then spans the whole slope region (0.0066 lower LSD on the
+    validation set, no filter kind worse: benchmarks/slope_crossfade.py).
     """
     if cfg.phase is PhaseMode.NONE or vocoder_out is None:
         return tdcnn_out
     band_cutoff = cutoff_hz if cfg.phase is PhaseMode.BAND else None
     return replace_phase(tdcnn_out, vocoder_out, cfg.stft, cutoff_hz=band_cutoff, crossfade_hz=cfg.crossfade_hz,
-                         consistency=cfg.consistency, stft=stft, spec_m=spec)
+                         consistency=cfg.consistency, stft=stft, spec_m=spec, top_hz=top_hz)

@@ -169,7 +169,9 @@ def build_report(
         if cutoff + BIN_MARGIN_HZ > 7800.0:
             data.notes.append("no phase view: the input is not band-limited below 7.5 kHz")
         else:
-            data.phase = phase_view(restorer, inp, cutoff, loudest_time(a_in), ref)
+            # As restore does: the crossfade spans the detected slope, unless the cutoff is given.
+            top = a_in.bandwidth.top_hz if cutoff_hz is None and not a_in.bandwidth.wideband else None
+            data.phase = phase_view(restorer, inp, cutoff, loudest_time(a_in), ref, top)
     if ref is not None:
         data.metrics = scores(inp, out, ref, cutoff)
     return data

@@ -87,12 +87,14 @@ def _bin_phase(x: np.ndarray, first: int, frames: int, cfg: StftConfig) -> np.nd
 
 
 def phase_view(
-    restorer: Restorer, inp: str | Path, cutoff_hz: float, centre_s: float, ref: str | Path | None = None
+    restorer: Restorer, inp: str | Path, cutoff_hz: float, centre_s: float, ref: str | Path | None = None,
+    top_hz: float | None = None,
 ) -> PhaseView:
     """Figure 4 of the paper for one file: input, TD-CNN, TD-PR (and reference) phase at one bin.
 
     The excerpt is centred on ``centre_s``; the bin is the strongest of the
-    repaired output between ``cutoff_hz + BIN_MARGIN_HZ`` and 7.8 kHz.
+    repaired output between ``cutoff_hz + BIN_MARGIN_HZ`` and 7.8 kHz. ``top_hz``: the
+    detected end of the roll-off, as ``Restorer.process`` takes it.
     """
     import torch
 
@@ -102,7 +104,7 @@ def phase_view(
     x = excerpt_16k(inp, start, length)
     first = min(ctx, len(x) // 2) // cfg.hop  # near a file's end there is less context
     with torch.inference_mode():
-        repaired, tdcnn = restorer.process(torch.from_numpy(x)[None], cutoff_hz)
+        repaired, tdcnn = restorer.process(torch.from_numpy(x)[None], cutoff_hz, top_hz)
     signals = {"input": x, "TD-CNN": tdcnn[0].cpu().numpy(), "TD-PR": repaired[0].cpu().numpy()}
     if ref is not None:
         signals["reference"] = excerpt_16k(ref, start, len(x))

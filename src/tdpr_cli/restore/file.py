@@ -107,7 +107,7 @@ def restore_file(
                 on_progress(done, total)
 
         if dec.process:
-            blocks = restorer.stream(resampled(src), src.info.channels, dec.cutoff_hz, progress)
+            blocks = restorer.stream(resampled(src), src.info.channels, dec.cutoff_hz, progress, dec.slope_top_hz)
         else:
             rec.status = "passthrough"
             blocks = _counted(resampled(src), progress)

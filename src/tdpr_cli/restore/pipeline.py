@@ -40,6 +40,14 @@ class Decision:
     detected_hz: float | None = None
     detection: Bandwidth | None = None
 
+    @property
+    def slope_top_hz(self) -> float | None:
+        """Where the detected roll-off reaches the noise floor (Hz), for band mode's crossfade;
+        None when the cutoff is the user's (``--cutoff``: the detection is not trusted then)."""
+        if self.detection is None or self.detected_hz != self.cutoff_hz or self.detection.wideband:
+            return None
+        return self.detection.top_hz
+
 
 def decide(bw: Bandwidth, cfg: RestoreConfig, low_hz: float = 2500.0, high_hz: float = 4500.0) -> Decision:
     """Apply the bandwidth rule: wideband or silent input passes through unless forced.
@@ -134,11 +142,13 @@ class Restorer:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast)
 
-    def process(self, x: Tensor, cutoff_hz: float) -> tuple[Tensor, Tensor]:
+    def process(self, x: Tensor, cutoff_hz: float, top_hz: float | None = None) -> tuple[Tensor, Tensor]:
         """(N, L) band-limited -> ((N, L) output, (N, L) raw TD-CNN output), float32 at 16 kHz.
 
         The output is the TD-CNN's (phase none) or the repaired one, with the
         input's intact band put back (``keep_input_band``) except in paper mode.
+        ``top_hz``: the detected end of the input's roll-off (``Decision.slope_top_hz``),
+        up to which band mode crossfades into the vocoder's phase.
         """
         x = x.to(self.device, torch.float32)
         with self.timer("TD-CNN"), self._amp():
@@ -149,12 +159,12 @@ class Restorer:
                 spec = self.stft(y)  # once: the log-mel's magnitude, then the phase repair's
                 v = self.vocoder(self.logmel.from_magnitude(spec.abs()), y.shape[-1]).float()
             with self.timer("phase repair"):
-                out = repair(y, v, cutoff_hz, self.cfg, self.stft, spec)
+                out = repair(y, v, cutoff_hz, self.cfg, self.stft, spec, top_hz)
         with self.timer("phase repair"):
             out = keep_input_band(x, out, cutoff_hz, self.cfg, self.stft)
         return out, y
 
-    def _run(self, chunks: list[Chunk], cutoff_hz: float) -> list[np.ndarray]:
+    def _run(self, chunks: list[Chunk], cutoff_hz: float, top_hz: float | None) -> list[np.ndarray]:
         """Batch chunks (all channels of each) into one forward pass."""
         lengths = [c.data.shape[1] for c in chunks]
         rows = [c.data.shape[0] for c in chunks]
@@ -164,7 +174,7 @@ class Restorer:
             # Right-padding with zeros is what a chunk sees past the file end anyway.
             batch[r : r + c.data.shape[0], : c.data.shape[1]] = c.data
             r += c.data.shape[0]
-        repaired, _ = self.process(torch.from_numpy(batch), cutoff_hz)
+        repaired, _ = self.process(torch.from_numpy(batch), cutoff_hz, top_hz)
         out = repaired.cpu().numpy()
         res: list[np.ndarray] = []
         r = 0
@@ -179,23 +189,26 @@ class Restorer:
         channels: int,
         cutoff_hz: float,
         on_progress: Callable[[int], None] | None = None,
+        top_hz: float | None = None,
     ) -> Iterator[np.ndarray]:
-        """Restore a stream of (C, n) float32 blocks at 16 kHz; yields (C, m) blocks in order."""
+        """Restore a stream of (C, n) float32 blocks at 16 kHz; yields (C, m) blocks in order.
+
+        ``cutoff_hz`` and ``top_hz`` as for ``process``."""
         with torch.inference_mode():
             for done in run_chunked(
-                blocks, self.cfg.chunk, channels, lambda chunks: self._run(chunks, cutoff_hz), self.cfg.batch_size
+                blocks, self.cfg.chunk, channels, lambda chunks: self._run(chunks, cutoff_hz, top_hz), self.cfg.batch_size
             ):
                 if on_progress is not None:
                     on_progress(done.shape[1])
                 yield done
 
-    def restore(self, wave: np.ndarray, cutoff_hz: float) -> np.ndarray:
+    def restore(self, wave: np.ndarray, cutoff_hz: float, top_hz: float | None = None) -> np.ndarray:
         """Whole-array convenience: (C, T) float32 at 16 kHz -> (C, T)."""
-        parts = list(self.stream([wave], wave.shape[0], cutoff_hz))
+        parts = list(self.stream([wave], wave.shape[0], cutoff_hz, top_hz=top_hz))
         return np.concatenate(parts, axis=1) if parts else np.zeros_like(wave)
 
-    def one_shot(self, wave: np.ndarray, cutoff_hz: float) -> np.ndarray:
+    def one_shot(self, wave: np.ndarray, cutoff_hz: float, top_hz: float | None = None) -> np.ndarray:
         """Run the models on the whole (C, T) array at once (reference for tests, small inputs)."""
         with torch.inference_mode():
-            out, _ = self.process(torch.from_numpy(wave.astype(np.float32)), cutoff_hz)
+            out, _ = self.process(torch.from_numpy(wave.astype(np.float32)), cutoff_hz, top_hz)
         return out.cpu().numpy()
