@@ -13,7 +13,8 @@ import pytest
 import soundfile as sf
 
 from conftest import band_limited
-from tdpr_cli.commands.local_pool import AUTO_MIN_AUDIO_S, LocalPool, _stamp, choose_jobs
+from tdpr_cli.commands.local_pool import AUTO_MIN_AUDIO_S, LocalPool, choose_jobs
+from tdpr_cli.commands.pool_books import PoolBooks
 from tdpr_cli.errors import UsageError
 
 
@@ -202,13 +203,14 @@ def test_an_abort_records_or_removes_every_output_the_pool_wrote(tmp_path):
     outs = [tmp_path / f"o{i}.wav" for i in range(3)]
     outs[2].write_bytes(b"an older output")
     pool = LocalPool.__new__(LocalPool)  # the bookkeeping alone: no worker processes
-    pool.work = [(f"in{i}.wav", str(o), False) for i, o in enumerate(outs)]
-    pool.before = {i: _stamp(str(o)) for i, o in enumerate(outs)}
+    recorded, warnings = [], []
+    pool.books = PoolBooks([(f"in{i}.wav", str(o), False) for i, o in enumerate(outs)], recorded.append,
+                           warnings.append)
+    for i in range(3):
+        pool.books.handed_out(i)
     replied, lost, untouched = Future(), Future(), Future()
     replied.set_result(FileRecord("in0.wav", str(outs[0]), status="ok").as_dict())
     pool.pending = {replied: (0, 0), lost: (1, 0), untouched: (2, 0)}
-    recorded, warnings = [], []
-    pool.on_done, pool.warn = recorded.append, warnings.append
     outs[0].write_bytes(b"restored")
     outs[1].write_bytes(b"restored, reply lost")
     pool._settle()

@@ -98,3 +98,45 @@ def test_ray_without_the_extra_is_a_usage_error(tiny_env, tree, tmp_path):
 def test_ray_is_for_folders(tiny_env, tree, tmp_path):
     r = tdpr("restore", tree / "a.wav", tmp_path / "a.wav", "--ray", env=tiny_env)
     assert r.returncode == 2 and b"--ray is for folder runs" in r.stderr
+
+
+def test_an_aborted_ray_run_records_or_removes_every_output(tmp_path):
+    """close(abort=True): a task that finished as the run stopped gets its record; an output
+    written by a task whose record never came back is removed; every actor is killed."""
+    from tdpr_cli.commands.pool_books import PoolBooks
+    from tdpr_cli.commands.ray_pool import RayPool
+    from tdpr_cli.restore.file import FileRecord
+
+    outs = [tmp_path / "a.wav", tmp_path / "b.wav"]
+
+    class FakeRay:  # the three calls close() makes, over two tasks: one done, one not
+        killed: list[str] = []
+
+        @staticmethod
+        def wait(refs, num_returns, timeout):
+            assert timeout == 0 and num_returns == len(refs)
+            return [r for r in refs if r == "done"], [r for r in refs if r != "done"]
+
+        @staticmethod
+        def get(ref):
+            return FileRecord("a.wav", str(outs[0]), status="ok").as_dict()
+
+        @classmethod
+        def kill(cls, actor, no_restart):
+            cls.killed.append(actor)
+
+    recorded, warnings = [], []
+    pool = RayPool.__new__(RayPool)  # no Ray: the books and the fake alone
+    pool.ray, pool.actors, pool.started = FakeRay, ["actor0", "actor1"], False
+    pool.books = PoolBooks([("a.wav", str(outs[0]), False), ("b.wav", str(outs[1]), False)], recorded.append,
+                           warnings.append)
+    pool.books.handed_out(0)
+    pool.books.handed_out(1)
+    pool.pending = {"done": ("actor0", 0, 0), "running": ("actor1", 1, 0)}
+    for out in outs:
+        out.write_bytes(b"restored")
+    pool.close(abort=True)
+    assert [(r.output, r.status) for r in recorded] == [(str(outs[0]), "ok")]
+    assert outs[0].exists() and not outs[1].exists()
+    assert len(warnings) == 1 and "b.wav" in warnings[0] and "--resume" in warnings[0]
+    assert FakeRay.killed == ["actor0", "actor1"] and pool.pending == {}

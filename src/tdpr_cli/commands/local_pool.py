@@ -24,9 +24,9 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tdpr_cli.commands.pool_books import PoolBooks
 from tdpr_cli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -162,12 +162,9 @@ class LocalPool:
             raise UsageError("a worker pool needs --jobs 2 or more")
         self.size, self.retries, self.warn = jobs, retries, warn
         self.args = (choice, cfg, device, precision, threads, chunk_seconds)
-        # The run in progress, for close(abort=True): its files in the pool, what each output was
-        # before its file was handed out, and where finished records go.
+        # The run in progress, for close(abort=True): its files in the pool, and its books.
         self.pending: dict[Future[dict[str, Any]], tuple[int, int]] = {}
-        self.before: dict[int, tuple[int, int, int] | None] = {}
-        self.work: list[tuple[str, str, bool]] = []
-        self.on_done: Callable[[FileRecord], None] = lambda rec: None
+        self.books = PoolBooks([], lambda rec: None, warn)
         self.executor = self._spawn()
         try:  # one worker names the models; a worker that cannot load them fails the run up front
             self.info: dict[str, str] = self.executor.submit(_models).result()
@@ -187,7 +184,7 @@ class LocalPool:
 
         queue = deque((i, 0) for i in range(len(work)))  # (item index, failed attempts so far)
         pending: dict[Future[dict[str, Any]], tuple[int, int]] = {}
-        self.pending, self.work, self.on_done, self.before = pending, work, on_done, {}
+        self.pending, self.books = pending, PoolBooks(work, on_done, self.warn)
         done: dict[int, FileRecord] = {}
         task = bar.add_task(f"{self.size} worker processes", total=float(len(work)), unit="files")
         emitted = 0
@@ -223,7 +220,7 @@ class LocalPool:
             i, tries = queue[0]
             inp, out, overwrite = work[i]
             # A retried file's output, if any, is this run's own (check_outputs refused older ones).
-            self.before.setdefault(i, _stamp(out))
+            self.books.handed_out(i)
             try:
                 pending[self.executor.submit(_restore, inp, out, subtype, overwrite or tries > 0)] = (i, tries)
             except BrokenProcessPool:
@@ -264,28 +261,12 @@ class LocalPool:
             self._settle()
 
     def _settle(self) -> None:
-        """After an abort, leave no output that the run's records do not know: a file that finished
-        as the run stopped gets its record (``on_done``: the manifest line); one whose record was
-        lost with its worker (killed between the output's rename and the reply) is removed, so
-        ``--resume`` redoes it instead of tripping over an output it has no record of."""
+        """After an abort, leave no output that the run's records do not know (``PoolBooks``)."""
         from tdpr_cli.restore.file import FileRecord
 
         for fut, (i, _) in list(self.pending.items()):
             if fut.done() and not fut.cancelled() and fut.exception() is None:
-                self.on_done(FileRecord(**fut.result()))
-                continue
-            out = self.work[i][1]
-            if _stamp(out) not in (None, self.before.get(i)):
-                Path(out).unlink(missing_ok=True)
-                self.warn(f"warning: removed {out}: it was written as the run stopped, but its record was "
-                          "lost with its worker; --resume redoes it")
+                self.books.on_done(FileRecord(**fut.result()))
+            else:
+                self.books.lost(i)
         self.pending.clear()
-
-
-def _stamp(path: str) -> tuple[int, int, int] | None:
-    """What identifies one version of a file (inode, mtime, size), or None when there is none."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_ino, st.st_mtime_ns, st.st_size

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tdpr_cli.commands.pool_books import PoolBooks
 from tdpr_cli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -68,11 +69,14 @@ class RayPool:
     """Actors that restore files; ``run`` yields one record per file as workers finish."""
 
     def __init__(self, opts: RayOptions, choice: ModelChoice, cfg: RestoreConfig, device: str,
-                 precision: Precision, chunk_seconds: float) -> None:
+                 precision: Precision, chunk_seconds: float,
+                 warn: Callable[[str], None] = lambda message: None) -> None:
         from tdpr_cli.restore.load import RestoreWorker
 
         ray = self.ray = import_ray()
-        self.opts = opts
+        self.opts, self.warn = opts, warn
+        self.pending: dict[Any, tuple[Any, int, int]] = {}  # task -> (actor, item index, failed attempts)
+        self.books = PoolBooks([], lambda rec: None, warn)
         self.started = not ray.is_initialized()
         if self.started:
             ray.init(address=opts.address, include_dashboard=False, log_to_driver=False,
@@ -97,47 +101,71 @@ class RayPool:
             on_done: Callable[[FileRecord], None] = lambda rec: None) -> Iterator[FileRecord]:
         """Restore ``(input, output, overwrite)`` items; each yields exactly one record, after
         ``on_done`` saw it."""
-        from tdpr_cli.restore.file import FileRecord
-
         ray = self.ray
-        queue = deque((item, 0) for item in work)  # (item, failed attempts so far)
+        queue = deque((i, 0) for i in range(len(work)))  # (item index, failed attempts so far)
         idle = deque(self.actors)
-        pending: dict[Any, tuple[Any, tuple[str, str, bool], int]] = {}
+        self.pending, self.books = {}, PoolBooks(work, on_done, self.warn)
         task = bar.add_task(f"Ray, {self.size} workers", total=float(len(work)), unit="files")
         finished = 0
-        while queue or pending:
+        while queue or self.pending:
             while queue and idle:
-                (item, tries), actor = queue.popleft(), idle.popleft()
-                inp, out, overwrite = item
-                pending[actor.restore.remote(inp, out, subtype, overwrite)] = (actor, item, tries)
-            [ready], _ = ray.wait(list(pending), num_returns=1)
-            actor, item, tries = pending.pop(ready)
-            try:
-                rec = FileRecord(**ray.get(ready))
-                idle.append(actor)
-            except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as exc:
-                # The worker died or its task crashed: a fresh actor takes its place.
-                self.actors = [a for a in self.actors if a is not actor]
-                ray.kill(actor, no_restart=True)
-                fresh = self._spawn()
-                self.actors.append(fresh)
-                idle.append(fresh)
-                if tries < self.opts.retries:
-                    queue.append((item, tries + 1))
-                    continue
-                rec = FileRecord(item[0], item[1], status="error",
-                                 message=f"Ray worker failed {tries + 1} times: {_cause(exc)}")
+                (i, tries), actor = queue.popleft(), idle.popleft()
+                self.books.handed_out(i)
+                self.pending[actor.restore.remote(*work[i][:2], subtype, work[i][2])] = (actor, i, tries)
+            [ready], _ = ray.wait(list(self.pending), num_returns=1)
+            rec = self._collect(ready, queue, idle)
+            if rec is None:
+                continue
             finished += 1
             bar.update(task, completed=float(finished), total=float(len(work)))
             on_done(rec)
+            del self.pending[ready]  # only now: an interrupt before this line leaves it to close()
             yield rec
         bar.remove_task(task)
 
+    def _collect(self, ready: Any, queue: deque[tuple[int, int]], idle: deque[Any]) -> FileRecord | None:
+        """The record of a finished task; None when its worker died and the file is queued again."""
+        from tdpr_cli.restore.file import FileRecord
+
+        ray = self.ray
+        actor, i, tries = self.pending[ready]
+        try:
+            rec = FileRecord(**ray.get(ready))
+            idle.append(actor)
+            return rec
+        except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as exc:
+            # The worker died or its task crashed: a fresh actor takes its place.
+            self.actors = [a for a in self.actors if a is not actor]
+            ray.kill(actor, no_restart=True)
+            fresh = self._spawn()
+            self.actors.append(fresh)
+            idle.append(fresh)
+            if tries < self.opts.retries:
+                del self.pending[ready]
+                queue.append((i, tries + 1))
+                return None
+            inp, out, _ = self.books.work[i]
+            return FileRecord(inp, out, status="error", message=f"Ray worker failed {tries + 1} times: {_cause(exc)}")
+
     def close(self, abort: bool = False) -> None:
         """Stop the actors (at once: Ray kills them either way), and the local Ray instance if this
-        pool started it."""
+        pool started it. ``abort``: first settle the run's books (``PoolBooks``): records that
+        came back are written, outputs whose records were lost are removed."""
+        from tdpr_cli.restore.file import FileRecord
+
+        if abort and self.pending:
+            done, _ = self.ray.wait(list(self.pending), num_returns=len(self.pending), timeout=0)
+            for ref in done:
+                try:
+                    self.books.on_done(FileRecord(**self.ray.get(ref)))
+                    del self.pending[ref]
+                except Exception:  # noqa: BLE001 - a failed task has no record: its output is settled below
+                    pass
         for actor in self.actors:
             self.ray.kill(actor, no_restart=True)
+        for _, i, _ in self.pending.values():
+            self.books.lost(i)
+        self.pending = {}
         if self.started:
             self.ray.shutdown()
 

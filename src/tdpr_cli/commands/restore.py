@@ -8,6 +8,7 @@ and runs ``restore.file.restore_file`` per file (``commands.batch``). Progress a
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -165,14 +166,13 @@ def restore_cmd(
         from tdpr_cli.commands.ray_pool import RayOptions, RayPool
 
         ropts = RayOptions(ray_address, ray_workers, threads or 1, ray_gpus_per_worker, ray_retries)
-        _pooled(plan, opts, RayPool(ropts, choice, cfg, device, precision, chunk_seconds))
+        _pooled(plan, opts, RayPool(ropts, choice, cfg, device, precision, chunk_seconds, _warn(quiet)))
         return
     n_jobs = _jobs(jobs, plan, device, reports is not None, threads or 1)
     if n_jobs > 1:
         from tdpr_cli.commands.local_pool import LocalPool
 
-        pool = LocalPool(n_jobs, choice, cfg, device, precision, threads or 1, chunk_seconds,
-                         warn=lambda message: None if quiet else stderr_console(True).print(message, markup=False))
+        pool = LocalPool(n_jobs, choice, cfg, device, precision, threads or 1, chunk_seconds, warn=_warn(quiet))
         _pooled(plan, opts, pool)
         return
     restorer, info = build_restorer(choice, cfg, device, precision, threads, chunk_seconds)
@@ -195,6 +195,11 @@ def _jobs(text: str, plan: Plan, device: str, reports: bool, threads: int) -> in
             raise UsageError("--report-dir needs the models in this process: use --jobs 1 (or leave --jobs out)")
         return 1
     return choose_jobs(text, [inp for inp, _ in plan.pairs], device, threads)
+
+
+def _warn(quiet: bool) -> Callable[[str], None]:
+    """A pool's warnings (a worker died, an output removed): one plain line each on stderr."""
+    return lambda message: None if quiet else stderr_console(True).print(message, markup=False)
 
 
 def _pooled(plan: Plan, opts: BatchOptions, pool: LocalPool | RayPool) -> None:
