@@ -8,6 +8,11 @@ vocoder's resynthesis ``v`` of its mel are combined above the cutoff in two ways
   in the log domain over +-2 frames and +-4 bins, i.e. the vocoder's own fine
   structure under the TD-CNN's envelope. This is not the paper's TD-PR (the
   magnitude is no longer the TD-CNN's), so it is a probe, not an option;
+* ``vocoder``: the vocoder's output itself (above the cutoff; its own comb);
+* ``vocoder-smoothed``: the vocoder's own STFT with its magnitude smoothed in the
+  log domain over +-2 frames and +-4 bins, its phase kept. If this alone makes a
+  comb, the vocoder's phase carries frame-locked structure that its exact
+  magnitude cancels, and any other magnitude (the TD-CNN's) reveals it;
 * ``fallback-E``: |STFT(y)| with the phase of STFT(v) + E * STFT(y): the vocoder's
   phase wherever its own level is more than E times the TD-CNN's, the TD-CNN's own
   phase where the vocoder is (nearly) silent and its phase means nothing. Tests the
@@ -72,7 +77,8 @@ def main() -> None:
     result: dict[str, dict[str, dict[str, float]]] = {}
     for name, vocoder in vocoders.items():
         runner = ModelRunner(loaded.tdcnn, vocoder)
-        variants = ["none", "blend", "gain-smooth", *(f"fallback-{e:g}" for e in args.fallback)]
+        variants = ["none", "vocoder", "vocoder-smoothed", "blend", "gain-smooth",
+                    *(f"fallback-{e:g}" for e in args.fallback)]
         scores: dict[str, dict[str, list[float]]] = {v: {"lsd": [], "comb": []} for v in variants}
         for item in items:
             lr, _ = sf.read(args.valset / item["path"], dtype="float32")
@@ -84,6 +90,10 @@ def main() -> None:
                 gain = smooth_log(spec_y.abs()) / smooth_log(spec_v.abs())
                 outs = {"none": yt, "blend": replace_phase(yt, vt, cfg, cutoff_hz=args.cutoff),
                         "gain-smooth": stft.inverse((1 - mask) * spec_y + mask * spec_v * gain, y.shape[-1])}
+                above = mask * spec_v
+                outs["vocoder"] = stft.inverse((1 - mask) * spec_y + above, y.shape[-1])
+                smoothed = smooth_log(spec_v.abs()) * spec_v / spec_v.abs().clamp(min=1e-12)
+                outs["vocoder-smoothed"] = stft.inverse((1 - mask) * spec_y + mask * smoothed, y.shape[-1])
                 for e in args.fallback:
                     outs[f"fallback-{e:g}"] = replace_phase(yt, vt + e * yt, cfg, cutoff_hz=args.cutoff)
             for variant, out in outs.items():

@@ -61,6 +61,8 @@ class Task:
     validate: Callable[[nn.Module, list[ValidItem], torch.device], dict[str, float]]
     score: str
     adversary: Adversary | None = None  # GAN training (vocoder): discriminators and their optimizer
+    # What the discriminators judge: (estimate, targets) -> (B, 1, T); None: the estimate itself.
+    adv_view: Callable[[Tensor, Tensor], Tensor] | None = None
 
 
 def setup_torch(cfg: TrainConfig) -> torch.device:
@@ -124,7 +126,8 @@ class Trainer:
         adversary = self.task.adversary
         if adversary is not None:
             # Discriminators first, on the detached estimate; then the generator's GAN terms.
-            fake, real = adversary.crop(estimate[:, 0], targets[:, 0], self.state.step)
+            shown = estimate if self.task.adv_view is None else self.task.adv_view(estimate, targets)
+            fake, real = adversary.crop(shown[:, 0], targets[:, 0], self.state.step)
             extra = adversary.d_step(fake, real, lr)
             gan = adversary.g_terms(fake, real)
             terms = {**terms, **gan,
@@ -270,6 +273,11 @@ def train_vocoder(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, 
 
         adversary = Adversary(int(cfg.loss.get("disc_width", 8)), device, cfg.clip_norm,
                               cfg.loss.get("adv_weight", 0.0), cfg.loss.get("fm_weight", 0.0))
+    adv_view = None
+    if cfg.loss.get("adv_repaired", 0.0):
+        from tdpr_cli.train.adversarial import repaired_view
+
+        adv_view = repaired_view(model.cfg.stft, device)
     task = Task(
         name="vocoder",
         model=model,
@@ -279,10 +287,13 @@ def train_vocoder(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, 
         validate=validate_vocoder,
         score="mel_l1",
         adversary=adversary,
+        adv_view=adv_view,
     )
     progress(f"vocoder: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, {model.cfg}")
     if adversary is not None:
         n_disc = sum(p.numel() for p in adversary.model.parameters()) / 1e6
         progress(f"GAN: {len(adversary.model.members)} discriminators, {n_disc:.2f} M parameters, "
-                 f"adv weight {adversary.adv_weight}, feature matching weight {adversary.fm_weight}")
+                 f"adv weight {adversary.adv_weight}, feature matching weight {adversary.fm_weight}, "
+                 f"judging the {'repaired signal' if adv_view else 'vocoder output'}")
     return run_task(cfg, task, device, progress)
+
