@@ -194,29 +194,34 @@ def test_workers_end_with_a_killed_driver(tiny_env, tmp_path):
 
 def test_an_abort_records_or_removes_every_output_the_pool_wrote(tmp_path):
     """After an interrupt no output is left that the records do not know: a file whose reply came
-    back is recorded; one written by a worker whose reply was lost is removed; an output that was
-    there before (its file not yet written) is left alone."""
+    back is recorded; one written by a worker whose reply was lost is removed, also when the file
+    was waiting for a retry; an output that was there before (its file not yet written) and one
+    already recorded are left alone."""
     from concurrent.futures import Future
 
     from tdpr_cli.restore.file import FileRecord
 
-    outs = [tmp_path / f"o{i}.wav" for i in range(3)]
+    outs = [tmp_path / f"o{i}.wav" for i in range(5)]
     outs[2].write_bytes(b"an older output")
     pool = LocalPool.__new__(LocalPool)  # the bookkeeping alone: no worker processes
     recorded, warnings = [], []
     pool.books = PoolBooks([(f"in{i}.wav", str(o), False) for i, o in enumerate(outs)], recorded.append,
                            warnings.append)
-    for i in range(3):
+    for i in range(5):
         pool.books.handed_out(i)
+    outs[4].write_bytes(b"restored and recorded")
+    pool.books.record(4, FileRecord("in4.wav", str(outs[4]), status="ok"))
     replied, lost, untouched = Future(), Future(), Future()
     replied.set_result(FileRecord("in0.wav", str(outs[0]), status="ok").as_dict())
-    pool.pending = {replied: (0, 0), lost: (1, 0), untouched: (2, 0)}
-    outs[0].write_bytes(b"restored")
-    outs[1].write_bytes(b"restored, reply lost")
+    pool.pending = {replied: (0, 0), lost: (1, 0), untouched: (2, 0)}  # 3: queued for a retry
+    for i in (0, 1, 3):
+        outs[i].write_bytes(b"restored")
     pool._settle()
-    assert [(r.output, r.status) for r in recorded] == [(str(outs[0]), "ok")]
-    assert outs[0].exists() and not outs[1].exists() and outs[2].read_bytes() == b"an older output"
-    assert len(warnings) == 1 and str(outs[1]) in warnings[0] and "--resume" in warnings[0]
+    assert [(r.output, r.status) for r in recorded] == [(str(outs[4]), "ok"), (str(outs[0]), "ok")]
+    assert [o.exists() for o in outs] == [True, False, True, False, True]
+    assert outs[2].read_bytes() == b"an older output"
+    assert len(warnings) == 2 and all("--resume" in w for w in warnings)
+    assert str(outs[1]) in warnings[0] and str(outs[3]) in warnings[1]
     assert pool.pending == {}
 
 

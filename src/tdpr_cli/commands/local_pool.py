@@ -201,12 +201,12 @@ class LocalPool:
                 # restore_recorded turns file errors into records; an exception here is the worker's own.
                 done[i] = FileRecord(**fut.result()) if exc is None else FileRecord(
                     work[i][0], work[i][1], status="error", message=f"worker failed: {exc}")
-                on_done(done[i])
+                self.books.record(i, done[i])
                 del pending[fut]  # only now: an interrupt before this line leaves it to _settle
             if broken:
                 for i, rec in self._recover(queue, pending, work).items():
                     done[i] = rec
-                    on_done(rec)
+                    self.books.record(i, rec)
             bar.update(task, completed=float(emitted + len(done)), total=float(len(work)))
             while emitted in done:
                 yield done.pop(emitted)
@@ -264,9 +264,7 @@ class LocalPool:
         """After an abort, leave no output that the run's records do not know (``PoolBooks``)."""
         from tdpr_cli.restore.file import FileRecord
 
-        for fut, (i, _) in list(self.pending.items()):
-            if fut.done() and not fut.cancelled() and fut.exception() is None:
-                self.books.on_done(FileRecord(**fut.result()))
-            else:
-                self.books.lost(i)
+        replies = {i: FileRecord(**fut.result()) for fut, (i, _) in self.pending.items()
+                   if fut.done() and not fut.cancelled() and fut.exception() is None}
+        self.books.settle(replies)
         self.pending.clear()

@@ -31,16 +31,31 @@ def stamp(path: str) -> tuple[int, int, int] | None:
 
 class PoolBooks:
     """The ``(input, output, overwrite)`` items of one run, each output's stamp from before its
-    file was first handed out, and where finished records go."""
+    file was first handed out, which items have their record, and where records go."""
 
     def __init__(self, work: list[tuple[str, str, bool]], on_done: Callable[[FileRecord], None],
                  warn: Callable[[str], None]) -> None:
         self.work, self.on_done, self.warn = work, on_done, warn
         self.before: dict[int, tuple[int, int, int] | None] = {}
+        self.done: set[int] = set()
 
     def handed_out(self, i: int) -> None:
         """Item ``i`` goes to a worker; a retry keeps the stamp of the first hand-out."""
         self.before.setdefault(i, stamp(self.work[i][1]))
+
+    def record(self, i: int, rec: FileRecord) -> None:
+        """Item ``i``'s record (ok or error): to ``on_done`` (the manifest line), once."""
+        if i not in self.done:
+            self.on_done(rec)
+            self.done.add(i)
+
+    def settle(self, replies: dict[int, FileRecord]) -> None:
+        """After an abort: record the ``replies`` that came back; every other item handed out
+        without a record has its output removed if a worker wrote it (``lost``)."""
+        for i, rec in replies.items():
+            self.record(i, rec)
+        for i in sorted(set(self.before) - self.done):
+            self.lost(i)
 
     def lost(self, i: int) -> None:
         """Item ``i``'s record will never come back: remove the output if a worker wrote it."""

@@ -118,7 +118,7 @@ class RayPool:
                 continue
             finished += 1
             bar.update(task, completed=float(finished), total=float(len(work)))
-            on_done(rec)
+            self.books.record(self.pending[ready][1], rec)
             del self.pending[ready]  # only now: an interrupt before this line leaves it to close()
             yield rec
         bar.remove_task(task)
@@ -153,18 +153,18 @@ class RayPool:
         came back are written, outputs whose records were lost are removed."""
         from tdpr_cli.restore.file import FileRecord
 
+        replies: dict[int, FileRecord] = {}
         if abort and self.pending:
             done, _ = self.ray.wait(list(self.pending), num_returns=len(self.pending), timeout=0)
             for ref in done:
                 try:
-                    self.books.on_done(FileRecord(**self.ray.get(ref)))
-                    del self.pending[ref]
+                    replies[self.pending[ref][1]] = FileRecord(**self.ray.get(ref))
                 except Exception:  # noqa: BLE001 - a failed task has no record: its output is settled below
                     pass
         for actor in self.actors:
             self.ray.kill(actor, no_restart=True)
-        for _, i, _ in self.pending.values():
-            self.books.lost(i)
+        if abort:
+            self.books.settle(replies)
         self.pending = {}
         if self.started:
             self.ray.shutdown()
