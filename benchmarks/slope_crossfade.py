@@ -7,7 +7,8 @@ floor (the detector's ``top_hz``). This probe restores validation inputs with
 the *detected* cutoff (as ``tdpr restore`` does) and compares:
 
 * ``fixed``: the 250 Hz crossfade at the cutoff (today);
-* ``slope``: a raised cosine from (cutoff - 125 Hz) up to ``max(cutoff + 125, top_hz)``.
+* ``slope``: a raised cosine from (cutoff - 125 Hz) up to ``max(cutoff + 125, top_hz)``
+  (``band_mask`` with ``top_hz``, what band mode now does).
 
 Same TD-CNN output, same vocoder output, same kept input band; only the phase
 mask differs. Prints mean LSD, high-band LSD and comb per filter kind.
@@ -46,14 +47,11 @@ def restore_variants(runner: ModelRunner, lr: np.ndarray, cfg: RestoreConfig, st
         return {}
     y = runner.tdcnn(lr[None], bw.cutoff_hz)
     yt, vt, xt = torch.from_numpy(y), torch.from_numpy(runner.vocode(y)), torch.from_numpy(lr[None].astype(np.float32))
-    half = cfg.crossfade_hz / 2
-    hi = max(bw.cutoff_hz + half, bw.top_hz)
-    masks = {"fixed": (bw.cutoff_hz, cfg.crossfade_hz),
-             "slope": ((bw.cutoff_hz - half + hi) / 2, hi - (bw.cutoff_hz - half))}
     outs = {}
     with torch.inference_mode():
-        for name, (centre, width) in masks.items():
-            rep = replace_phase(yt, vt, cfg.stft, cutoff_hz=centre, crossfade_hz=width, stft=stft)
+        for name, top in (("fixed", None), ("slope", bw.top_hz)):  # band_mask's two shapes
+            rep = replace_phase(yt, vt, cfg.stft, cutoff_hz=bw.cutoff_hz, crossfade_hz=cfg.crossfade_hz, stft=stft,
+                                top_hz=top)
             outs[name] = keep_input_band(xt, rep, bw.cutoff_hz, cfg, stft)[0].numpy()
     return outs
 

@@ -169,8 +169,11 @@ def build_report(
         if cutoff + BIN_MARGIN_HZ > 7800.0:
             data.notes.append("no phase view: the input is not band-limited below 7.5 kHz")
         else:
+            from tdpr_cli.config import RestoreConfig
+            from tdpr_cli.restore.pipeline import decide
+
             # As restore does: the crossfade spans the detected slope, unless the cutoff is given.
-            top = a_in.bandwidth.top_hz if cutoff_hz is None and not a_in.bandwidth.wideband else None
+            top = None if cutoff_hz is not None else decide(a_in.bandwidth, RestoreConfig()).slope_top_hz
             data.phase = phase_view(restorer, inp, cutoff, loudest_time(a_in), ref, top)
     if ref is not None:
         data.metrics = scores(inp, out, ref, cutoff)
