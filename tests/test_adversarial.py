@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tdpr_cli.train.adv_views import CONTEXT, context_window, repaired_view, restored_view
 from tdpr_cli.train.adversarial import (
     CROP,
     Adversary,
@@ -12,7 +13,6 @@ from tdpr_cli.train.adversarial import (
     PeriodDiscriminator,
     discriminator_loss,
     generator_losses,
-    repaired_view,
 )
 from tdpr_cli.train.checkpoint import read_log
 
@@ -64,24 +64,77 @@ def test_the_repaired_view_has_the_target_magnitude_and_the_estimate_phase():
     want = (torch.sin(2 * torch.pi * 437.5 * t + 1) + 0.3 * torch.sin(2 * torch.pi * 1250 * t + 2))[None, None]
     view = repaired_view(StftConfig(), torch.device("cpu"))
     est.requires_grad_(True)
-    out = view(est, target)
-    assert out.shape == target.shape
-    torch.testing.assert_close(out[..., 2048:-2048], want[..., 2048:-2048], atol=2e-3, rtol=0)
-    (out[..., 4000:4100] ** 2).sum().backward()
+    step = 1
+    out, real = view(target, est, target, step)
+    at = (step * 7919) % (16000 - CROP + 1)
+    assert out.shape == real.shape == (1, CROP) and torch.equal(real, target[0, :, at : at + CROP])
+    torch.testing.assert_close(out, want[0, :, at : at + CROP], atol=2e-3, rtol=0)
+    (out[..., 1000:1100] ** 2).sum().backward()
     assert est.grad is not None and float(est.grad.abs().max()) > 0
 
 
-def test_a_gan_judging_the_repaired_signal_trains_and_logs_it(tmp_path):
+def test_the_restored_window_is_on_the_hop_grid_with_the_crop_at_its_centre():
+    seen = set()
+    for step in range(40):
+        window, crop = context_window(16000, step, 256)
+        assert window.start % 256 == 0 and 0 <= window.start and window.stop <= 16000
+        assert window.stop - window.start == CROP + 2 * CONTEXT and (crop.start, crop.stop) == (CONTEXT, CONTEXT + CROP)
+        seen.add(window.start)
+    assert len(seen) > 20  # the offset walks over the segment
+    assert context_window(5000, 3, 256) == (slice(0, 5000), slice(452, 452 + CROP))  # short: centred
+    assert context_window(3000, 3, 256) == (slice(0, 3000), slice(0, 3000))
+
+
+class _Scale(torch.nn.Module):
+    """A stand-in TD-CNN: (B, 1, T) -> twice the input."""
+
+    def forward(self, x):
+        return 2.0 * x
+
+
+def test_the_restored_view_puts_the_vocoder_phase_under_the_tdcnn_magnitude():
+    """``--adv-on restored``: tones in, a 'TD-CNN' that doubles them, and a 'vocoder' that answers
+    every mel with the same phase-shifted tones; the fake has the TD-CNN's amplitudes and the
+    vocoder's phases, the real is the target's crop, and only the vocoder gets a gradient."""
+    from tdpr_cli.config import StftConfig
+
+    t = torch.arange(16000) / 16000
+    tone = (torch.sin(2 * torch.pi * 437.5 * t) + 0.3 * torch.sin(2 * torch.pi * 1250 * t))[None, None]
+    shifted = 0.7 * torch.sin(2 * torch.pi * 437.5 * t + 1) + 0.1 * torch.sin(2 * torch.pi * 1250 * t + 2)
+    gain = torch.nn.Parameter(torch.ones(()))
+
+    class Voc(torch.nn.Module):
+        def forward(self, mel, length):
+            assert mel.shape[1] == 80 and length == CROP + 2 * CONTEXT
+            return gain * shifted[None, :length].expand(mel.shape[0], length)
+
+    tdcnn = _Scale()
+    view = restored_view(tdcnn, Voc(), StftConfig(), torch.device("cpu"))
+    step = 2
+    window, crop = context_window(16000, step, 256)
+    fake, real = view(tone, torch.zeros_like(tone), tone + 1.0, step)
+    assert torch.equal(real, (tone + 1.0)[0, :, window][:, crop])
+    want = 2.0 * (torch.sin(2 * torch.pi * 437.5 * t + 1) + 0.3 * torch.sin(2 * torch.pi * 1250 * t + 2))
+    torch.testing.assert_close(fake, want[None, window][:, crop], atol=5e-3, rtol=0)
+    fake.pow(2).sum().backward()
+    assert gain.grad is not None  # the gradient reaches the vocoder (a phase-only path: about 0 here)
+
+
+def test_gans_judging_the_repaired_and_restored_signals_train_and_log_it(tmp_path):
     from tdpr_cli.train.loop import train_vocoder
     from test_train import TINY_VOCODER, _cfg
 
     data = _corpus(tmp_path)
     said = []
-    gan = {"adv_weight": 1.0, "fm_weight": 2.0, "disc_width": 4.0, "adv_repaired": 1.0}
-    train_vocoder(_cfg(data, tmp_path / "run", max_steps=2, model=TINY_VOCODER, loss=gan, segment_s=0.5), said.append)
-    assert any("judging the repaired signal" in line for line in said)
-    train = [r for r in read_log(tmp_path / "run" / "log.jsonl") if r["kind"] == "train"]
-    assert {"d_loss", "adv", "fm"} <= set(train[-1]) and all(map(float, (train[-1]["adv"], train[-1]["fm"])))
+    gan = {"adv_weight": 1.0, "fm_weight": 2.0, "disc_width": 4.0}
+    for view, judged in (("repaired", "repaired signal"), ("restored", "restored signal")):
+        run = tmp_path / view
+        train_vocoder(_cfg(data, run, max_steps=2, model=TINY_VOCODER, loss=gan, segment_s=0.5, adv_on=view),
+                      said.append)
+        assert any(f"judging the {judged}" in line for line in said)
+        train = [r for r in read_log(run / "log.jsonl") if r["kind"] == "train"]
+        assert {"d_loss", "adv", "fm"} <= set(train[-1]) and all(map(float, (train[-1]["adv"], train[-1]["fm"])))
+    assert any(line.startswith("restored view: frozen TD-CNN seanet-piano-16k@sha256:") for line in said)
 
 
 def test_gan_run_logs_checkpoints_and_resumes_exactly(tmp_path):

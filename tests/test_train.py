@@ -215,11 +215,10 @@ def test_bad_options_are_usage_errors(tmp_path):
         TrainConfig(data_dir=tmp_path, run_dir=tmp_path, max_steps=0)
     with pytest.raises(UsageError):
         TrainConfig(data_dir=tmp_path, run_dir=tmp_path, device="tpu")
-    from tdpr_cli.commands.train import _adv_on
-
-    assert (_adv_on("vocoder"), _adv_on("repaired")) == (0.0, 1.0)
+    for view in ("vocoder", "repaired", "restored"):
+        assert TrainConfig(data_dir=tmp_path, run_dir=tmp_path, adv_on=view).adv_on == view
     with pytest.raises(UsageError, match="--adv-on"):
-        _adv_on("both")
+        TrainConfig(data_dir=tmp_path, run_dir=tmp_path, adv_on="both")
 
 
 def test_cli_command_trains_and_exports(corpus, tmp_path):

@@ -159,8 +159,9 @@ def vocoder(
     fm_weight: Annotated[float, typer.Option("--fm-weight", help="Weight of the discriminator feature matching L1.")] = 0.0,
     disc_width: Annotated[int, typer.Option("--disc-width", help="Channels of the discriminators' first layers.")] = 8,
     adv_on: Annotated[str, typer.Option(
-        "--adv-on", help="What the discriminators judge: vocoder (its output) or repaired (its phase under the "
-        "target's STFT magnitude, as TD-PR uses it).")] = "vocoder",
+        "--adv-on", help="What the discriminators judge: vocoder (its output), repaired (its phase under the "
+        "target's STFT magnitude) or restored (its phase under the TD-CNN's magnitude, the vocoder fed the "
+        "TD-CNN's mel: what tdpr restore builds, with the lock's default TD-CNN frozen).")] = "vocoder",
 ) -> None:
     """Train the Vocos-style vocoder (MR-STFT + mel L1, optionally adversarial) to resynthesise wideband piano."""
     from tdpr_cli.train.loop import train_vocoder
@@ -172,15 +173,7 @@ def vocoder(
         refresh_every=refresh_every, device=device, threads=threads, resume=resume, export_dir=export_dir,
         export_name=name, init=init,
         model={"dim": dim, "intermediate": intermediate, "layers": layers},
-        loss={"mel_weight": mel_weight, "adv_weight": adv_weight, "fm_weight": fm_weight, "disc_width": float(disc_width),
-              "adv_repaired": _adv_on(adv_on)},
+        loss={"mel_weight": mel_weight, "adv_weight": adv_weight, "fm_weight": fm_weight, "disc_width": float(disc_width)},
+        adv_on=adv_on,
     )
     train_vocoder(cfg, progress=_say)
-
-
-def _adv_on(text: str) -> float:
-    """``--adv-on`` as the loss table's flag: 1.0 repaired, 0.0 vocoder."""
-    if text not in ("vocoder", "repaired"):
-        raise UsageError(f"--adv-on must be vocoder or repaired, got {text!r}")
-    return 1.0 if text == "repaired" else 0.0
-

@@ -24,14 +24,11 @@ imports this module.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-
-from tdpr_cli.config import StftConfig
 
 #: HiFi-GAN's prime periods, plus 256: the TD-PR hop, the period of the click train to remove.
 PERIODS = (2, 3, 5, 7, 11, 256)
@@ -185,20 +182,3 @@ class Adversary:
         self.model.load_state_dict(load_file(str(folder / self.WEIGHTS), device=str(device)), strict=True)
         self.optimizer.load_state_dict(torch.load(folder / self.OPTIMIZER, map_location=device, weights_only=True))
 
-
-def repaired_view(cfg: StftConfig, device: torch.device) -> Callable[[Tensor, Tensor], Tensor]:
-    """``--adv-on repaired``: the discriminators judge the vocoder's phase as TD-PR uses it, under
-    the target's own STFT magnitude (paper-mode repair, every bin): (B, 1, T) each -> (B, 1, T).
-
-    A vocoder's phase can carry frame-locked structure that its own magnitude cancels and any
-    other magnitude reveals (the 62.5 Hz comb of issue 12: benchmarks/blend_probe.py).
-    """
-    from tdpr_cli.dsp.phase import replace_phase
-    from tdpr_cli.dsp.spectral import Stft
-
-    stft = Stft(cfg).to(device)
-
-    def view(estimate: Tensor, targets: Tensor) -> Tensor:
-        return replace_phase(targets[:, 0], estimate[:, 0], cfg, stft=stft)[:, None]
-
-    return view

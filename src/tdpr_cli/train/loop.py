@@ -37,6 +37,7 @@ from tdpr_cli.train.schedule import TrainConfig, learning_rate
 
 if TYPE_CHECKING:
     from tdpr_cli.models.base import ModelBase
+    from tdpr_cli.train.adv_views import AdvView
     from tdpr_cli.train.adversarial import Adversary
     from tdpr_cli.train.losses import TdcnnLoss, VocoderLoss
 
@@ -61,8 +62,8 @@ class Task:
     validate: Callable[[nn.Module, list[ValidItem], torch.device], dict[str, float]]
     score: str
     adversary: Adversary | None = None  # GAN training (vocoder): discriminators and their optimizer
-    # What the discriminators judge: (estimate, targets) -> (B, 1, T); None: the estimate itself.
-    adv_view: Callable[[Tensor, Tensor], Tensor] | None = None
+    # What the discriminators judge (train/adv_views.py): (inputs, estimate, targets, step) -> (fake, real).
+    adv_view: AdvView | None = None
 
 
 def setup_torch(cfg: TrainConfig) -> torch.device:
@@ -124,10 +125,9 @@ class Trainer:
         terms = self.loss.terms(estimate, targets)
         extra: dict[str, float] = {}
         adversary = self.task.adversary
-        if adversary is not None:
-            # Discriminators first, on the detached estimate; then the generator's GAN terms.
-            shown = estimate if self.task.adv_view is None else self.task.adv_view(estimate, targets)
-            fake, real = adversary.crop(shown[:, 0], targets[:, 0], self.state.step)
+        if adversary is not None and self.task.adv_view is not None:
+            # Discriminators first, on the detached fake; then the generator's GAN terms.
+            fake, real = self.task.adv_view(inputs, estimate, targets, self.state.step)
             extra = adversary.d_step(fake, real, lr)
             gan = adversary.g_terms(fake, real)
             terms = {**terms, **gan,
@@ -274,15 +274,18 @@ def train_vocoder(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, 
         adversary = Adversary(int(cfg.loss.get("disc_width", 8)), device, cfg.clip_norm,
                               cfg.loss.get("adv_weight", 0.0), cfg.loss.get("fm_weight", 0.0))
     adv_view = None
-    if cfg.loss.get("adv_repaired", 0.0):
-        from tdpr_cli.train.adversarial import repaired_view
+    if adversary is not None:
+        from tdpr_cli.train.adv_views import build_view
 
-        adv_view = repaired_view(model.cfg.stft, device)
+        adv_view = build_view(cfg.adv_on, model, device, progress)
     task = Task(
         name="vocoder",
         model=model,
         loss=VocoderLoss(cfg=model.cfg.stft, **recon),
-        segments=SegmentConfig(batch=cfg.batch, seconds=cfg.segment_s, degrade=False),
+        # Degraded inputs only for the restored view: the targets (and so the reconstruction
+        # batches) are the same either way, the degradation draws after them.
+        segments=SegmentConfig(batch=cfg.batch, seconds=cfg.segment_s, degrade=cfg.adv_on == "restored",
+                               sim=SimConfig(soft_share=cfg.soft_share)),
         estimate=estimate,
         validate=validate_vocoder,
         score="mel_l1",
@@ -291,9 +294,11 @@ def train_vocoder(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, 
     )
     progress(f"vocoder: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, {model.cfg}")
     if adversary is not None:
+        from tdpr_cli.train.adv_views import JUDGED
+
         n_disc = sum(p.numel() for p in adversary.model.parameters()) / 1e6
         progress(f"GAN: {len(adversary.model.members)} discriminators, {n_disc:.2f} M parameters, "
                  f"adv weight {adversary.adv_weight}, feature matching weight {adversary.fm_weight}, "
-                 f"judging the {'repaired signal' if adv_view else 'vocoder output'}")
+                 f"judging the {JUDGED[cfg.adv_on]}")
     return run_task(cfg, task, device, progress)
 

@@ -21,6 +21,7 @@ from tdpr_cli.device import check_device_name
 from tdpr_cli.errors import UsageError
 
 Schedule = Literal["cosine", "exp", "constant"]
+AdvOn = Literal["vocoder", "repaired", "restored"]
 #: auto, cpu, cuda or cuda:N (checked by ``device.check_device_name``).
 Device = str
 
@@ -48,6 +49,7 @@ class TrainConfig:
     valid_seconds: float = 2.0
     valid_cutoff_hz: float = 3000.0
     soft_share: float = 0.5  # share of training inputs from the soft simulation family
+    adv_on: AdvOn = "vocoder"  # what a vocoder's discriminators judge (train/adv_views.py)
     refresh_every: int = 0  # take a new copy of the live manifest every N steps (0: never)
     seed: int = 0
     device: Device = "cpu"
@@ -76,6 +78,8 @@ class TrainConfig:
             raise UsageError("--clip-norm must be positive, validation count >= 0 and seconds > 0.1")
         if not 0.0 <= self.soft_share <= 1.0:
             raise UsageError(f"--soft-share must lie in 0..1, got {self.soft_share}")
+        if self.adv_on not in ("vocoder", "repaired", "restored"):
+            raise UsageError(f"--adv-on must be vocoder, repaired or restored, got {self.adv_on!r}")
         if self.schedule not in ("cosine", "exp", "constant"):
             raise UsageError(f"unknown schedule {self.schedule!r}")
         check_device_name(self.device)
