@@ -203,3 +203,52 @@ def test_windows_are_buffers_that_follow_the_module():
 def test_bad_configurations_raise_usage_errors(make):
     with pytest.raises(UsageError):
         make()
+
+
+def _partials(seconds=1.0, seed=0):
+    """(1, T) decaying inharmonic partials at 16 kHz, up to 7 kHz."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(16000 * seconds)) / 16000
+    x = sum(np.exp(-3 * t) * np.sin(2 * np.pi * f * t + rng.uniform(0, 6.3)) / (1 + f / 1000)
+            for f in rng.uniform(100, 7000, 40))
+    return torch.tensor(x, dtype=torch.float32)[None]
+
+
+def test_phase_derivative_terms_vanish_for_equal_phase_and_are_gain_invariant():
+    from tdpr_cli.train.phase_losses import PhaseDerivativeLoss
+
+    x, loss = _partials(), PhaseDerivativeLoss()
+    for est in (x, 0.3 * x):
+        t = loss.terms(est, x)
+        assert float(t["if"]) < 1e-4 and float(t["gd"]) < 1e-4
+
+
+def test_a_phase_reset_every_frame_reads_high_and_silent_bins_carry_no_weight():
+    """The comb's failure mode (every frame's phase reset to a click at its centre, magnitudes
+    kept) reads far above a one-sample delay; noise where the target is silent reads 0."""
+    from tdpr_cli.dsp.spectral import Stft
+    from tdpr_cli.train.phase_losses import PhaseDerivativeLoss
+
+    x, loss, stft = _partials(), PhaseDerivativeLoss(), Stft()
+    spec = stft(x)
+    clicks = stft.inverse(torch.complex(spec.abs(), torch.zeros_like(spec.real)), x.shape[-1])
+    reset, delayed = loss.terms(clicks, x), loss.terms(torch.roll(x, 1, -1), x)
+    assert float(reset["if"]) > 0.3 and float(reset["gd"]) > 0.3
+    assert float(delayed["if"]) < 0.02 and float(delayed["gd"]) < 0.02
+    quiet = x.clone()
+    quiet[:, 8000:] = 0.0
+    noisy = quiet.clone()
+    noisy[:, 10000:] += 0.1 * torch.randn(1, 6000, generator=torch.Generator().manual_seed(0))
+    t = loss.terms(noisy, quiet)
+    assert float(t["if"]) < 1e-3 and float(t["gd"]) < 1e-3
+
+
+def test_phase_weight_adds_the_phase_terms_and_gradients_stay_finite_at_zero():
+    x = _partials(0.5)
+    plain, phased = L.VocoderLoss(), L.VocoderLoss(phase_weight=2.0)
+    est = torch.zeros_like(x, requires_grad=True)
+    t, p = plain.terms(est, x), phased.terms(est, x)
+    assert "if" not in t and {"if", "gd"} <= set(p)
+    torch.testing.assert_close(p["loss"], t["loss"] + 2.0 * (p["if"] + p["gd"]))
+    p["loss"].backward()
+    assert est.grad is not None and bool(torch.isfinite(est.grad).all())

@@ -153,6 +153,9 @@ def vocoder(
     intermediate: Annotated[int, typer.Option("--intermediate", help="ConvNeXt MLP width.")] = 384,
     layers: Annotated[int, typer.Option("--layers", help="ConvNeXt blocks.")] = 6,
     mel_weight: Annotated[float, typer.Option("--mel-weight", help="Weight of the mel L1 next to MR-STFT.")] = 1.0,
+    phase_weight: Annotated[float, typer.Option(
+        "--phase-weight", help="Weight of the phase-derivative losses (instantaneous frequency and group delay "
+        "against the target's, on the TD-PR STFT, magnitude-weighted); 0: off.")] = 0.0,
     adv_weight: Annotated[float, typer.Option(
         "--adv-weight", help="Weight of the LSGAN generator loss (multi-period + multi-resolution "
         "spectrogram discriminators); 0 with --fm-weight 0: no GAN.")] = 0.0,
@@ -173,7 +176,8 @@ def vocoder(
         refresh_every=refresh_every, device=device, threads=threads, resume=resume, export_dir=export_dir,
         export_name=name, init=init,
         model={"dim": dim, "intermediate": intermediate, "layers": layers},
-        loss={"mel_weight": mel_weight, "adv_weight": adv_weight, "fm_weight": fm_weight, "disc_width": float(disc_width)},
+        loss={"mel_weight": mel_weight, "phase_weight": phase_weight, "adv_weight": adv_weight,
+              "fm_weight": fm_weight, "disc_width": float(disc_width)},
         adv_on=adv_on,
     )
     train_vocoder(cfg, progress=_say)

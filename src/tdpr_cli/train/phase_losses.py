@@ -1,0 +1,68 @@
+"""Phase-derivative losses for the vocoder (``tdpr train vocoder --phase-weight``).
+
+APNet (Ai and Ling, 2023) trains the phase of a vocoder directly with the
+instantaneous phase, its frequency derivative (group delay) and its time
+derivative (instantaneous angular frequency), each through an anti-wrapping
+distance. Here the two derivatives are compared on the TD-PR STFT (1024
+Hann, hop 256 at 16 kHz) of the vocoder's output and of the target:
+
+- **instantaneous frequency** ``angle(S[f, n] conj S[f, n-1])``: how far the
+  phase of each bin advances per hop. A phase reset every frame, the 62.5 Hz
+  comb of issue 12, advances by the wrong amount.
+- **group delay** ``angle(S[f, n] conj S[f-1, n])``: where in the frame the
+  energy sits. A click at each frame's centre gives the same group delay in
+  every frame, whatever the music does.
+
+The distance of two unit phasors is ``1 - cos(delta)`` (0 when equal, 2 when
+opposite; smooth, so no wrap to handle), computed from complex products with
+no ``atan2``. Each bin pair counts with the target's magnitude product to the
+power ``WEIGHT_POWER``: silent bins, whose phase is noise, carry almost no
+weight, and the high band, 20-40 dB under the low one in piano but where the
+comb lives, still counts (at power 1 it would carry under 1 % of the loss).
+Training-only.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from tdpr_cli.config import StftConfig
+from tdpr_cli.dsp.spectral import Stft
+
+#: Guards relative to the target's own power, so that equal phases read 0 at any level and a
+#: silent estimate bin's phasor (whose gradient grows as 1 / |est|) stays bounded.
+_REL_EPS, _EPS = 1e-6, 1e-30
+WEIGHT_POWER = 0.25
+
+
+def _phasor_distance(est: Tensor, ref: Tensor) -> tuple[Tensor, Tensor]:
+    """(1 - cos(angle(est) - angle(ref)), |ref| ** WEIGHT_POWER) for complex tensors of one shape."""
+    dot = (est * ref.conj()).real
+    mag = ref.abs()
+    return 1.0 - dot / (est.abs() * mag + _REL_EPS * mag**2 + _EPS), mag**WEIGHT_POWER
+
+
+def _weighted_mean(distance: Tensor, weight: Tensor) -> Tensor:
+    """Mean of ``distance`` over each item's bins weighted by ``weight``, then over the batch."""
+    dims = tuple(range(1, distance.ndim))
+    return ((distance * weight).sum(dims) / (weight.sum(dims) + _EPS)).mean()
+
+
+class PhaseDerivativeLoss(nn.Module):
+    """``{"if": ..., "gd": ...}`` for (B, 1, T) or (B, T) waveforms at 16 kHz, each in 0..2."""
+
+    def __init__(self, cfg: StftConfig = StftConfig()) -> None:
+        super().__init__()
+        self.stft = Stft(cfg)
+
+    def terms(self, input: Tensor, target: Tensor) -> dict[str, Tensor]:
+        est = self.stft(input.reshape(-1, input.shape[-1]))
+        ref = self.stft(target.reshape(-1, target.shape[-1]))
+        d_if, w_if = _phasor_distance(est[..., 1:] * est[..., :-1].conj(), ref[..., 1:] * ref[..., :-1].conj())
+        d_gd, w_gd = _phasor_distance(est[:, 1:] * est[:, :-1].conj(), ref[:, 1:] * ref[:, :-1].conj())
+        return {"if": _weighted_mean(d_if, w_if), "gd": _weighted_mean(d_gd, w_gd)}
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        t = self.terms(input, target)
+        return t["if"] + t["gd"]
+
