@@ -86,38 +86,46 @@ def test_the_restored_window_is_on_the_hop_grid_with_the_crop_at_its_centre():
 
 
 class _Scale(torch.nn.Module):
-    """A stand-in TD-CNN: (B, 1, T) -> twice the input."""
+    """A stand-in TD-CNN with one weight: (B, 1, T) -> twice the input."""
+
+    def __init__(self):
+        super().__init__()
+        self.gain = torch.nn.Parameter(torch.tensor(2.0))
 
     def forward(self, x):
-        return 2.0 * x
+        return self.gain * x
 
 
-def test_the_restored_view_puts_the_vocoder_phase_under_the_tdcnn_magnitude():
-    """``--adv-on restored``: tones in, a 'TD-CNN' that doubles them, and a 'vocoder' that answers
-    every mel with the same phase-shifted tones; the fake has the TD-CNN's amplitudes and the
-    vocoder's phases, the real is the target's crop, and only the vocoder gets a gradient."""
+def _tones(t, phases, amps=(1.0, 0.3)):
+    return sum(a * torch.sin(2 * torch.pi * f * t + p) for a, f, p in zip(amps, (437.5, 1250.0), phases))
+
+
+def test_the_restored_view_judges_the_vocoder_phase_against_the_target_phase_under_the_tdcnn_magnitude():
+    """``--adv-on restored``: tones in, a 'TD-CNN' that doubles them, a 'vocoder' that answers any
+    mel with tones at its own phase offsets, a target with others. The fake has the TD-CNN's
+    amplitudes and the vocoder's phases, the real the same amplitudes and the target's phases
+    (the pair differs in phase only); the vocoder gets a gradient, the TD-CNN none."""
     from tdpr_cli.config import StftConfig
 
     t = torch.arange(16000) / 16000
-    tone = (torch.sin(2 * torch.pi * 437.5 * t) + 0.3 * torch.sin(2 * torch.pi * 1250 * t))[None, None]
-    shifted = 0.7 * torch.sin(2 * torch.pi * 437.5 * t + 1) + 0.1 * torch.sin(2 * torch.pi * 1250 * t + 2)
-    gain = torch.nn.Parameter(torch.ones(()))
+    offset = torch.nn.Parameter(torch.tensor(1.0))
 
     class Voc(torch.nn.Module):
         def forward(self, mel, length):
             assert mel.shape[1] == 80 and length == CROP + 2 * CONTEXT
-            return gain * shifted[None, :length].expand(mel.shape[0], length)
+            return _tones(t[:length], (offset, 2 * offset), (0.7, 0.1)).expand(mel.shape[0], length)
 
     tdcnn = _Scale()
     view = restored_view(tdcnn, Voc(), StftConfig(), torch.device("cpu"))
     step = 2
     window, crop = context_window(16000, step, 256)
-    fake, real = view(tone, torch.zeros_like(tone), tone + 1.0, step)
-    assert torch.equal(real, (tone + 1.0)[0, :, window][:, crop])
-    want = 2.0 * (torch.sin(2 * torch.pi * 437.5 * t + 1) + 0.3 * torch.sin(2 * torch.pi * 1250 * t + 2))
-    torch.testing.assert_close(fake, want[None, window][:, crop], atol=5e-3, rtol=0)
-    fake.pow(2).sum().backward()
-    assert gain.grad is not None  # the gradient reaches the vocoder (a phase-only path: about 0 here)
+    target = _tones(t, (0.5, -1.0), (0.5, 0.5))[None, None]
+    fake, real = view(_tones(t, (0.0, 0.0))[None, None], torch.zeros_like(target), target, step)
+    want_fake, want_real = (_tones(t, phases, (2.0, 0.6))[None, window][:, crop] for phases in ((1.0, 2.0), (0.5, -1.0)))
+    torch.testing.assert_close(fake, want_fake, atol=5e-3, rtol=0)
+    torch.testing.assert_close(real, want_real, atol=5e-3, rtol=0)
+    (fake * want_real).sum().backward()
+    assert offset.grad is not None and abs(float(offset.grad)) > 1.0 and tdcnn.gain.grad is None
 
 
 def test_gans_judging_the_repaired_and_restored_signals_train_and_log_it(tmp_path):

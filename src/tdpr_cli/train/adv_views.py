@@ -4,15 +4,19 @@ Each view maps one training batch to the (fake, real) pair the discriminators
 read: ``view(inputs, estimate, targets, step) -> (fake, real)``, where inputs
 (degraded), estimate (the vocoder's resynthesis of the target mel) and targets
 are (B, 1, T) at 16 kHz and fake and real are the same ``CROP`` samples,
-(B, CROP) each, at an offset fixed by ``step`` (so ``--resume`` is exact).
+(B, CROP) each (the whole batch when it is shorter), at an offset fixed by
+``step`` (so ``--resume`` is exact).
 
 - ``vocoder``: the vocoder's own output.
 - ``repaired``: its phase under the target's STFT magnitude (paper-mode TD-PR
   with the ground truth in place of the TD-CNN).
 - ``restored``: what ``tdpr restore`` builds: a frozen TD-CNN restores the
   degraded input, the vocoder resynthesises the TD-CNN's mel, and its phase
-  goes under the TD-CNN's magnitude. All bins are replaced (paper mode): the
-  batch does not carry each input's cutoff, and above it band mode is the same.
+  goes under the TD-CNN's magnitude. The real side is the same magnitude with
+  the target's phase, so the pair differs in phase only: the critics cannot win
+  on the TD-CNN's magnitude errors, which the vocoder cannot mend. All bins are
+  replaced (paper mode); band mode differs only below the input's cutoff, and
+  the comb of issue 12 lies above every cutoff the training draws.
 
 A vocoder's phase can carry frame-locked structure that its own magnitude
 cancels and any other magnitude reveals (the 62.5 Hz comb of issue 12:
@@ -68,7 +72,9 @@ def repaired_view(cfg: StftConfig, device: torch.device) -> AdvView:
 def context_window(length: int, step: int, hop: int) -> tuple[slice, slice]:
     """(window, crop): ``window`` of the batch (up to ``CROP + 2 * CONTEXT`` samples, starting
     on the STFT hop grid) that the restore path processes, and ``crop``, the judged ``CROP``
-    samples at its centre, relative to the window. Short batches: the whole batch."""
+    samples at its centre, relative to the window. Batches under ``CROP + 2 * CONTEXT``
+    samples: the whole batch is the window, the crop centred in it (not on the hop grid),
+    or the whole batch under ``CROP``."""
     width = min(length, CROP + 2 * CONTEXT)
     room = (length - width) // hop
     start = hop * ((step * 7919) % (room + 1))  # a prime stride walks through every offset
@@ -77,8 +83,9 @@ def context_window(length: int, step: int, hop: int) -> tuple[slice, slice]:
 
 
 def restored_view(tdcnn: nn.Module, vocoder: nn.Module, cfg: StftConfig, device: torch.device) -> AdvView:
-    """``--adv-on restored``: ``replace_phase(y, vocoder(mel(y)))`` with y = the frozen ``tdcnn``
-    on the degraded input; gradients reach ``vocoder`` (the model being trained) through the phase."""
+    """``--adv-on restored``: fake ``replace_phase(y, vocoder(mel(y)))`` against real
+    ``replace_phase(y, target)``, y = the frozen ``tdcnn`` on the degraded input; gradients reach
+    ``vocoder`` (the model being trained) through the phase."""
     from tdpr_cli.dsp.phase import replace_phase
     from tdpr_cli.dsp.spectral import LogMel, Stft
 
@@ -91,8 +98,9 @@ def restored_view(tdcnn: nn.Module, vocoder: nn.Module, cfg: StftConfig, device:
             wide = tdcnn(inputs[..., window])[:, 0]  # (B, W) at 16 kHz
             spec = stft(wide)
             wide_mel = mel.from_magnitude(spec.abs())
-        repaired = replace_phase(wide, vocoder(wide_mel, wide.shape[-1]), cfg, stft=stft, spec_m=spec)
-        return repaired[:, crop], targets[:, 0, window][:, crop]
+            real = replace_phase(wide, targets[:, 0, window], cfg, stft=stft, spec_m=spec)
+        fake = replace_phase(wide, vocoder(wide_mel, wide.shape[-1]), cfg, stft=stft, spec_m=spec)
+        return fake[:, crop], real[:, crop]
 
     return view
 

@@ -39,7 +39,8 @@ if TYPE_CHECKING:
     from tdpr_cli.models.base import ModelBase
     from tdpr_cli.train.adv_views import AdvView
     from tdpr_cli.train.adversarial import Adversary
-    from tdpr_cli.train.losses import TdcnnLoss, VocoderLoss
+    from tdpr_cli.train.losses import TdcnnLoss
+    from tdpr_cli.train.vocoder_loss import VocoderLoss
 
 Progress = Callable[[str], None]
 _MAX_BAD_STEPS = 20  # consecutive non-finite losses before giving up
@@ -255,8 +256,8 @@ def train_vocoder(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, 
     """Train the mel vocoder to resynthesise wideband segments from their log-mel; export it."""
     from tdpr_cli.dsp.spectral import LogMel
     from tdpr_cli.models.vocoder import Vocoder, VocoderConfig
-    from tdpr_cli.train.losses import VocoderLoss
     from tdpr_cli.train.validate import validate_vocoder
+    from tdpr_cli.train.vocoder_loss import VocoderLoss
 
     device = setup_torch(cfg)
     model = Vocoder(VocoderConfig.from_dict(cfg.model))
@@ -274,6 +275,8 @@ def train_vocoder(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, 
         adversary = Adversary(int(cfg.loss.get("disc_width", 8)), device, cfg.clip_norm,
                               cfg.loss.get("adv_weight", 0.0), cfg.loss.get("fm_weight", 0.0))
     adv_view = None
+    if adversary is None and cfg.adv_on != "vocoder":
+        raise UsageError(f"--adv-on {cfg.adv_on} needs a GAN: set --adv-weight or --fm-weight")
     if adversary is not None:
         from tdpr_cli.train.adv_views import build_view
 
@@ -284,7 +287,8 @@ def train_vocoder(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, 
         loss=VocoderLoss(cfg=model.cfg.stft, **recon),
         # Degraded inputs only for the restored view: the targets (and so the reconstruction
         # batches) are the same either way, the degradation draws after them.
-        segments=SegmentConfig(batch=cfg.batch, seconds=cfg.segment_s, degrade=cfg.adv_on == "restored",
+        segments=SegmentConfig(batch=cfg.batch, seconds=cfg.segment_s,
+                               degrade=adversary is not None and cfg.adv_on == "restored",
                                sim=SimConfig(soft_share=cfg.soft_share)),
         estimate=estimate,
         validate=validate_vocoder,

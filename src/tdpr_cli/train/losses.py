@@ -277,34 +277,3 @@ class MelL1(nn.Module):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.l1_loss(self.mel(_flat(input)), self.mel(_flat(target)))
-
-
-class VocoderLoss(nn.Module):
-    """Vocoder objective without a GAN: ``stft_weight * L_MRSTFT + mel_weight * MelL1``, plus
-    ``phase_weight * (IF + GD)`` (train/phase_losses.py) when it is positive.
-
-    Shape:
-        input, target: (B, 1, T) or (B, T) at 16 kHz; output: scalar.
-    """
-
-    def __init__(self, stft_weight: float = 1.0, mel_weight: float = 1.0, cfg: StftConfig = StftConfig(),
-                 phase_weight: float = 0.0) -> None:
-        super().__init__()
-        from tdpr_cli.train.phase_losses import PhaseDerivativeLoss
-
-        self.stft_weight, self.mel_weight, self.phase_weight = stft_weight, mel_weight, phase_weight
-        self.stft = MultiResolutionStftLoss()
-        self.mel = MelL1(cfg)
-        self.phase = PhaseDerivativeLoss(cfg) if phase_weight > 0 else None
-
-    def terms(self, input: Tensor, target: Tensor) -> dict[str, Tensor]:
-        """Unweighted ``{"mrstft", "mel"}`` (and ``"if", "gd"``) and the weighted ``"loss"``."""
-        s, m = self.stft(input, target), self.mel(input, target)
-        out = {"mrstft": s, "mel": m, "loss": self.stft_weight * s + self.mel_weight * m}
-        if self.phase is not None:
-            phase = self.phase.terms(input, target)
-            out = {**out, **phase, "loss": out["loss"] + self.phase_weight * (phase["if"] + phase["gd"])}
-        return out
-
-    def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return self.terms(input, target)["loss"]

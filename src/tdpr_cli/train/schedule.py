@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, get_args
 
 from tdpr_cli.device import check_device_name
 from tdpr_cli.errors import UsageError
@@ -78,8 +78,8 @@ class TrainConfig:
             raise UsageError("--clip-norm must be positive, validation count >= 0 and seconds > 0.1")
         if not 0.0 <= self.soft_share <= 1.0:
             raise UsageError(f"--soft-share must lie in 0..1, got {self.soft_share}")
-        if self.adv_on not in ("vocoder", "repaired", "restored"):
-            raise UsageError(f"--adv-on must be vocoder, repaired or restored, got {self.adv_on!r}")
+        if self.adv_on not in get_args(AdvOn):
+            raise UsageError(f"--adv-on must be one of {', '.join(get_args(AdvOn))}, got {self.adv_on!r}")
         if self.schedule not in ("cosine", "exp", "constant"):
             raise UsageError(f"unknown schedule {self.schedule!r}")
         check_device_name(self.device)
