@@ -215,6 +215,14 @@ def _partials(seconds=1.0, seed=0):
     return torch.tensor(x, dtype=torch.float32)[None]
 
 
+def _centre_clicks(spec):
+    """``spec`` (B, F, N) with every frame's phase that of a click at the frame centre (bin k:
+    phase pi * k, the sign alternating), magnitudes kept: a phase locked to the frame."""
+    sign = 1.0 - 2.0 * (torch.arange(spec.shape[-2]) % 2).to(spec.real.dtype)
+    real = spec.abs() * sign[:, None]
+    return torch.complex(real, torch.zeros_like(real))
+
+
 def test_phase_derivative_terms_vanish_for_equal_phase_and_are_gain_invariant():
     from tdpr_cli.train.vocoder_loss import PhaseDerivativeLoss
 
@@ -233,7 +241,7 @@ def test_a_phase_reset_every_frame_reads_high_and_a_noise_floor_carries_no_weigh
 
     x, loss, stft = _partials(), PhaseDerivativeLoss(), Stft()
     spec = stft(x)
-    clicks = stft.inverse(torch.complex(spec.abs(), torch.zeros_like(spec.real)), x.shape[-1])
+    clicks = stft.inverse(_centre_clicks(spec), x.shape[-1])
     reset, delayed = loss.terms(clicks, x), loss.terms(torch.roll(x, 1, -1), x)
     assert float(reset["if"]) > 0.3 and float(reset["gd"]) > 0.3
     assert float(delayed["if"]) < 0.02 and float(delayed["gd"]) < 0.02
@@ -264,3 +272,34 @@ def test_phase_weight_adds_the_phase_terms_and_gradients_stay_bounded_near_zero(
     assert bool(torch.isfinite(grad).all()) and 0 < float(grad.norm()) < 1e6
     with pytest.raises(UsageError, match="weights must be >= 0"):
         VocoderLoss(phase_weight=-1.0)
+
+
+def test_the_frame_lock_comb_is_the_evaluators_comb_in_torch():
+    from tdpr_cli.evaluation.comb import comb_db
+    from tdpr_cli.train.vocoder_loss import FrameLockLoss
+
+    rng = np.random.default_rng(0)
+    clicks = np.zeros(16000)
+    clicks[100::256] = 1.0
+    signals = [rng.standard_normal(16000), clicks + 0.03 * rng.standard_normal(16000), _partials()[0].numpy()]
+    got = FrameLockLoss().comb_db(torch.tensor(np.stack(signals), dtype=torch.float64))
+    want = [comb_db(s) for s in signals]
+    assert want[1] > 10.0 and abs(want[0]) < 1.0
+    np.testing.assert_allclose(got.numpy(), want, atol=0.01)
+
+
+def test_frame_lock_reads_a_frame_locked_phase_and_not_a_matching_one():
+    """The phase-only resynthesis of a spectrum whose every frame is a click at the frame centre
+    (magnitudes kept) combs strongly; the target against itself reads 0, and the term is
+    differentiable through the estimate."""
+    from tdpr_cli.dsp.spectral import Stft
+    from tdpr_cli.train.vocoder_loss import FrameLockLoss
+
+    x, lock, stft = _partials(), FrameLockLoss(), Stft()
+    spec = stft(x)
+    clicks = stft.inverse(_centre_clicks(spec), x.shape[-1])
+    assert float(lock.terms(x, x)["lock"]) == 0.0
+    assert float(lock.comb_db(lock.phase_only(x))[0]) < 1.5 < 10.0 < float(lock.comb_db(lock.phase_only(clicks))[0])
+    est = (x + 0.01 * clicks).requires_grad_(True)
+    (grad,) = torch.autograd.grad(VocoderLoss(lock_weight=1.0).terms(est, x)["lock"], est)
+    assert bool(torch.isfinite(grad).all()) and float(grad.abs().max()) > 0

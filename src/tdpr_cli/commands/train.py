@@ -156,6 +156,9 @@ def vocoder(
     phase_weight: Annotated[float, typer.Option(
         "--phase-weight", help="Weight of the phase-derivative losses (instantaneous frequency and group delay "
         "against the target's, on the TD-PR STFT, magnitude-weighted); 0: off.")] = 0.0,
+    lock_weight: Annotated[float, typer.Option(
+        "--lock-weight", help="Weight of the frame-lock term: the 62.5 Hz comb (dB) of the phase-only 4-8 kHz "
+        "resynthesis of the output against the target's; 0: off.")] = 0.0,
     adv_weight: Annotated[float, typer.Option(
         "--adv-weight", help="Weight of the LSGAN generator loss (multi-period + multi-resolution "
         "spectrogram discriminators); 0 with --fm-weight 0: no GAN.")] = 0.0,
@@ -176,7 +179,7 @@ def vocoder(
         refresh_every=refresh_every, device=device, threads=threads, resume=resume, export_dir=export_dir,
         export_name=name, init=init,
         model={"dim": dim, "intermediate": intermediate, "layers": layers},
-        loss={"mel_weight": mel_weight, "phase_weight": phase_weight, "adv_weight": adv_weight,
+        loss={"mel_weight": mel_weight, "phase_weight": phase_weight, "lock_weight": lock_weight, "adv_weight": adv_weight,
               "fm_weight": fm_weight, "disc_width": float(disc_width)},
         adv_on=adv_on,
     )

@@ -267,7 +267,7 @@ def train_vocoder(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, 
         # (B, 1, T) wideband targets -> their log-mel -> (B, 1, T) resynthesis.
         return model(mel(targets[:, 0]), targets.shape[-1])[:, None]
 
-    recon = {k: v for k, v in cfg.loss.items() if k in ("stft_weight", "mel_weight", "phase_weight")}
+    recon = {k: v for k, v in cfg.loss.items() if k in ("stft_weight", "mel_weight", "phase_weight", "lock_weight")}
     adversary = None
     if cfg.loss.get("adv_weight", 0.0) > 0 or cfg.loss.get("fm_weight", 0.0) > 0:
         from tdpr_cli.train.adversarial import Adversary

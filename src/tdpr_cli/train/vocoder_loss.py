@@ -1,7 +1,16 @@
-"""The vocoder's reconstruction objective: MR-STFT, mel L1 and phase-derivative terms.
+"""The vocoder's reconstruction objective: MR-STFT, mel L1, phase-derivative and frame-lock terms.
 
-``VocoderLoss`` = ``stft_weight * L_MRSTFT + mel_weight * MelL1 + phase_weight * (IF + GD)``
-(the GAN terms are added by the training loop, train/adversarial.py).
+``VocoderLoss`` = ``stft_weight * L_MRSTFT + mel_weight * MelL1 + phase_weight * (IF + GD)
++ lock_weight * FrameLock`` (the GAN terms are added by the training loop, train/adversarial.py).
+
+Frame lock (``--lock-weight``): the comb (``evaluation.comb``: dB at multiples of
+62.5 Hz over dB between them, 4.5-7.5 kHz) of the *phase-only* resynthesis of the
+4-8 kHz band, unit magnitude in every bin, of the vocoder's output, against the
+same of the target. A phase that repeats with the TD-PR frame reads several dB
+there even when the vocoder's own magnitude hides it, and any other magnitude,
+the TD-CNN's in band mode, reveals it (issue 12: real piano reads 0.1 dB, the
+shipped GAN vocoder 1.7, the pre-GAN one 7.6). The term is the mean absolute dB
+difference per item, so notches (a negative comb) count as much as lines.
 
 Phase-derivative terms (``tdpr train vocoder --phase-weight``):
 
@@ -30,10 +39,12 @@ down carried 28 % of the weight of a quiet corpus clip). Training-only.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
-from tdpr_cli.config import StftConfig
+from tdpr_cli.config import SAMPLE_RATE, StftConfig
 from tdpr_cli.dsp.spectral import Stft
 from tdpr_cli.errors import UsageError
 from tdpr_cli.train.losses import MelL1, MultiResolutionStftLoss
@@ -79,31 +90,79 @@ class PhaseDerivativeLoss(nn.Module):
         return t["if"] + t["gd"]
 
 
+#: Phase-only band (bins of the 1024-point TD-PR STFT at 16 kHz: 4-8 kHz).
+LOCK_LO_BIN = 256
+_LOCK_FLOOR = 1e-4  # phasors of bins 80 dB under the item's loudest fade out (noise, and bounded gradients)
+
+
+class FrameLockLoss(nn.Module):
+    """``{"lock": mean |comb(phase-only(input)) - comb(phase-only(target))|}`` in dB, (B, 1, T) or (B, T)."""
+
+    def __init__(self, cfg: StftConfig = StftConfig()) -> None:
+        super().__init__()
+        from tdpr_cli.evaluation.comb import COMB_NPERSEG
+
+        self.stft = Stft(cfg)
+        self.welch: Tensor
+        self.register_buffer("welch", torch.hann_window(COMB_NPERSEG), persistent=False)
+
+    def phase_only(self, x: Tensor) -> Tensor:
+        """(B, T) -> (B, T): the 4-8 kHz band resynthesised with unit magnitude in every bin."""
+        spec = self.stft(x)[:, LOCK_LO_BIN:]
+        peak = spec.abs().flatten(1).amax(1).view(-1, 1, 1)
+        unit = spec / (spec.abs() + _LOCK_FLOOR * peak + 1e-30)
+        return self.stft.inverse(torch.nn.functional.pad(unit, (0, 0, LOCK_LO_BIN, 0)), x.shape[-1])
+
+    def comb_db(self, x: Tensor) -> Tensor:
+        """(B, T) -> (B,): ``evaluation.comb.comb_db`` of each item, in torch (differentiable)."""
+        from tdpr_cli.evaluation.comb import COMB_BAND_HZ, COMB_HZ, COMB_NPERSEG
+
+        if x.shape[-1] < COMB_NPERSEG:
+            x = torch.nn.functional.pad(x, (0, COMB_NPERSEG - x.shape[-1]))
+        frames = x.unfold(-1, COMB_NPERSEG, COMB_NPERSEG // 2)  # (B, n, nperseg), 50 % overlap
+        frames = frames - frames.mean(-1, keepdim=True)  # Welch's constant detrend
+        power = (torch.fft.rfft(frames * self.welch, dim=-1).abs() ** 2).mean(1) + 1e-30
+        step = int(round(COMB_HZ * COMB_NPERSEG / SAMPLE_RATE))
+        lo, hi = math.ceil(COMB_BAND_HZ[0] / COMB_HZ), math.floor(COMB_BAND_HZ[1] / COMB_HZ)
+        harmonics = torch.arange(lo, hi + 1, device=x.device) * step
+        level = 10.0 * torch.log10(power)
+        return level[:, harmonics].mean(-1) - level[:, harmonics + step // 2].mean(-1)
+
+    def terms(self, input: Tensor, target: Tensor) -> dict[str, Tensor]:
+        est, ref = input.reshape(-1, input.shape[-1]), target.reshape(-1, target.shape[-1])
+        return {"lock": (self.comb_db(self.phase_only(est)) - self.comb_db(self.phase_only(ref))).abs().mean()}
+
+
 class VocoderLoss(nn.Module):
     """Vocoder objective without a GAN: ``stft_weight * L_MRSTFT + mel_weight * MelL1``, plus
-    ``phase_weight * (IF + GD)`` when it is positive.
+    ``phase_weight * (IF + GD)`` and ``lock_weight * FrameLock`` when they are positive.
 
     Shape:
         input, target: (B, 1, T) or (B, T) at 16 kHz; output: scalar.
     """
 
     def __init__(self, stft_weight: float = 1.0, mel_weight: float = 1.0, cfg: StftConfig = StftConfig(),
-                 phase_weight: float = 0.0) -> None:
+                 phase_weight: float = 0.0, lock_weight: float = 0.0) -> None:
         super().__init__()
-        if min(stft_weight, mel_weight, phase_weight) < 0:
-            raise UsageError(f"vocoder loss weights must be >= 0, got {stft_weight}, {mel_weight}, {phase_weight}")
-        self.stft_weight, self.mel_weight, self.phase_weight = stft_weight, mel_weight, phase_weight
+        weights = (stft_weight, mel_weight, phase_weight, lock_weight)
+        if min(weights) < 0:
+            raise UsageError(f"vocoder loss weights must be >= 0, got {weights}")
+        self.stft_weight, self.mel_weight, self.phase_weight, self.lock_weight = weights
         self.stft = MultiResolutionStftLoss()
         self.mel = MelL1(cfg)
         self.phase = PhaseDerivativeLoss(cfg) if phase_weight > 0 else None
+        self.lock = FrameLockLoss(cfg) if lock_weight > 0 else None
 
     def terms(self, input: Tensor, target: Tensor) -> dict[str, Tensor]:
-        """Unweighted ``{"mrstft", "mel"}`` (and ``"if", "gd"``) and the weighted ``"loss"``."""
+        """Unweighted ``{"mrstft", "mel"}`` (and ``"if", "gd"``, ``"lock"``) and the weighted ``"loss"``."""
         s, m = self.stft(input, target), self.mel(input, target)
         out = {"mrstft": s, "mel": m, "loss": self.stft_weight * s + self.mel_weight * m}
         if self.phase is not None:
             phase = self.phase.terms(input, target)
             out = {**out, **phase, "loss": out["loss"] + self.phase_weight * (phase["if"] + phase["gd"])}
+        if self.lock is not None:
+            lock = self.lock.terms(input, target)["lock"]
+            out = {**out, "lock": lock, "loss": out["loss"] + self.lock_weight * lock}
         return out
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
