@@ -117,3 +117,23 @@ def test_keep_input_band_restores_the_intact_band_and_leaves_the_rest():
 def test_keep_margin_is_validated():
     with pytest.raises(Exception, match="margin"):
         RestoreConfig(keep_margin_hz=-1.0)
+
+
+def test_phase_only_keeps_the_high_band_phase_whatever_the_level():
+    """``phase_only``: nothing below ``lo_hz``; the same output for any input gain; white noise
+    reads no comb, a click at every frame centre a strong one."""
+    import numpy as np
+
+    from tdpr_cli.dsp.phase import phase_only
+    from tdpr_cli.dsp.spectral import Stft
+    from tdpr_cli.evaluation.comb import comb_db
+
+    stft = Stft()
+    noise = torch.randn(1, 16000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    out = phase_only(noise, stft)
+    torch.testing.assert_close(phase_only(3.0 * noise, stft), out)
+    power = np.abs(np.fft.rfft(out[0].numpy())) ** 2  # 1 Hz bins
+    assert power[:3800].sum() < 1e-4 * power.sum()  # nothing under 3.8 kHz but edge leakage
+    clicks = torch.zeros(1, 16000, dtype=torch.float64)
+    clicks[0, 128::256] = 1.0
+    assert abs(comb_db(out[0].numpy())) < 1.0 and comb_db(phase_only(clicks + 0.01 * noise, stft)[0].numpy()) > 10.0

@@ -130,3 +130,16 @@ def repair(
     band_cutoff = cutoff_hz if cfg.phase is PhaseMode.BAND else None
     return replace_phase(tdcnn_out, vocoder_out, cfg.stft, cutoff_hz=band_cutoff, crossfade_hz=cfg.crossfade_hz,
                          consistency=cfg.consistency, stft=stft, spec_m=spec, top_hz=top_hz)
+
+
+def phase_only(x: Tensor, stft: Stft, lo_hz: float = 4000.0, floor: float = 1e-4) -> Tensor:
+    """(B, T) -> (B, T) at 16 kHz: the band from ``lo_hz`` up resynthesised from its STFT phase
+    alone (unit magnitude in every bin). A phase locked to the STFT frame, which band mode's
+    magnitude swap reveals (issue 12), shows as a 62.5 Hz comb here even where the signal's own
+    magnitude hides it. Bins more than ``20 log10(1 / floor)`` dB under the item's loudest fade
+    out (their phase is noise, and the gradient of a phasor grows as 1 / magnitude)."""
+    lo_bin = int(round(lo_hz * stft.cfg.n_fft / SAMPLE_RATE))
+    spec = stft(x)[:, lo_bin:]
+    peak = spec.abs().flatten(1).amax(1).view(-1, 1, 1)
+    unit = spec / (spec.abs() + floor * peak + 1e-30)
+    return stft.inverse(torch.nn.functional.pad(unit, (0, 0, lo_bin, 0)), x.shape[-1])

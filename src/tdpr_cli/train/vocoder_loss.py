@@ -90,11 +90,6 @@ class PhaseDerivativeLoss(nn.Module):
         return t["if"] + t["gd"]
 
 
-#: Phase-only band (bins of the 1024-point TD-PR STFT at 16 kHz: 4-8 kHz).
-LOCK_LO_BIN = 256
-_LOCK_FLOOR = 1e-4  # phasors of bins 80 dB under the item's loudest fade out (noise, and bounded gradients)
-
-
 class FrameLockLoss(nn.Module):
     """``{"lock": mean |comb(phase-only(input)) - comb(phase-only(target))|}`` in dB, (B, 1, T) or (B, T)."""
 
@@ -107,11 +102,10 @@ class FrameLockLoss(nn.Module):
         self.register_buffer("welch", torch.hann_window(COMB_NPERSEG), persistent=False)
 
     def phase_only(self, x: Tensor) -> Tensor:
-        """(B, T) -> (B, T): the 4-8 kHz band resynthesised with unit magnitude in every bin."""
-        spec = self.stft(x)[:, LOCK_LO_BIN:]
-        peak = spec.abs().flatten(1).amax(1).view(-1, 1, 1)
-        unit = spec / (spec.abs() + _LOCK_FLOOR * peak + 1e-30)
-        return self.stft.inverse(torch.nn.functional.pad(unit, (0, 0, LOCK_LO_BIN, 0)), x.shape[-1])
+        """(B, T) -> (B, T): the 4-8 kHz band resynthesised with unit magnitude (``dsp.phase.phase_only``)."""
+        from tdpr_cli.dsp.phase import phase_only
+
+        return phase_only(x, self.stft)
 
     def comb_db(self, x: Tensor) -> Tensor:
         """(B, T) -> (B,): ``evaluation.comb.comb_db`` of each item, in torch (differentiable)."""
