@@ -298,7 +298,9 @@ def test_frame_lock_reads_a_frame_locked_phase_and_not_a_matching_one():
     x, lock, stft = _partials(), FrameLockLoss(), Stft()
     spec = stft(x)
     clicks = stft.inverse(_centre_clicks(spec), x.shape[-1])
-    assert float(lock.terms(x, x)["lock"]) == 0.0
+    assert lock.terms(x, x) == {"lock": 0.0, "lock_own": 0.0}
+    notched = lock.terms(x - 0.01 * clicks, x)  # a comb or its notches: both count, both ways
+    assert float(notched["lock"]) > 1.0 and float(notched["lock_own"]) > 0.1
     assert float(lock.comb_db(lock.phase_only(x))[0]) < 1.5 < 10.0 < float(lock.comb_db(lock.phase_only(clicks))[0])
     est = (x + 0.01 * clicks).requires_grad_(True)
     (grad,) = torch.autograd.grad(VocoderLoss(lock_weight=1.0).terms(est, x)["lock"], est)

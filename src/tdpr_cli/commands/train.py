@@ -157,8 +157,8 @@ def vocoder(
         "--phase-weight", help="Weight of the phase-derivative losses (instantaneous frequency and group delay "
         "against the target's, on the TD-PR STFT, magnitude-weighted); 0: off.")] = 0.0,
     lock_weight: Annotated[float, typer.Option(
-        "--lock-weight", help="Weight of the frame-lock term: the 62.5 Hz comb (dB) of the phase-only 4-8 kHz "
-        "resynthesis of the output against the target's; 0: off.")] = 0.0,
+        "--lock-weight", help="Weight of the frame-lock terms: the 62.5 Hz comb (dB) of the phase-only 4-8 kHz "
+        "resynthesis of the output, and of the output itself, against the target's; 0: off.")] = 0.0,
     adv_weight: Annotated[float, typer.Option(
         "--adv-weight", help="Weight of the LSGAN generator loss (multi-period + multi-resolution "
         "spectrogram discriminators); 0 with --fm-weight 0: no GAN.")] = 0.0,

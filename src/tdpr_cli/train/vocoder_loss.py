@@ -10,7 +10,9 @@ same of the target. A phase that repeats with the TD-PR frame reads several dB
 there even when the vocoder's own magnitude hides it, and any other magnitude,
 the TD-CNN's in band mode, reveals it (issue 12: real piano reads 0.1 dB, the
 shipped GAN vocoder 1.7, the pre-GAN one 7.6). The term is the mean absolute dB
-difference per item, so notches (a negative comb) count as much as lines.
+difference per item, so notches (a negative comb) count as much as lines, plus
+the same difference for the output itself: on the phase-only term alone the
+vocoder learned to notch its own output at the multiples (-6 dB after 400 steps).
 
 Phase-derivative terms (``tdpr train vocoder --phase-weight``):
 
@@ -91,7 +93,8 @@ class PhaseDerivativeLoss(nn.Module):
 
 
 class FrameLockLoss(nn.Module):
-    """``{"lock": mean |comb(phase-only(input)) - comb(phase-only(target))|}`` in dB, (B, 1, T) or (B, T)."""
+    """``{"lock": mean |comb(phase-only(input)) - comb(phase-only(target))|, "lock_own": mean
+    |comb(input) - comb(target)|}`` in dB, for (B, 1, T) or (B, T) waveforms at 16 kHz."""
 
     def __init__(self, cfg: StftConfig = StftConfig()) -> None:
         super().__init__()
@@ -124,7 +127,8 @@ class FrameLockLoss(nn.Module):
 
     def terms(self, input: Tensor, target: Tensor) -> dict[str, Tensor]:
         est, ref = input.reshape(-1, input.shape[-1]), target.reshape(-1, target.shape[-1])
-        return {"lock": (self.comb_db(self.phase_only(est)) - self.comb_db(self.phase_only(ref))).abs().mean()}
+        return {"lock": (self.comb_db(self.phase_only(est)) - self.comb_db(self.phase_only(ref))).abs().mean(),
+                "lock_own": (self.comb_db(est) - self.comb_db(ref)).abs().mean()}
 
 
 class VocoderLoss(nn.Module):
@@ -155,8 +159,8 @@ class VocoderLoss(nn.Module):
             phase = self.phase.terms(input, target)
             out = {**out, **phase, "loss": out["loss"] + self.phase_weight * (phase["if"] + phase["gd"])}
         if self.lock is not None:
-            lock = self.lock.terms(input, target)["lock"]
-            out = {**out, "lock": lock, "loss": out["loss"] + self.lock_weight * lock}
+            lock = self.lock.terms(input, target)
+            out = {**out, **lock, "loss": out["loss"] + self.lock_weight * (lock["lock"] + lock["lock_own"])}
         return out
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
