@@ -13,6 +13,7 @@ import pytest
 import soundfile as sf
 
 from conftest import band_limited
+from reliability_helpers import spawn
 from tdpr_cli.commands.local_pool import AUTO_MIN_AUDIO_S, LocalPool, choose_jobs
 from tdpr_cli.commands.pool_books import PoolBooks
 from tdpr_cli.errors import UsageError
@@ -142,9 +143,10 @@ def test_a_killed_worker_loses_no_file(tiny_env, tmp_path):
 def test_an_interrupt_stops_the_workers_and_leaves_nothing_half_written(tiny_env, tmp_path, how):
     src = _folder(tmp_path / "in", 8, seconds=20.0)
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "tdpr_cli", "restore", str(src), "--out", str(out), "--jobs", "2",
-                             "--cutoff", "3000"], env=tiny_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    # spawn() gives the driver SIGINT's default back: a test runner started in the background
+    # (`cmd &` in a script) passes SIGINT on ignored, and tdpr rightly keeps it so.
+    proc = spawn(["restore", src, "--out", out, "--jobs", "2", "--cutoff", "3000"], tiny_env,
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     workers: list[int] = []
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
