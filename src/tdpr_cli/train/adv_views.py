@@ -33,7 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from tdpr_cli.config import StftConfig
-from tdpr_cli.train.adversarial import CROP, Adversary
+from tdpr_cli.train.adversarial import CROP, Adversary, crop_offset
 
 if TYPE_CHECKING:
     from tdpr_cli.models.vocoder import Vocoder
@@ -77,7 +77,7 @@ def context_window(length: int, step: int, hop: int) -> tuple[slice, slice]:
     or the whole batch under ``CROP``."""
     width = min(length, CROP + 2 * CONTEXT)
     room = (length - width) // hop
-    start = hop * ((step * 7919) % (room + 1))  # a prime stride walks through every offset
+    start = hop * crop_offset(step, room)
     lead = max(0, (width - CROP) // 2)
     return slice(start, start + width), slice(lead, lead + min(CROP, width))
 

@@ -120,6 +120,12 @@ def generator_losses(real: list[tuple[Tensor, list[Tensor]]],
     return adv, fm
 
 
+def crop_offset(step: int, room: int) -> int:
+    """The crop's offset at ``step``, in 0..``room`` (a function of the step alone: ``--resume``
+    is exact); a prime stride walks through every offset."""
+    return (step * 7919) % (room + 1)
+
+
 class Adversary:
     """The discriminators, their optimizer, and the two halves of one GAN step.
 
@@ -144,7 +150,7 @@ class Adversary:
         room = real.shape[-1] - CROP
         if room <= 0:
             return fake, real
-        at = (step * 7919) % (room + 1)  # a prime stride walks through every offset
+        at = crop_offset(step, room)
         return fake[:, at : at + CROP], real[:, at : at + CROP]
 
     def d_step(self, fake: Tensor, real: Tensor, lr: float) -> dict[str, float]:
