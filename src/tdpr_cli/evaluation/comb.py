@@ -31,18 +31,26 @@ def comb_db(x: np.ndarray, sr: int = 16000, f0: float = COMB_HZ,
     """
     from scipy.signal import welch
 
+    harmonics, between = comb_bins(sr, f0, band, nperseg)
     wave = np.atleast_2d(np.asarray(x, dtype=np.float64))
-    step = f0 * nperseg / sr  # bins per f0
-    if abs(step - round(step)) > 1e-9 or round(step) % 2:
-        raise ValueError(f"{f0} Hz is not an even number of bins of a {nperseg}-point spectrum at {sr} Hz")
     if wave.shape[-1] < nperseg:
         wave = np.pad(wave, ((0, 0), (0, nperseg - wave.shape[-1])))
     _, power = welch(wave, sr, window="hann", nperseg=nperseg, noverlap=nperseg // 2, axis=-1)
     power = power.mean(axis=0) + 1e-30
-    step = int(round(step))
-    harmonics = np.arange(int(np.ceil(band[0] / f0)), int(np.floor(band[1] / f0)) + 1) * step
+    return float(np.mean(10 * np.log10(power[harmonics])) - np.mean(10 * np.log10(power[between])))
+
+
+def comb_bins(sr: int = 16000, f0: float = COMB_HZ, band: tuple[float, float] = COMB_BAND_HZ,
+              nperseg: int = COMB_NPERSEG) -> tuple[np.ndarray, np.ndarray]:
+    """(harmonics, between): the ``nperseg``-point spectrum's bins at the multiples of ``f0`` inside
+    ``band``, and halfway between them (those below Nyquist). Raises ValueError if ``f0`` does not
+    fall on an even number of bins or no multiple lies in ``band``."""
+    step = f0 * nperseg / sr  # bins per f0
+    if abs(step - round(step)) > 1e-9 or round(step) % 2:
+        raise ValueError(f"{f0} Hz is not an even number of bins of a {nperseg}-point spectrum at {sr} Hz")
+    bins = int(round(step))
+    harmonics = np.arange(int(np.ceil(band[0] / f0)), int(np.floor(band[1] / f0)) + 1) * bins
     if harmonics.size == 0:
         raise ValueError(f"no multiple of {f0} Hz lies in {band[0]:g}-{band[1]:g} Hz")
-    between = harmonics + step // 2
-    between = between[between < len(power)]
-    return float(np.mean(10 * np.log10(power[harmonics])) - np.mean(10 * np.log10(power[between])))
+    between = harmonics + bins // 2
+    return harmonics, between[between < nperseg // 2 + 1]

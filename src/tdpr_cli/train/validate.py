@@ -95,7 +95,7 @@ def validate_tdcnn(model: nn.Module, items: list[ValidItem], device: torch.devic
 
 def validate_vocoder(model: nn.Module, items: list[ValidItem], device: torch.device) -> dict[str, float]:
     """Resynthesis of ground-truth mel: mel L1, LSD, comb, the phase-only comb (``lock``, the
-    frame-locked phase that band mode reveals; train/vocoder_loss.py) and low/high-band phase error."""
+    frame-locked phase that band mode reveals; dsp.phase.phase_only) and low/high-band phase error."""
     from tdpr_cli.dsp.spectral import LogMel
 
     if not items:
@@ -106,13 +106,13 @@ def validate_vocoder(model: nn.Module, items: list[ValidItem], device: torch.dev
     with evaluating(model):
         output = _run(lambda x: model(mel(x), length), target, device)
         mel_l1 = float((mel(torch.from_numpy(output).to(device)) - mel(torch.from_numpy(target).to(device))).abs().mean())
+    from tdpr_cli.dsp.phase import phase_only
+    from tdpr_cli.dsp.spectral import Stft
     from tdpr_cli.evaluation.comb import comb_db
-    from tdpr_cli.train.vocoder_loss import FrameLockLoss
 
-    lock = FrameLockLoss().double()
     with torch.no_grad():
-        phase_only = lock.phase_only(torch.from_numpy(output).double())
-        lock_db = float(np.mean([comb_db(x) for x in phase_only.numpy()]))
+        phase_wave = phase_only(torch.from_numpy(output).double(), Stft(cast(Vocoder, model).cfg.stft).double())
+        lock_db = float(np.mean([comb_db(x) for x in phase_wave.numpy()]))
     result = {"mel_l1": mel_l1, "lsd": float(np.mean([ev.lsd(o, t) for o, t in zip(output, target)])),
               "comb": float(np.mean([comb_db(o) for o in output])), "lock": lock_db}
     cutoff = items[0].cutoff_hz

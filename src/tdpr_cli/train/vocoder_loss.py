@@ -41,8 +41,6 @@ down carried 28 % of the weight of a quiet corpus clip). Training-only.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
@@ -112,18 +110,16 @@ class FrameLockLoss(nn.Module):
 
     def comb_db(self, x: Tensor) -> Tensor:
         """(B, T) -> (B,): ``evaluation.comb.comb_db`` of each item, in torch (differentiable)."""
-        from tdpr_cli.evaluation.comb import COMB_BAND_HZ, COMB_HZ, COMB_NPERSEG
+        from tdpr_cli.evaluation.comb import COMB_NPERSEG, comb_bins
 
         if x.shape[-1] < COMB_NPERSEG:
             x = torch.nn.functional.pad(x, (0, COMB_NPERSEG - x.shape[-1]))
         frames = x.unfold(-1, COMB_NPERSEG, COMB_NPERSEG // 2)  # (B, n, nperseg), 50 % overlap
         frames = frames - frames.mean(-1, keepdim=True)  # Welch's constant detrend
         power = (torch.fft.rfft(frames * self.welch, dim=-1).abs() ** 2).mean(1) + 1e-30
-        step = int(round(COMB_HZ * COMB_NPERSEG / SAMPLE_RATE))
-        lo, hi = math.ceil(COMB_BAND_HZ[0] / COMB_HZ), math.floor(COMB_BAND_HZ[1] / COMB_HZ)
-        harmonics = torch.arange(lo, hi + 1, device=x.device) * step
+        harmonics, between = (torch.from_numpy(b).to(x.device) for b in comb_bins(SAMPLE_RATE))
         level = 10.0 * torch.log10(power)
-        return level[:, harmonics].mean(-1) - level[:, harmonics + step // 2].mean(-1)
+        return level[:, harmonics].mean(-1) - level[:, between].mean(-1)
 
     def terms(self, input: Tensor, target: Tensor) -> dict[str, Tensor]:
         est, ref = input.reshape(-1, input.shape[-1]), target.reshape(-1, target.shape[-1])
