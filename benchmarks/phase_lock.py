@@ -28,28 +28,12 @@ from tdpr_cli.dsp.phase import phase_only
 from tdpr_cli.dsp.spectral import Stft
 from tdpr_cli.evaluation.comb import comb_db
 from tdpr_cli.evaluation.table import ModelRunner
-from tdpr_cli.restore.load import ModelChoice, load_models
+from tdpr_cli.restore.load import ModelChoice, load_models, load_vocoders
 
 
 def _lock_db(x: np.ndarray, stft: Stft) -> float:
     with torch.inference_mode():
         return comb_db(phase_only(torch.from_numpy(np.atleast_2d(x)).double(), stft.double()).numpy())
-
-
-def _vocoders(names: list[str], local: list[Path]) -> dict[str, torch.nn.Module]:
-    """Lock vocoders by name (verified) and local candidates (config beside the weights, trusted)."""
-    from tdpr_cli.models.load import load_model
-    from tdpr_cli.weights.resolve import resolve_local
-
-    out = {}
-    for name in names:
-        voc = load_models(ModelChoice(vocoder=name, offline=True), PhaseMode.BAND).vocoder
-        assert voc is not None
-        out[name] = voc
-    for path in local:
-        found = resolve_local(path, trust_local=True)
-        out[str(path)] = load_model(found.weights_path, found.config_path, "vocoder")
-    return out
 
 
 def main() -> None:
@@ -72,7 +56,7 @@ def main() -> None:
         ref, _ = sf.read(args.valset / item["ref"], dtype="float32")
         inputs.append((lr[None], ref[None]))
     rows: dict[str, dict[str, float]] = {}
-    for name, voc in _vocoders(args.vocoder, args.local).items():
+    for name, voc in load_vocoders(args.vocoder, args.local).items():
         runner = ModelRunner(tdcnn, voc)
         scores: dict[str, list[float]] = {"reference": [], "tdcnn": [], "vocoder(reference mel)": [],
                                           "vocoder(TD-CNN mel)": []}

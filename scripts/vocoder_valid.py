@@ -20,12 +20,9 @@ from pathlib import Path
 
 import torch
 
-from tdpr_cli.config import PhaseMode
-from tdpr_cli.models.load import load_model
-from tdpr_cli.restore.load import ModelChoice, load_models
+from tdpr_cli.restore.load import load_vocoders
 from tdpr_cli.train.dataset import read_clips, validation_set
 from tdpr_cli.train.validate import validate_vocoder
-from tdpr_cli.weights.resolve import resolve_local
 
 
 def main() -> None:
@@ -40,11 +37,7 @@ def main() -> None:
     cfg = json.loads((args.run / "checkpoint" / "state.json").read_text())["config"]
     items = validation_set(read_clips(args.run / "manifest.json", args.data, "valid"), cfg["valid_count"],
                            cfg["valid_seconds"], cfg["valid_cutoff_hz"], cfg["seed"])
-    models = {name: load_models(ModelChoice(vocoder=name, offline=True), PhaseMode.BAND).vocoder
-              for name in args.vocoder}
-    for path in args.local:
-        local = resolve_local(path, trust_local=True)
-        models[str(path)] = load_model(local.weights_path, local.config_path, "vocoder")
+    models = load_vocoders(args.vocoder, args.local)
     scores = {name: validate_vocoder(model, items, torch.device("cpu")) for name, model in models.items()}
     for name, s in scores.items():
         print(f"{name}: " + ", ".join(f"{k} {v:.4f}" for k, v in s.items()), file=sys.stderr)

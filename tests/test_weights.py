@@ -474,3 +474,14 @@ def test_command_module_imports_no_heavy_libraries() -> None:
     env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_load_vocoders_gives_lock_and_local_vocoders_by_key_and_no_tdcnn():
+    from pathlib import Path
+
+    from tdpr_cli.models.vocoder import Vocoder
+    from tdpr_cli.restore.load import load_vocoders
+
+    local = Path(__file__).resolve().parents[1] / "src/tdpr_cli/weights/bundled/vocoder-piano-16k-gan-lock.safetensors"
+    got = load_vocoders(["vocoder-piano-16k"], [local])
+    assert list(got) == ["vocoder-piano-16k", str(local)] and all(isinstance(m, Vocoder) for m in got.values())

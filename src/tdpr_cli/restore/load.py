@@ -67,6 +67,19 @@ def load_models(choice: ModelChoice, phase: PhaseMode) -> LoadedModels:
     return LoadedModels(tdcnn, voc, info)
 
 
+def load_vocoders(names: list[str], local: list[Path]) -> dict[str, ModelBase]:
+    """Vocoders to compare (benchmarks, scripts): lock models by name (verified, offline) and local
+    exports (config beside the weights, trusted), keyed by name or path; no TD-CNN is loaded."""
+    from tdpr_cli.models.load import load_model
+    from tdpr_cli.weights import resolve as W
+
+    lock = W.load_lock()
+    found = [W.resolve(lock, name, "vocoder", offline=True) for name in names]
+    found += [W.resolve_local(path, trust_local=True) for path in local]
+    keys = [*names, *map(str, local)]
+    return {key: load_model(f.weights_path, f.config_path, "vocoder") for key, f in zip(keys, found)}
+
+
 def build_restorer(choice: ModelChoice, cfg: RestoreConfig, device: str, precision: Precision,
                    threads: int | None, chunk_seconds: float) -> tuple[Restorer, dict[str, str]]:
     """A ``Restorer`` on verified models in this process (a local run or a Ray worker), and the
