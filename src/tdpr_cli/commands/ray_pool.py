@@ -111,7 +111,9 @@ class RayPool:
             while queue and idle:
                 (i, tries), actor = queue.popleft(), idle.popleft()
                 self.books.handed_out(i)
-                self.pending[actor.restore.remote(*work[i][:2], subtype, work[i][2])] = (actor, i, tries)
+                # A retried file's output, if any, is this run's own (check_outputs refused older
+                # ones): a worker that died after writing it must not make the retry refuse it.
+                self.pending[actor.restore.remote(*work[i][:2], subtype, work[i][2] or tries > 0)] = (actor, i, tries)
             [ready], _ = ray.wait(list(self.pending), num_returns=1)
             rec = self._collect(ready, queue, idle)
             if rec is None:
