@@ -9,6 +9,9 @@ another source tree (a ``git worktree`` of the older commit), put first on
 
     git worktree add --detach /tmp/tdpr-old <commit>
     python benchmarks/before_after.py --old-src /tmp/tdpr-old/src --seconds 1,60 --json results/before_after.json
+
+``--input FILE`` times that file instead (for example an already wideband one, which
+``tdpr restore`` passes through).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--old-src", type=Path, required=True, help="src/ folder of the older checkout")
     ap.add_argument("--seconds", default="1,60", help="input lengths, comma-separated")
+    ap.add_argument("--input", type=Path, help="time this audio file instead of the synthetic inputs")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--json", type=Path)
     ap.add_argument("extra", nargs="*", help="more tdpr restore options, after --")
@@ -42,8 +46,7 @@ def main() -> None:
             raise SystemExit(f"{name}: no tdpr_cli package under {src}")
     results: dict[str, dict[str, dict]] = {}
     with tempfile.TemporaryDirectory(prefix="tdpr-ba-") as tmp:
-        for seconds in [float(s) for s in args.seconds.split(",")]:
-            src = make_input(Path(tmp) / f"in-{seconds:g}s.wav", seconds)
+        for seconds, src in _inputs(args, Path(tmp)):
             best: dict[str, dict] = {}
             for _ in range(args.repeats):
                 for name, code in variants.items():
@@ -62,6 +65,15 @@ def main() -> None:
             results[f"{seconds:g}"] = best
     out = {"old_src": str(variants["old"]), "options": args.extra, "repeats": args.repeats, "results": results}
     emit(out, args.json)
+
+
+def _inputs(args: argparse.Namespace, tmp: Path) -> list[tuple[float, Path]]:
+    """(seconds, path) of each input: ``--input``, else one synthetic file per ``--seconds``."""
+    if args.input is not None:
+        import soundfile as sf
+
+        return [(sf.info(str(args.input)).duration, args.input.resolve())]
+    return [(s, make_input(tmp / f"in-{s:g}s.wav", s)) for s in (float(x) for x in args.seconds.split(","))]
 
 
 if __name__ == "__main__":

@@ -172,6 +172,29 @@ def test_folder_into_an_unwritable_place_fails_up_front(tiny_env, tmp_path):
     assert r.returncode == 4 and b"not a writable folder" in r.stderr
 
 
+def test_passthrough_loads_no_model(tiny_env, tmp_path, wav_in):
+    # Issue 14: a file that passes through needs no model, so torch is never imported for it;
+    # the models are still resolved and verified first (they name the record), and a file
+    # that is restored builds them.
+    rng = np.random.default_rng(0)
+    wide = tmp_path / "wide.wav"
+    sf.write(wide, (0.1 * rng.standard_normal(16000)).astype(np.float32), 16000)
+    code = (
+        "import sys\nfrom tdpr_cli.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+        "print('TORCH', 'torch' in sys.modules, file=sys.stderr)\n"
+    )
+    for src, status, torch_used in ((wide, "passthrough", False), (wav_in, "ok", True)):
+        out = tmp_path / f"{src.stem}-out.wav"
+        r = subprocess.run([sys.executable, "-c", code, "restore", str(src), str(out), "--json"],
+                           env=tiny_env, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        rec = json.loads(r.stdout)
+        assert rec["status"] == status and "sha256:" in rec["models"]["tdcnn"] and rec["device"] == "cpu"
+        assert f"TORCH {torch_used}" in r.stderr
+        assert sf.info(out).frames == 16000 if src == wide else out.exists()
+
+
 def test_passthrough_line_has_no_speed(tiny_env, tmp_path):
     rng = np.random.default_rng(1)
     src = tmp_path / "wide.wav"

@@ -7,7 +7,8 @@ from tdpr_cli.dsp.bandwidth import Bandwidth
 from tdpr_cli.errors import UsageError
 from tdpr_cli.models.seanet import Seanet, SeanetConfig
 from tdpr_cli.models.vocoder import Vocoder, VocoderConfig
-from tdpr_cli.restore.pipeline import Restorer, decide
+from tdpr_cli.restore.decision import decide
+from tdpr_cli.restore.pipeline import Restorer
 
 
 class Identity(torch.nn.Module):

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from tdpr_cli.commands.ray_pool import RayPool
     from tdpr_cli.report.batch import RestoreReports
     from tdpr_cli.restore.file import FileRecord
-    from tdpr_cli.restore.pipeline import Restorer
+    from tdpr_cli.restore.load import LazyRestorer
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ def _seconds_progress(bar: Progress | PlainProgress, task: Any) -> Callable[[int
     return update
 
 
-def _restore_one(inp: str, out: str, restorer: Restorer, opts: BatchOptions, folder: bool,
+def _restore_one(inp: str, out: str, restorer: LazyRestorer, opts: BatchOptions, folder: bool,
                  progress: Callable[[int, int], None]) -> FileRecord:
     """One file's record; a failure becomes an error record in folder mode, and is raised for one file
     (after its record went to stdout with ``--json``)."""
@@ -171,7 +171,7 @@ def _skip(inp: str, out: str, done: dict[str, Any], opts: BatchOptions, info: di
     return None, opts
 
 
-def run(plan: Plan, restorer: Restorer | None, info: dict[str, str], opts: BatchOptions, console: Console,
+def run(plan: Plan, restorer: LazyRestorer | None, info: dict[str, str], opts: BatchOptions, console: Console,
         reports: RestoreReports | None = None, pool: LocalPool | RayPool | None = None) -> None:
     """Restore every pair; in folder mode keep going past failures and raise at the end.
 
@@ -195,7 +195,7 @@ def run(plan: Plan, restorer: Restorer | None, info: dict[str, str], opts: Batch
         if worked and not persisted:
             persist(rec)
         if reports is not None and restorer is not None:
-            reports.add(rec, restorer)
+            reports.add(rec, restorer.get())
         records.append(rec)
         _log(console, rec, opts.quiet)
         _emit(rec, opts.json_out)

@@ -19,7 +19,7 @@ from tdpr_cli.commands.options import Device, Model, Offline, Sha, Trust, Vocode
 from tdpr_cli.config import KEEP_MARGIN_HZ, ChunkConfig, PhaseMode, RestoreConfig, Subtype
 from tdpr_cli.device import Precision
 from tdpr_cli.errors import UsageError
-from tdpr_cli.restore.load import ModelChoice, build_restorer
+from tdpr_cli.restore.load import LazyRestorer, ModelChoice
 
 if TYPE_CHECKING:
     from tdpr_cli.commands.batch import BatchOptions, Plan
@@ -175,10 +175,11 @@ def restore_cmd(
         pool = LocalPool(n_jobs, choice, cfg, device, precision, threads or 1, chunk_seconds, warn=_warn(quiet))
         _pooled(plan, opts, pool)
         return
-    restorer, info = build_restorer(choice, cfg, device, precision, threads, chunk_seconds)
+    # Reports draw every file through the models, so they are built at once then.
+    restorer = LazyRestorer(choice, cfg, device, precision, threads, chunk_seconds, eager=reports is not None)
     if reports is not None:
-        reports.info = info
-    batch.run(plan, restorer, info, opts, stderr_console(True), reports)
+        reports.info = restorer.info
+    batch.run(plan, restorer, restorer.info, opts, stderr_console(True), reports)
 
 
 def _jobs(text: str, plan: Plan, device: str, reports: bool, threads: int) -> int:

@@ -170,7 +170,7 @@ def build_report(
             data.notes.append("no phase view: the input is not band-limited below 7.5 kHz")
         else:
             from tdpr_cli.config import RestoreConfig
-            from tdpr_cli.restore.pipeline import decide
+            from tdpr_cli.restore.decision import decide
 
             # As restore does: the crossfade spans the detected slope, unless the cutoff is given.
             top = None if cutoff_hz is not None else decide(a_in.bandwidth, RestoreConfig()).slope_top_hz

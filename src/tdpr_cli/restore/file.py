@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -22,12 +22,24 @@ from tdpr_cli.audio.write import same_file
 from tdpr_cli.config import SAMPLE_RATE, RestoreConfig, Subtype
 from tdpr_cli.dsp.bandwidth import SpectrumAccumulator, detect
 from tdpr_cli.errors import AudioIOError, OutputError, UsageError
-from tdpr_cli.restore.pipeline import Decision, Restorer, decide
+from tdpr_cli.restore.decision import Decision, decide
+
+if TYPE_CHECKING:
+    from tdpr_cli.restore.pipeline import Restorer
 
 #: Extensions picked up in batch mode.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 #: Formats libsndfile cannot write (or that we do not write) become WAV.
 WRITABLE = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+
+
+class Models(Protocol):
+    """What a file needs of a run's models (``restore.load.LazyRestorer``): the restore
+    configuration, and the ``Restorer``, built only when a file is restored."""
+
+    cfg: RestoreConfig
+
+    def get(self) -> Restorer: ...
 
 
 @dataclass
@@ -44,7 +56,7 @@ class FileRecord:
     detection_confidence: float | None = None  # 0..1 (see dsp.bandwidth)
     duration_s: float = 0.0  # length of the audio
     wall_s: float = 0.0  # wall-clock time spent on the file
-    device: str = "cpu"
+    device: str = "cpu"  # where the models ran; cpu for a pass-through (no model runs)
     models: dict[str, str] = field(default_factory=dict)
     gain_db: float = 0.0
     warnings: list[str] = field(default_factory=list)
@@ -77,13 +89,16 @@ def check_paths(inp: str, out: str, overwrite: bool) -> None:
 def restore_file(
     inp: str,
     out: str,
-    restorer: Restorer,
+    restorer: Models,
     subtype: Subtype,
     overwrite: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> FileRecord:
-    """Restore ``inp`` into ``out``; ``on_progress(done, total)`` counts 16 kHz samples."""
-    rec = FileRecord(input=inp, output=out, device=str(restorer.device))
+    """Restore ``inp`` into ``out``; ``on_progress(done, total)`` counts 16 kHz samples.
+
+    The models are built (``restorer.get()``) only when the file is restored, not passed through.
+    """
+    rec = FileRecord(input=inp, output=out)
     t0 = time.perf_counter()
     check_paths(inp, out, overwrite)
     src = AudioSource(inp)
@@ -107,7 +122,9 @@ def restore_file(
                 on_progress(done, total)
 
         if dec.process:
-            blocks = restorer.stream(resampled(src), src.info.channels, dec.cutoff_hz, progress, dec.slope_top_hz)
+            models = restorer.get()
+            rec.device = str(models.device)
+            blocks = models.stream(resampled(src), src.info.channels, dec.cutoff_hz, progress, dec.slope_top_hz)
         else:
             rec.status = "passthrough"
             blocks = _counted(resampled(src), progress)
@@ -126,7 +143,7 @@ def restore_file(
 def restore_recorded(
     inp: str,
     out: str,
-    restorer: Restorer,
+    restorer: Models,
     subtype: Subtype,
     overwrite: bool = False,
     on_progress: Callable[[int, int], None] | None = None,

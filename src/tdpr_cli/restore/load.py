@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from tdpr_cli.device import Precision
     from tdpr_cli.models.base import ModelBase
     from tdpr_cli.restore.pipeline import Restorer
+    from tdpr_cli.weights.resolve import ResolvedModel
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,16 @@ class ModelChoice:
 
 
 @dataclass(frozen=True)
+class ResolvedModels:
+    """Verified weight and config files of the models a mode needs (no vocoder for ``--phase
+    none``), and ``{'tdcnn': 'name@sha256:..', ...}`` for the records. Nothing is loaded yet."""
+
+    tdcnn: ResolvedModel
+    vocoder: ResolvedModel | None
+    info: dict[str, str]
+
+
+@dataclass(frozen=True)
 class LoadedModels:
     """The TD-CNN, the vocoder (None for ``--phase none``) and ``{'tdcnn': 'name@sha256:..', ...}``."""
 
@@ -45,9 +56,8 @@ class LoadedModels:
     info: dict[str, str]
 
 
-def load_models(choice: ModelChoice, phase: PhaseMode) -> LoadedModels:
-    """Resolve, verify and load the models ``phase`` needs (the vocoder only for band/paper)."""
-    from tdpr_cli.models.load import load_model
+def resolve_models(choice: ModelChoice, phase: PhaseMode) -> ResolvedModels:
+    """Resolve and verify (sha256) the files of the models ``phase`` needs; no torch is imported."""
     from tdpr_cli.weights import hub
     from tdpr_cli.weights import resolve as W
 
@@ -58,13 +68,24 @@ def load_models(choice: ModelChoice, phase: PhaseMode) -> LoadedModels:
     else:
         t = W.resolve(lock, choice.model, "tdcnn", offline=offline)
     info = {"tdcnn": f"{t.name}@sha256:{t.sha256}"}
-    tdcnn = load_model(t.weights_path, t.config_path, "tdcnn")
-    voc = None
+    v = None
     if phase is not PhaseMode.NONE:
         v = W.resolve(lock, choice.vocoder, "vocoder", offline=offline)
-        voc = load_model(v.weights_path, v.config_path, "vocoder")
         info["vocoder"] = f"{v.name}@sha256:{v.sha256}"
-    return LoadedModels(tdcnn, voc, info)
+    return ResolvedModels(t, v, info)
+
+
+def load_models(choice: ModelChoice, phase: PhaseMode) -> LoadedModels:
+    """Resolve, verify and load the models ``phase`` needs (the vocoder only for band/paper)."""
+    return _load(resolve_models(choice, phase))
+
+
+def _load(found: ResolvedModels) -> LoadedModels:
+    from tdpr_cli.models.load import load_model
+
+    tdcnn = load_model(found.tdcnn.weights_path, found.tdcnn.config_path, "tdcnn")
+    voc = None if found.vocoder is None else load_model(found.vocoder.weights_path, found.vocoder.config_path, "vocoder")
+    return LoadedModels(tdcnn, voc, found.info)
 
 
 def load_vocoders(names: list[str], local: list[Path]) -> dict[str, ModelBase]:
@@ -80,10 +101,10 @@ def load_vocoders(names: list[str], local: list[Path]) -> dict[str, ModelBase]:
     return {key: load_model(f.weights_path, f.config_path, "vocoder") for key, f in zip(keys, found)}
 
 
-def build_restorer(choice: ModelChoice, cfg: RestoreConfig, device: str, precision: Precision,
-                   threads: int | None, chunk_seconds: float) -> tuple[Restorer, dict[str, str]]:
-    """A ``Restorer`` on verified models in this process (a local run or a Ray worker), and the
-    models' names for the records; ``threads`` None: the idle cores."""
+def build_restorer(found: ResolvedModels, cfg: RestoreConfig, device: str, precision: Precision,
+                   threads: int | None, chunk_seconds: float) -> Restorer:
+    """A ``Restorer`` on the verified models ``found``, in this process (a local run or a pool
+    worker); ``threads`` None: the idle cores."""
     import dataclasses
 
     import torch
@@ -96,19 +117,51 @@ def build_restorer(choice: ModelChoice, cfg: RestoreConfig, device: str, precisi
     torch.set_flush_denormal(True)
     torch.set_num_threads(threads or auto_threads())
     dev, amp = pick_device(device, precision)
-    loaded = load_models(choice, cfg.phase)
+    loaded = _load(found)
     # Chunk lengths are whole multiples of this model's grid, not of a fixed 512.
     chunk = ChunkConfig.from_seconds(chunk_seconds, align=chunk_grid(loaded.tdcnn, cfg.stft))
-    return Restorer(loaded.tdcnn, loaded.vocoder, dataclasses.replace(cfg, chunk=chunk), dev, amp), loaded.info
+    return Restorer(loaded.tdcnn, loaded.vocoder, dataclasses.replace(cfg, chunk=chunk), dev, amp)
+
+
+class LazyRestorer:
+    """A run's models, resolved and verified up front, built into a ``Restorer`` on first use.
+
+    A file that passes through (already wideband, or silent) needs no model, so a run whose
+    files all pass through never imports torch or loads weights: on the 2-core box that is
+    about 2 s of the 2.4 s a 1 s pass-through took. A bad model name or hash still fails before
+    any file. Where building could fail for a reason the file cannot change (``--device cuda``,
+    ``--precision fp16``), or with ``eager``, the models are built at once.
+    """
+
+    def __init__(self, choice: ModelChoice, cfg: RestoreConfig, device: str, precision: Precision,
+                 threads: int | None, chunk_seconds: float, eager: bool = False) -> None:
+        from tdpr_cli.device import Precision, check_device_name
+
+        check_device_name(device)
+        self.cfg = cfg
+        self.found = resolve_models(choice, cfg.phase)
+        self.info = self.found.info
+        self._build = (device, precision, threads, chunk_seconds)
+        self._restorer: Restorer | None = None
+        if eager or device not in ("auto", "cpu") or precision is Precision.FP16:
+            self.get()
+
+    def get(self) -> Restorer:
+        """The ``Restorer``, built on the first call."""
+        if self._restorer is None:
+            self._restorer = build_restorer(self.found, self.cfg, *self._build)
+        return self._restorer
 
 
 class RestoreWorker:
-    """A pool worker's body (Ray actor or local process): models loaded and verified once, then
-    one file per ``restore`` call, which returns the file's record as a dict (errors included)."""
+    """A pool worker's body (Ray actor or local process): models verified once (and loaded when a
+    file first needs them), then one file per ``restore`` call, which returns the file's record
+    as a dict (errors included)."""
 
     def __init__(self, choice: ModelChoice, cfg: RestoreConfig, device: str, precision: Precision,
                  threads: int, chunk_seconds: float) -> None:
-        self.restorer, self.info = build_restorer(choice, cfg, device, precision, threads, chunk_seconds)
+        self.restorer = LazyRestorer(choice, cfg, device, precision, threads, chunk_seconds)
+        self.info = self.restorer.info
 
     def models(self) -> dict[str, str]:
         return self.info
