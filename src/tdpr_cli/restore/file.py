@@ -107,12 +107,7 @@ def restore_file(
         rec.duration_s = src.info.duration_s
         total = output_length(src.info.frames, src.info.sample_rate)
         dec = analyse(src, restorer.cfg)
-        rec.cutoff_hz = round(dec.cutoff_hz, 1)
-        rec.detected_cutoff_hz = None if dec.detected_hz is None else round(dec.detected_hz, 1)
-        if dec.detection is not None:
-            rec.music_top_hz = round(dec.detection.top_hz, 1)
-            rec.detection_confidence = dec.detection.confidence
-        rec.message = dec.reason
+        _note_decision(rec, dec)
         done = 0
 
         def progress(n: int) -> None:
@@ -138,6 +133,16 @@ def restore_file(
         rec.warnings.append(f"output peak {res.peak:.4g} exceeds full scale; scaled by {db:.2g} dB")
     rec.wall_s = round(time.perf_counter() - t0, 3)
     return rec
+
+
+def _note_decision(rec: FileRecord, dec: Decision) -> None:
+    """The record's cutoffs (used and detected), slope top, confidence and reason."""
+    rec.cutoff_hz = round(dec.cutoff_hz, 1)
+    rec.detected_cutoff_hz = None if dec.detected_hz is None else round(dec.detected_hz, 1)
+    if dec.detection is not None:
+        rec.music_top_hz = round(dec.detection.top_hz, 1)
+        rec.detection_confidence = dec.detection.confidence
+    rec.message = dec.reason
 
 
 def restore_recorded(
