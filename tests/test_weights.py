@@ -485,3 +485,23 @@ def test_load_vocoders_gives_lock_and_local_vocoders_by_key_and_no_tdcnn():
     local = Path(__file__).resolve().parents[1] / "src/tdpr_cli/weights/bundled/vocoder-piano-16k-gan-lock.safetensors"
     got = load_vocoders(["vocoder-piano-16k"], [local])
     assert list(got) == ["vocoder-piano-16k", str(local)] and all(isinstance(m, Vocoder) for m in got.values())
+
+
+def test_a_deferred_load_refuses_weights_changed_since_verification(tiny_env):
+    # restore verifies the models up front and loads them when a file first needs them
+    # (restore.load.LazyRestorer); a file replaced in between is refused, not loaded.
+    from tdpr_cli.config import RestoreConfig
+    from tdpr_cli.device import Precision
+    from tdpr_cli.errors import WeightsError
+    from tdpr_cli.restore.load import LazyRestorer, ModelChoice
+
+    lazy = LazyRestorer(ModelChoice(offline=True), RestoreConfig(), "cpu", Precision.FP32, 1, 4.8)
+    assert lazy._restorer is None and set(lazy.info) == {"tdcnn", "vocoder"}
+    path = lazy.found.vocoder.weights_path
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="changed since it was verified"):
+        lazy.get()
+    path.write_bytes(bytes(data[:-1] + bytes([data[-1] ^ 0xFF])))  # the verified bytes again: loads
+    assert lazy.get().vocoder is not None

@@ -83,9 +83,30 @@ def load_models(choice: ModelChoice, phase: PhaseMode) -> LoadedModels:
 def _load(found: ResolvedModels) -> LoadedModels:
     from tdpr_cli.models.load import load_model
 
+    for model in (found.tdcnn, found.vocoder):
+        if model is not None:
+            still_verified(model)
     tdcnn = load_model(found.tdcnn.weights_path, found.tdcnn.config_path, "tdcnn")
     voc = None if found.vocoder is None else load_model(found.vocoder.weights_path, found.vocoder.config_path, "vocoder")
     return LoadedModels(tdcnn, voc, found.info)
+
+
+def still_verified(model: ResolvedModel) -> None:
+    """Raise ``WeightsError`` unless ``model``'s files are still the ones verified when it was
+    resolved: a deferred load (``LazyRestorer``) can come long after. An unchanged file costs a
+    stat (the verification cache); a touched one is hashed again."""
+    from tdpr_cli.errors import WeightsError
+    from tdpr_cli.weights import verify as hashing
+
+    w = model.weights_path
+    try:
+        same = hashing.is_verified(w, model.sha256) or hashing.sha256_file(w) == model.sha256
+        config = hashing.canonical_config_sha256(hashing.read_model_config(model.config_path))
+    except OSError as exc:
+        raise WeightsError(f"{w}: cannot read weight file: {exc}") from None
+    if not same or config != model.config_sha256:
+        raise WeightsError(f"{w if not same else model.config_path}: changed since it was verified at the "
+                           f"start of this run; not loaded")
 
 
 def load_vocoders(names: list[str], local: list[Path]) -> dict[str, ModelBase]:
