@@ -35,7 +35,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--old-src", type=Path, required=True, help="src/ folder of the older checkout")
     ap.add_argument("--seconds", default="1,60", help="input lengths, comma-separated")
-    ap.add_argument("--input", type=Path, help="time this audio file instead of the synthetic inputs")
+    ap.add_argument("--input", type=Path, help="time this audio file instead of the synthetic inputs (--seconds is then unused)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--json", type=Path)
     ap.add_argument("extra", nargs="*", help="more tdpr restore options, after --")

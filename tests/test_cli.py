@@ -195,6 +195,37 @@ def test_passthrough_loads_no_model(tiny_env, tmp_path, wav_in):
         assert sf.info(out).frames == 16000 if src == wide else out.exists()
 
 
+def _misfit_weights(tmp_path: Path) -> Path:
+    """Tiny TD-CNN weights beside the config of a wider one: they verify (trusted) but cannot load."""
+    from tdpr_cli.models.load import export
+    from tdpr_cli.models.seanet import Seanet, SeanetConfig
+
+    folder = tmp_path / "misfit"
+    export(Seanet(SeanetConfig(channels=4, strides=(2, 4, 8, 8))), folder, "w")
+    export(Seanet(SeanetConfig(channels=6, strides=(2, 4, 8, 8))), tmp_path / "wider", "w")
+    (folder / "w.json").write_bytes((tmp_path / "wider" / "w.json").read_bytes())
+    return folder / "w.safetensors"
+
+
+def test_models_that_cannot_be_built_end_the_run_with_their_exit_code(tiny_env, tmp_path):
+    # The models are built when the first file needs them; if that fails no file can be restored,
+    # so the run ends there with the weights error's exit code, instead of failing every file.
+    weights = _misfit_weights(tmp_path)
+    root, out = tmp_path / "in", tmp_path / "out"
+    root.mkdir()
+    for i in range(2):
+        sf.write(root / f"{i}.wav", band_limited(1.0, seed=i), 16000)
+    r = tdpr("restore", root, "--out", out, "--weights", weights, "--trust-local", "--jobs", "1", env=tiny_env)
+    assert r.returncode == 3, r.stderr.decode()
+    assert b"cannot build the models" in r.stderr and b"do not fit" in r.stderr
+    assert b"internal error" not in r.stderr and not list(out.rglob("*.wav"))
+    r = tdpr("restore", root / "0.wav", tmp_path / "one.wav", "--weights", weights, "--trust-local", "--json",
+             env=tiny_env)
+    rec = json.loads(r.stdout)
+    assert r.returncode == 3 and rec["status"] == "error" and rec["message"].startswith("cannot build the models")
+    assert not (tmp_path / "one.wav").exists()
+
+
 def test_passthrough_line_has_no_speed(tiny_env, tmp_path):
     rng = np.random.default_rng(1)
     src = tmp_path / "wide.wav"

@@ -492,16 +492,43 @@ def test_a_deferred_load_refuses_weights_changed_since_verification(tiny_env):
     # (restore.load.LazyRestorer); a file replaced in between is refused, not loaded.
     from tdpr_cli.config import RestoreConfig
     from tdpr_cli.device import Precision
-    from tdpr_cli.errors import WeightsError
-    from tdpr_cli.restore.load import LazyRestorer, ModelChoice
+    from tdpr_cli.errors import ModelsUnavailable
+    from tdpr_cli.restore.load import LazyRestorer, ModelChoice, still_verified
+    from tdpr_cli.weights import verify as hashing
 
     lazy = LazyRestorer(ModelChoice(offline=True), RestoreConfig(), "cpu", Precision.FP32, 1, 4.8)
     assert lazy._restorer is None and set(lazy.info) == {"tdcnn", "vocoder"}
-    path = lazy.found.vocoder.weights_path
-    data = bytearray(path.read_bytes())
+    model = lazy.found.vocoder
+    data = bytearray(model.weights_path.read_bytes())
     data[-1] ^= 0xFF
-    path.write_bytes(bytes(data))
-    with pytest.raises(WeightsError, match="changed since it was verified"):
+    model.weights_path.write_bytes(bytes(data))
+    with pytest.raises(ModelsUnavailable, match="changed since it was verified") as err:
         lazy.get()
-    path.write_bytes(bytes(data[:-1] + bytes([data[-1] ^ 0xFF])))  # the verified bytes again: loads
-    assert lazy.get().vocoder is not None
+    assert err.value.exit_code == 3  # a weights error's code
+    data[-1] ^= 0xFF
+    model.weights_path.write_bytes(bytes(data))  # the verified bytes again, in a touched file
+    assert not hashing.is_verified(model.weights_path, model.sha256)
+    still_verified(model)  # re-hashed, accepted, and remembered
+    assert hashing.is_verified(model.weights_path, model.sha256)
+
+
+def test_a_failed_build_is_raised_again_not_retried(tiny_env, tmp_path, monkeypatch):
+    from tdpr_cli.config import RestoreConfig
+    from tdpr_cli.device import Precision
+    from tdpr_cli.errors import ModelsUnavailable, WeightsError
+    from tdpr_cli.restore import load
+    from tdpr_cli.restore.load import LazyRestorer, ModelChoice
+
+    calls = []
+
+    def broken(*args):
+        calls.append(args)
+        raise WeightsError("weights do not fit")
+
+    monkeypatch.setattr(load, "build_restorer", broken)
+    lazy = LazyRestorer(ModelChoice(offline=True), RestoreConfig(), "cpu", Precision.FP32, 1, 4.8)
+    with pytest.raises(ModelsUnavailable) as first:
+        lazy.get()
+    with pytest.raises(ModelsUnavailable) as second:
+        lazy.get()
+    assert first.value is second.value and first.value.exit_code == 3 and len(calls) == 1

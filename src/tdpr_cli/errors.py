@@ -52,6 +52,15 @@ class OutputError(AudioIOError):
     """An output path cannot be written, or would overwrite something."""
 
 
+class ModelsUnavailable(TdprError):
+    """The run's models could not be built when a file first needed them: no file can be
+    restored, so the whole run ends, with the exit code of the cause."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 class Interrupted(TdprError):
     """SIGINT or SIGTERM arrived; partial outputs have been removed."""
 

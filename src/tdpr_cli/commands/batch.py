@@ -195,7 +195,7 @@ def run(plan: Plan, restorer: LazyRestorer | None, info: dict[str, str], opts: B
         if worked and not persisted:
             persist(rec)
         if reports is not None and restorer is not None:
-            reports.add(rec, restorer.get())
+            reports.add(rec, restorer)
         records.append(rec)
         _log(console, rec, opts.quiet)
         _emit(rec, opts.json_out)

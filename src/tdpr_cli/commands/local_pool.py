@@ -122,9 +122,8 @@ def choose_jobs(text: str, inputs: list[str], device: str, threads: int = 1, cor
         return jobs
     from tdpr_cli.device import auto_threads
 
-    if len(inputs) < 2 or not _cpu(device):
-        return 1
-    if _audio_seconds(inputs) < AUTO_MIN_AUDIO_S:
+    # The audio total first: the device check imports torch, which a small run may never need.
+    if len(inputs) < 2 or _audio_seconds(inputs) < AUTO_MIN_AUDIO_S or not _cpu(device):
         return 1
     return max(1, min(len(inputs), auto_threads(cores, load) // max(1, threads)))
 

@@ -175,8 +175,7 @@ def restore_cmd(
         pool = LocalPool(n_jobs, choice, cfg, device, precision, threads or 1, chunk_seconds, warn=_warn(quiet))
         _pooled(plan, opts, pool)
         return
-    # Reports draw every file through the models, so they are built at once then.
-    restorer = LazyRestorer(choice, cfg, device, precision, threads, chunk_seconds, eager=reports is not None)
+    restorer = LazyRestorer(choice, cfg, device, precision, threads, chunk_seconds)
     if reports is not None:
         reports.info = restorer.info
     batch.run(plan, restorer, restorer.info, opts, stderr_console(True), reports)

@@ -1,6 +1,6 @@
 """Reports of a ``tdpr restore`` run: ``--report PATH`` (one file) or ``--report-dir DIR``.
 
-``RestoreReports`` reuses the already loaded ``Restorer`` and writes one
+``RestoreReports`` reuses the run's models (built when a file is restored) and writes one
 report per restored file (or the one ``--report`` file), and in
 ``--report-dir`` mode an ``index.html`` that links them all.
 """
@@ -14,8 +14,7 @@ from tdpr_cli.errors import TdprError, UsageError
 
 if TYPE_CHECKING:
     from tdpr_cli.report.data import IndexRow
-    from tdpr_cli.restore.file import FileRecord
-    from tdpr_cli.restore.pipeline import Restorer
+    from tdpr_cli.restore.file import FileRecord, Models
 
 
 class RestoreReports:
@@ -55,8 +54,8 @@ class RestoreReports:
         assert self.folder is not None  # plan() makes one of path and folder
         return self.folder / rel.parent / f"{rel.name}.{self.fmt}"
 
-    def add(self, rec: FileRecord, restorer: Restorer) -> None:
-        """Report one finished file.
+    def add(self, rec: FileRecord, models: Models) -> None:
+        """Report one finished file (a restored one through ``models``, built by then).
 
         With ``--report`` a failure to draw is an error (the audio is already
         written); with ``--report-dir`` it becomes a warning of that file, so a
@@ -69,7 +68,7 @@ class RestoreReports:
         if rec.status in ("ok", "passthrough"):
             header = {
                 "cutoff": f"{rec.cutoff_hz:.0f} Hz (detected)" if rec.cutoff_hz is not None else "-",
-                "models": short_models(self.info), "phase": restorer.cfg.phase.value,
+                "models": short_models(self.info), "phase": models.cfg.phase.value,
                 "device": rec.device,
             }
             if rec.status == "ok":  # a pass-through is a copy: its speed says nothing
@@ -78,7 +77,7 @@ class RestoreReports:
             notes = [] if ok else [f"phase view omitted: input passed through ({rec.message})"]
             try:
                 data = build_report(rec.input, rec.output, cutoff_hz=rec.cutoff_hz,
-                                    restorer=restorer if ok else None, header=header, notes=notes)
+                                    restorer=models.get() if ok else None, header=header, notes=notes)
                 target = write_report(data, self._target(rec))
                 link = target.relative_to(self.folder).as_posix() if self.folder is not None else str(target)
             except TdprError as exc:

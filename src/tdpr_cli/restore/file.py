@@ -21,7 +21,7 @@ from tdpr_cli.audio.resample import output_length, resampled
 from tdpr_cli.audio.write import same_file
 from tdpr_cli.config import SAMPLE_RATE, RestoreConfig, Subtype
 from tdpr_cli.dsp.bandwidth import SpectrumAccumulator, detect
-from tdpr_cli.errors import AudioIOError, OutputError, UsageError
+from tdpr_cli.errors import ModelsUnavailable, OutputError, TdprError, UsageError
 from tdpr_cli.restore.decision import Decision, decide
 
 if TYPE_CHECKING:
@@ -117,7 +117,9 @@ def restore_file(
                 on_progress(done, total)
 
         if dec.process:
+            built = time.perf_counter()
             models = restorer.get()
+            t0 += time.perf_counter() - built  # the first restored file does not pay for the models' build
             rec.device = str(models.device)
             blocks = models.stream(resampled(src), src.info.channels, dec.cutoff_hz, progress, dec.slope_top_hz)
         else:
@@ -159,13 +161,15 @@ def restore_recorded(
     """
     try:
         return restore_file(inp, out, restorer, subtype, overwrite, on_progress)
+    except ModelsUnavailable:
+        raise  # no file can be restored: the run ends, with the cause's exit code
     except Exception as exc:  # noqa: BLE001 - a bug shows as an error record, the run goes on
         return failure_record(inp, out, exc)
 
 
 def failure_record(inp: str, out: str, exc: Exception) -> FileRecord:
     """The error record of a file that failed: tdpr's own message, or "internal error: ..." for a bug."""
-    if isinstance(exc, (AudioIOError, UsageError)):
+    if isinstance(exc, TdprError):
         return FileRecord(inp, out, status="error", message=str(exc))
     return FileRecord(inp, out, status="error", message=f"internal error: {type(exc).__name__}: {exc}")
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tdpr_cli.config import PhaseMode
+from tdpr_cli.errors import ModelsUnavailable, TdprError, WeightsError
 
 if TYPE_CHECKING:
     from tdpr_cli.config import RestoreConfig, Subtype
@@ -81,6 +82,7 @@ def load_models(choice: ModelChoice, phase: PhaseMode) -> LoadedModels:
 
 
 def _load(found: ResolvedModels) -> LoadedModels:
+    """Load resolved models, after checking that their files are still the verified ones."""
     from tdpr_cli.models.load import load_model
 
     for model in (found.tdcnn, found.vocoder):
@@ -95,12 +97,14 @@ def still_verified(model: ResolvedModel) -> None:
     """Raise ``WeightsError`` unless ``model``'s files are still the ones verified when it was
     resolved: a deferred load (``LazyRestorer``) can come long after. An unchanged file costs a
     stat (the verification cache); a touched one is hashed again."""
-    from tdpr_cli.errors import WeightsError
     from tdpr_cli.weights import verify as hashing
 
     w = model.weights_path
     try:
-        same = hashing.is_verified(w, model.sha256) or hashing.sha256_file(w) == model.sha256
+        same = hashing.is_verified(w, model.sha256)
+        if not same and hashing.sha256_file(w) == model.sha256:  # touched, same bytes
+            hashing.remember(w, model.sha256)
+            same = True
         config = hashing.canonical_config_sha256(hashing.read_model_config(model.config_path))
     except OSError as exc:
         raise WeightsError(f"{w}: cannot read weight file: {exc}") from None
@@ -147,41 +151,54 @@ def build_restorer(found: ResolvedModels, cfg: RestoreConfig, device: str, preci
 class LazyRestorer:
     """A run's models, resolved and verified up front, built into a ``Restorer`` on first use.
 
-    A file that passes through (already wideband, or silent) needs no model, so a run whose
-    files all pass through never imports torch or loads weights: on the 2-core box that is
-    about 2 s of the 2.4 s a 1 s pass-through took. A bad model name or hash still fails before
-    any file. Where building could fail for a reason the file cannot change (``--device cuda``,
-    ``--precision fp16``), or with ``eager``, the models are built at once.
+    A file that passes through (already wideband, or silent) needs no model, so a run in one
+    process whose files all pass through never imports torch or loads weights: on the 2-core
+    box that is about 2 s of the 2.4 s a 1 s pass-through took. A bad model name or hash still
+    fails before any file. Where building can fail for a reason no file changes (``--device
+    cuda``, ``--precision fp16``), or with ``eager`` (pool workers), the models are built at
+    once, the device checked first. A build that fails later raises ``ModelsUnavailable``,
+    which ends the run, every time it is asked for.
     """
 
     def __init__(self, choice: ModelChoice, cfg: RestoreConfig, device: str, precision: Precision,
                  threads: int | None, chunk_seconds: float, eager: bool = False) -> None:
-        from tdpr_cli.device import Precision, check_device_name
+        from tdpr_cli.device import Precision, check_device_name, pick_device
 
         check_device_name(device)
+        eager = eager or device not in ("auto", "cpu") or precision is Precision.FP16
+        if eager:
+            pick_device(device, precision)  # before resolving: no weights fetched for a missing GPU
         self.cfg = cfg
         self.found = resolve_models(choice, cfg.phase)
         self.info = self.found.info
         self._build = (device, precision, threads, chunk_seconds)
         self._restorer: Restorer | None = None
-        if eager or device not in ("auto", "cpu") or precision is Precision.FP16:
-            self.get()
+        self._failure: ModelsUnavailable | None = None
+        if eager:
+            self._restorer = build_restorer(self.found, self.cfg, *self._build)
 
     def get(self) -> Restorer:
-        """The ``Restorer``, built on the first call."""
+        """The ``Restorer``, built on the first call; ``ModelsUnavailable`` if that failed."""
         if self._restorer is None:
-            self._restorer = build_restorer(self.found, self.cfg, *self._build)
+            if self._failure is None:
+                try:
+                    self._restorer = build_restorer(self.found, self.cfg, *self._build)
+                except TdprError as exc:
+                    self._failure = ModelsUnavailable(f"cannot build the models: {exc}", exc.exit_code)
+            if self._failure is not None:
+                raise self._failure
+        assert self._restorer is not None
         return self._restorer
 
 
 class RestoreWorker:
-    """A pool worker's body (Ray actor or local process): models verified once (and loaded when a
-    file first needs them), then one file per ``restore`` call, which returns the file's record
-    as a dict (errors included)."""
+    """A pool worker's body (Ray actor or local process): models verified and loaded once, at
+    start (so a pool that cannot load them fails before any file), then one file per
+    ``restore`` call, which returns the file's record as a dict (errors included)."""
 
     def __init__(self, choice: ModelChoice, cfg: RestoreConfig, device: str, precision: Precision,
                  threads: int, chunk_seconds: float) -> None:
-        self.restorer = LazyRestorer(choice, cfg, device, precision, threads, chunk_seconds)
+        self.restorer = LazyRestorer(choice, cfg, device, precision, threads, chunk_seconds, eager=True)
         self.info = self.restorer.info
 
     def models(self) -> dict[str, str]:
