@@ -95,22 +95,24 @@ def _load(found: ResolvedModels) -> LoadedModels:
 
 def still_verified(model: ResolvedModel) -> None:
     """Raise ``WeightsError`` unless ``model``'s files are still the ones verified when it was
-    resolved: a deferred load (``LazyRestorer``) can come long after. An unchanged file costs a
-    stat (the verification cache); a touched one is hashed again."""
+    resolved: a deferred load (``LazyRestorer``) can come long after. Through the one
+    verification (``weights.verify.verify_file``): an unchanged file costs a stat against its
+    cache, a touched one is hashed again (and remembered when it still matches)."""
+    import os
+
     from tdpr_cli.weights import verify as hashing
 
     w = model.weights_path
     try:
-        same = hashing.is_verified(w, model.sha256)
-        if not same and hashing.sha256_file(w) == model.sha256:  # touched, same bytes
-            hashing.remember(w, model.sha256)
-            same = True
+        # The sha256 decides; the size passed is the file's own (ResolvedModel keeps no size).
+        hashing.verify_file(w, model.sha256, os.stat(w).st_size)
         config = hashing.canonical_config_sha256(hashing.read_model_config(model.config_path))
     except OSError as exc:
         raise WeightsError(f"{w}: cannot read weight file: {exc}") from None
-    if not same or config != model.config_sha256:
-        raise WeightsError(f"{w if not same else model.config_path}: changed since it was verified at the "
-                           f"start of this run; not loaded")
+    except WeightsError as exc:
+        raise WeightsError(f"{exc}; changed since it was verified at the start of this run; not loaded") from None
+    if config != model.config_sha256:
+        raise WeightsError(f"{model.config_path}: changed since it was verified at the start of this run; not loaded")
 
 
 def load_vocoders(names: list[str], local: list[Path]) -> dict[str, ModelBase]:
@@ -180,14 +182,13 @@ class LazyRestorer:
 
     def get(self) -> Restorer:
         """The ``Restorer``, built on the first call; ``ModelsUnavailable`` if that failed."""
-        if self._restorer is None:
-            if self._failure is None:
-                try:
-                    self._restorer = build_restorer(self.found, self.cfg, *self._build)
-                except TdprError as exc:
-                    self._failure = ModelsUnavailable(f"cannot build the models: {exc}", exc.exit_code)
-            if self._failure is not None:
-                raise self._failure
+        if self._restorer is None and self._failure is None:
+            try:
+                self._restorer = build_restorer(self.found, self.cfg, *self._build)
+            except TdprError as exc:
+                self._failure = ModelsUnavailable(f"cannot build the models: {exc}", exc.exit_code)
+        if self._failure is not None:
+            raise self._failure
         assert self._restorer is not None
         return self._restorer
 
