@@ -304,3 +304,43 @@ def test_degrade_cmd_missing_input(tmp_path):
 
     with pytest.raises(InputError):
         degrade_cmd(tmp_path / "nope.wav", tmp_path / "out.wav")
+
+
+# --- where each kind leaves the input intact (simulate.response) ---------------------------------
+
+from tdpr_cli.simulate.response import intact_edge_hz  # noqa: E402
+
+
+def _gain_db(sos, f, passes):
+    _, h = signal.sosfreqz(sos, worN=np.atleast_1d(np.asarray(f, dtype=float)), fs=16000)
+    return passes * 20 * np.log10(np.abs(h))
+
+
+@pytest.mark.parametrize("kind,sos,passes", [
+    ("butterworth", signal.butter(8, 3000, fs=16000, output="sos"), 2),
+    ("cheby2", signal.cheby2(8, 60, 3000, fs=16000, output="sos"), 2),
+    ("bessel", signal.bessel(8, 3000, fs=16000, output="sos"), 2),
+    ("soft-bessel", signal.bessel(3, 3000, fs=16000, output="sos", norm="mag"), 1),
+])
+def test_intact_edge_is_where_the_direct_design_first_loses_1_db(kind, sos, passes):
+    edge = intact_edge_hz(kind, 16000, 3000.0, 8 if passes == 2 else 3)
+    below = _gain_db(sos, np.arange(1.0, edge), passes)
+    assert below.min() >= -1.0 and _gain_db(sos, edge, passes)[0] < -1.0
+
+
+def test_intact_edge_of_the_kinds_whose_wn_is_not_their_edge():
+    # ssr_eval's cheby2 puts Wn at its stop band and bessel is phase-normalised: their "3 kHz"
+    # inputs are intact far below 2.5 kHz; Butterworth and the brick walls much nearer the cutoff.
+    assert 1900 < intact_edge_hz("cheby2", 16000, 3000.0, 8) < 2070
+    assert 600 < intact_edge_hz("bessel", 16000, 3000.0, 8) < 900
+    assert 2600 < intact_edge_hz("butterworth", 16000, 3000.0, 8) < 3000
+    assert intact_edge_hz("subsample", 16000, 3000.0, 8) == intact_edge_hz("stft", 16000, 3000.0, 8) == 3000.0
+    # a gentle shelf takes away from an octave below the cutoff
+    assert intact_edge_hz("soft-butterworth", 16000, 3000.0, 4, -6.0) < intact_edge_hz("soft-butterworth", 16000, 3000.0, 4)
+
+
+def test_intact_edge_checks_its_spec():
+    with pytest.raises(UsageError, match="unknown filter kind"):
+        intact_edge_hz("sinc", 16000, 3000.0, 8)
+    with pytest.raises(UsageError, match="Nyquist"):
+        intact_edge_hz("butterworth", 16000, 9000.0, 8)

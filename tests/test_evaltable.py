@@ -58,6 +58,22 @@ def test_all_rows_and_columns(result):
     assert "## Level bias per 500 Hz band" in md and "| system | 3 | 3.5 |" not in md
 
 
+def test_low_keep_band_ends_where_the_input_stops_being_intact(tiny_set):
+    # low_keep compares output and input only where the filter has taken away <= 1 dB:
+    # up to cutoff - 500 Hz for a Butterworth, far lower for ssr_eval's cheby2 and bessel.
+    from pathlib import Path
+
+    from tdpr_cli.evaluation.valset_index import ValsetItem
+
+    def top(kind, order=8):
+        return evaltable.low_keep_top_hz(ValsetItem("c", "3000", 3000.0, kind, order, Path("x"), Path("y")))
+
+    assert top("butterworth") == top("stft") == 2500.0
+    assert 1900 < top("cheby2") < 2070 and 600 < top("bessel") < 900
+    index = load_index(tiny_set)
+    assert all(50.0 < evaltable.low_keep_top_hz(item) <= item.cutoff_hz - 500.0 for item in index.items)
+
+
 def test_input_row_is_lsd_of_the_lr_file(result, tiny_set):
     index = load_index(tiny_set)
     recs = {(r["clip"], r["cutoff"], r["kind"]): r for r in result["records"] if r["row"] == "input"}

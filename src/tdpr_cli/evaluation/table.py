@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # torch is imported only when model rows run
 
     from tdpr_cli.evaluation.valset_index import ValsetIndex, ValsetItem
 
-RESULT_VERSION = 1
+RESULT_VERSION = 2  # 2: low_keep over the input's intact band (simulate.response)
 #: Metrics of ``evaluate.score`` that the table aggregates, in report order.
 # bias_2.5k .. bias_7.5k: the bands above the lowest cutoff of the set
 BIAS_METRICS: tuple[str, ...] = tuple(bias_key(lo) for lo in np.arange(2500.0, SAMPLE_RATE / 2, BIAS_BAND_HZ))
@@ -58,8 +58,21 @@ METRICS: tuple[str, ...] = (
     "lsd", "lsd_2048", "lsd_high", "snr", "phase_cos_high", "phase_ifd_high", "phase_cos_low", "phase_ifd_low",
     "low_keep", "comb", *BIAS_METRICS,
 )
-#: The input's intact band for ``low_keep``: 50 Hz up to this far below the cutoff.
+#: The input's intact band for ``low_keep``: 50 Hz up to this far below the cutoff, or up to
+#: where the filter itself takes away more than 1 dB when that is lower (cheby2, bessel, soft).
 LOW_KEEP_MARGIN_HZ = 500.0
+
+
+def low_keep_top_hz(item: ValsetItem) -> float:
+    """Upper edge (Hz) of the band where ``item``'s input is intact: the ``low_keep`` band's top.
+
+    Below it any difference between output and input is damage; above it the
+    input is already attenuated and a model is right to change it.
+    """
+    from tdpr_cli.simulate.response import intact_edge_hz
+
+    edge = intact_edge_hz(item.kind, SAMPLE_RATE, item.cutoff_hz, item.order)
+    return min(item.cutoff_hz - LOW_KEEP_MARGIN_HZ, edge)
 
 
 class ModelRunner:
@@ -268,7 +281,7 @@ def run(
             t1 = time.perf_counter()
             metrics = score(est, ref, item.cutoff_hz)
             # How far the output strays from the input where the input is still intact.
-            metrics["low_keep"] = band_log_rms(est, ctx.lr, (50.0, item.cutoff_hz - LOW_KEEP_MARGIN_HZ))
+            metrics["low_keep"] = band_log_rms(est, ctx.lr, (50.0, low_keep_top_hz(item)))
             spent["score_s"] += time.perf_counter() - t1
             spent["estimate_s"][row] += t1 - t0
             records.append({"clip": item.clip, "cutoff": item.cutoff, "kind": item.kind, "order": item.order,

@@ -45,6 +45,8 @@ from tdpr_cli.errors import InputError, UsageError
 MIN_ORDER, MAX_ORDER = 1, 20
 PAPER_KINDS: tuple[str, ...] = ("butterworth", "cheby1", "cheby2", "ellip", "bessel", "subsample", "stft")
 SOFT_KINDS: tuple[str, ...] = ("soft-butterworth", "soft-bessel")
+#: The paper's IIR kinds, applied in one zero-phase forward-backward pass.
+ZERO_PHASE_KINDS: tuple[str, ...] = PAPER_KINDS[:5]
 CHEBY1_RIPPLE_DB = 0.1
 CHEBY2_STOP_DB = 60.0
 ELLIP_RIPPLE_DB, ELLIP_STOP_DB = 0.1, 60.0
@@ -186,7 +188,7 @@ def _stft(x: np.ndarray, sr: int, spec: DegradeSpec) -> np.ndarray:
 
 #: Registry of every low-pass kind.
 FILTERS: dict[str, FilterFn] = {
-    **{k: _zero_phase for k in PAPER_KINDS[:5]},
+    **{k: _zero_phase for k in ZERO_PHASE_KINDS},
     "subsample": _subsample,
     "stft": _stft,
     **{k: _causal for k in SOFT_KINDS},
