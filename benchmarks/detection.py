@@ -32,7 +32,6 @@ from bench_env import emit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))  # the fixtures' own music and hiss generators, not a copy
 import detection_fixtures as fixtures  # noqa: E402
-
 from tdpr_cli.dsp import bandwidth  # noqa: E402
 from tdpr_cli.simulate.degrade import degrade  # noqa: E402
 
