@@ -30,9 +30,8 @@ GRID_HZ = 1.0
 
 
 @lru_cache(maxsize=4096)
-def intact_edge_hz(kind: str, sr: int, cutoff_hz: float, order: int, shelf_db: float = 0.0,
-                   tol_db: float = INTACT_DB) -> float:
-    """The lowest frequency (Hz) where the degradation's gain falls more than ``tol_db`` under
+def intact_edge_hz(kind: str, sr: int, cutoff_hz: float, order: int, shelf_db: float = 0.0) -> float:
+    """The lowest frequency (Hz) where the degradation's gain falls more than ``INTACT_DB`` under
     0 dB; ``cutoff_hz`` for the brick-wall kinds and for a gain that never falls that far below it.
 
     The gain is ``|H|`` of the kind's own design (``simulate.degrade.design``),
@@ -45,5 +44,5 @@ def intact_edge_hz(kind: str, sr: int, cutoff_hz: float, order: int, shelf_db: f
     _, h = signal.sosfreqz(design(kind, sr, float(cutoff_hz), int(order), float(shelf_db)), worN=freqs, fs=sr)
     passes = 1 if kind in SOFT_KINDS else 2
     gain_db = passes * 20.0 * np.log10(np.maximum(np.abs(h), 1e-12))
-    below = np.nonzero(gain_db < -tol_db)[0]
+    below = np.nonzero(gain_db < -INTACT_DB)[0]
     return float(freqs[below[0]]) if below.size else float(cutoff_hz)
