@@ -219,6 +219,16 @@ def test_bad_options_are_usage_errors(tmp_path):
         assert TrainConfig(data_dir=tmp_path, run_dir=tmp_path, adv_on=view).adv_on == view
     with pytest.raises(UsageError, match="--adv-on"):
         TrainConfig(data_dir=tmp_path, run_dir=tmp_path, adv_on="both")
+    with pytest.raises(UsageError, match="--colour-probability"):
+        TrainConfig(data_dir=tmp_path, run_dir=tmp_path, colour_probability=1.5)
+
+
+@pytest.mark.parametrize("probability", [0.0, 0.5, 1.0])
+def test_colour_probability_is_the_share_of_tilted_targets(probability):
+    rng = np.random.default_rng(3)
+    draws = [timbre.draw_colour(rng, timbre.ColourRange(probability=probability)) for _ in range(2000)]
+    tilted = np.mean([d.share_db is not None for d in draws])
+    assert tilted == pytest.approx(probability, abs=0.03)
 
 
 def test_cli_command_trains_and_exports(corpus, tmp_path):
@@ -227,10 +237,12 @@ def test_cli_command_trains_and_exports(corpus, tmp_path):
     from tdpr_cli.commands.train import app
 
     args = ["tdcnn", "--data", str(corpus), "--run", str(tmp_path / "run"), "--max-steps", "1", "--batch", "1",
-            "--segment-s", "0.5", "--channels", "2", "--valid-count", "0", "--warmup", "0"]
+            "--segment-s", "0.5", "--channels", "2", "--valid-count", "0", "--warmup", "0",
+            "--colour-probability", "0.25"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "run" / "export" / "tdcnn.safetensors").is_file()
+    assert '"colour_probability": 0.25' in (tmp_path / "run" / "export" / "tdcnn.json").read_text()
 
 
 def test_refresh_takes_new_manifest_copies_and_resume_reuses_them(corpus, tmp_path):

@@ -89,6 +89,9 @@ def tdcnn(
     export_dir: ExportDir = None, name: Name = None, init: Init = None,
     soft_share: Annotated[float, typer.Option("--soft-share", help="Share of inputs from the soft filter family "
                                               "(the rest: the paper's seven filters).")] = 0.5,
+    colour_probability: Annotated[float, typer.Option(
+        "--colour-probability", help="Share of targets given a random spectral tilt (the rest keep the "
+        "render's own brightness).")] = 0.9,
     loss: Annotated[str, typer.Option("--loss", help="paper (MR-STFT + 1000 MR-wave) or lsd (LSD-matched "
                                       "log-power MSE + MR log-STFT L1 + 10 MR-wave).")] = "paper",
     arch: Annotated[str, typer.Option("--arch", help="seanet (full rate) or subband (4-band PQMF, "
@@ -118,7 +121,8 @@ def tdcnn(
         batch=batch, segment_s=segment_s, lr=lr, warmup=warmup, min_lr_ratio=min_lr_ratio, schedule=schedule,
         clip_norm=clip_norm, ckpt_every=ckpt_every, valid_every=valid_every, valid_count=valid_count, seed=seed,
         refresh_every=refresh_every, device=device, threads=threads, resume=resume, export_dir=export_dir,
-        export_name=name, init=init, soft_share=soft_share, model=model, loss=weights,
+        export_name=name, init=init, soft_share=soft_share, colour_probability=colour_probability,
+        model=model, loss=weights,
     )
     train_tdcnn(cfg, progress=_say)
 

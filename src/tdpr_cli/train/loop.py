@@ -34,6 +34,7 @@ from tdpr_cli.train import snapshots
 from tdpr_cli.train.dataset import SegmentConfig, SegmentSampler, ValidItem, read_clips, validation_set
 from tdpr_cli.train.provenance import training_record
 from tdpr_cli.train.schedule import TrainConfig, learning_rate
+from tdpr_cli.train.timbre import ColourRange
 
 if TYPE_CHECKING:
     from tdpr_cli.models.base import ModelBase
@@ -243,7 +244,8 @@ def train_tdcnn(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, Pa
         model=model,
         loss=TdcnnLoss(**cfg.loss),
         segments=SegmentConfig(batch=cfg.batch, seconds=cfg.segment_s, degrade=True,
-                               sim=SimConfig(soft_share=cfg.soft_share)),
+                               sim=SimConfig(soft_share=cfg.soft_share),
+                               colour=ColourRange(probability=cfg.colour_probability)),
         estimate=lambda inputs, targets: model(inputs),
         validate=validate_tdcnn,
         score="lsd",
@@ -289,7 +291,8 @@ def train_vocoder(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, 
         # batches) are the same either way, the degradation draws after them.
         segments=SegmentConfig(batch=cfg.batch, seconds=cfg.segment_s,
                                degrade=adversary is not None and cfg.adv_on == "restored",
-                               sim=SimConfig(soft_share=cfg.soft_share)),
+                               sim=SimConfig(soft_share=cfg.soft_share),
+                               colour=ColourRange(probability=cfg.colour_probability)),
         estimate=estimate,
         validate=validate_vocoder,
         score="mel_l1",

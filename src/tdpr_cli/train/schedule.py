@@ -49,6 +49,7 @@ class TrainConfig:
     valid_seconds: float = 2.0
     valid_cutoff_hz: float = 3000.0
     soft_share: float = 0.5  # share of training inputs from the soft simulation family
+    colour_probability: float = 0.9  # share of targets given a random tilt (train.timbre); the rest raw
     adv_on: AdvOn = "vocoder"  # what a vocoder's discriminators judge (train/adv_views.py)
     refresh_every: int = 0  # take a new copy of the live manifest every N steps (0: never)
     seed: int = 0
@@ -78,6 +79,8 @@ class TrainConfig:
             raise UsageError("--clip-norm must be positive, validation count >= 0 and seconds > 0.1")
         if not 0.0 <= self.soft_share <= 1.0:
             raise UsageError(f"--soft-share must lie in 0..1, got {self.soft_share}")
+        if not 0.0 <= self.colour_probability <= 1.0:
+            raise UsageError(f"--colour-probability must lie in 0..1, got {self.colour_probability}")
         if self.adv_on not in get_args(AdvOn):
             raise UsageError(f"--adv-on must be one of {', '.join(get_args(AdvOn))}, got {self.adv_on!r}")
         if self.schedule not in ("cosine", "exp", "constant"):
