@@ -130,6 +130,7 @@ def test_the_restored_view_judges_the_vocoder_phase_against_the_target_phase_und
 
 def test_gans_judging_the_repaired_and_restored_signals_train_and_log_it(tmp_path):
     from tdpr_cli.train.loop import train_vocoder
+    from tdpr_cli.weights.resolve import load_lock
     from test_train import TINY_VOCODER, _cfg
 
     data = _corpus(tmp_path)
@@ -142,7 +143,8 @@ def test_gans_judging_the_repaired_and_restored_signals_train_and_log_it(tmp_pat
         assert any(f"judging the {judged}" in line for line in said)
         train = [r for r in read_log(run / "log.jsonl") if r["kind"] == "train"]
         assert {"d_loss", "adv", "fm"} <= set(train[-1]) and all(map(float, (train[-1]["adv"], train[-1]["fm"])))
-    assert any(line.startswith("restored view: frozen TD-CNN seanet-piano-16k@sha256:") for line in said)
+    default = load_lock(user=None).defaults["tdcnn"]
+    assert any(line.startswith(f"restored view: frozen TD-CNN {default}@sha256:") for line in said)
 
 
 def test_gan_run_logs_checkpoints_and_resumes_exactly(tmp_path):
