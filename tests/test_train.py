@@ -231,6 +231,16 @@ def test_colour_probability_is_the_share_of_tilted_targets(probability):
     assert tilted == pytest.approx(probability, abs=0.03)
 
 
+def test_segment_config_carries_the_run_options(tmp_path):
+    from tdpr_cli.train.loop import segment_config
+
+    cfg = TrainConfig(data_dir=tmp_path, run_dir=tmp_path, batch=3, segment_s=0.5, soft_share=0.25,
+                      colour_probability=0.4)
+    seg = segment_config(cfg, degrade=False)
+    assert (seg.batch, seg.seconds, seg.degrade) == (3, 0.5, False)
+    assert seg.sim.soft_share == 0.25 and seg.colour.probability == 0.4
+
+
 def test_cli_command_trains_and_exports(corpus, tmp_path):
     from typer.testing import CliRunner
 

@@ -223,6 +223,13 @@ def run_task(cfg: TrainConfig, task: Task, device: torch.device, progress: Progr
     return paths
 
 
+def segment_config(cfg: TrainConfig, degrade: bool) -> SegmentConfig:
+    """The batches a run draws: its batch shape, simulation mix and target colouring."""
+    return SegmentConfig(batch=cfg.batch, seconds=cfg.segment_s, degrade=degrade,
+                         sim=SimConfig(soft_share=cfg.soft_share),
+                         colour=ColourRange(probability=cfg.colour_probability))
+
+
 def _quiet(_: str) -> None:
     """Default progress sink: say nothing."""
 
@@ -243,9 +250,7 @@ def train_tdcnn(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, Pa
         name="tdcnn",
         model=model,
         loss=TdcnnLoss(**cfg.loss),
-        segments=SegmentConfig(batch=cfg.batch, seconds=cfg.segment_s, degrade=True,
-                               sim=SimConfig(soft_share=cfg.soft_share),
-                               colour=ColourRange(probability=cfg.colour_probability)),
+        segments=segment_config(cfg, degrade=True),
         estimate=lambda inputs, targets: model(inputs),
         validate=validate_tdcnn,
         score="lsd",
@@ -289,10 +294,7 @@ def train_vocoder(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, 
         loss=VocoderLoss(cfg=model.cfg.stft, **recon),
         # Degraded inputs only for the restored view: the targets (and so the reconstruction
         # batches) are the same either way, the degradation draws after them.
-        segments=SegmentConfig(batch=cfg.batch, seconds=cfg.segment_s,
-                               degrade=adversary is not None and cfg.adv_on == "restored",
-                               sim=SimConfig(soft_share=cfg.soft_share),
-                               colour=ColourRange(probability=cfg.colour_probability)),
+        segments=segment_config(cfg, degrade=adversary is not None and cfg.adv_on == "restored"),
         estimate=estimate,
         validate=validate_vocoder,
         score="mel_l1",
