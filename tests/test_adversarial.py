@@ -65,7 +65,7 @@ def test_the_repaired_view_has_the_target_magnitude_and_the_estimate_phase():
     view = repaired_view(StftConfig(), torch.device("cpu"))
     est.requires_grad_(True)
     step = 1
-    out, real = view(target, est, target, step)
+    out, real = view(target, torch.full((1,), 3000.0), est, target, step)
     at = (step * 7919) % (16000 - CROP + 1)
     assert out.shape == real.shape == (1, CROP) and torch.equal(real, target[0, :, at : at + CROP])
     torch.testing.assert_close(out, want[0, :, at : at + CROP], atol=2e-3, rtol=0)
@@ -88,11 +88,14 @@ def test_the_restored_window_is_on_the_hop_grid_with_the_crop_at_its_centre():
 class _Scale(torch.nn.Module):
     """A stand-in TD-CNN with one weight: (B, 1, T) -> twice the input."""
 
+    conditioned = True
+
     def __init__(self):
         super().__init__()
         self.gain = torch.nn.Parameter(torch.tensor(2.0))
 
-    def forward(self, x):
+    def forward(self, x, cutoff_hz=None):
+        self.cutoff_hz = cutoff_hz  # what the view told it
         return self.gain * x
 
 
@@ -120,7 +123,8 @@ def test_the_restored_view_judges_the_vocoder_phase_against_the_target_phase_und
     step = 2
     window, crop = context_window(16000, step, 256)
     target = _tones(t, (0.5, -1.0), (0.5, 0.5))[None, None]
-    fake, real = view(_tones(t, (0.0, 0.0))[None, None], torch.zeros_like(target), target, step)
+    fake, real = view(_tones(t, (0.0, 0.0))[None, None], torch.full((1,), 3000.0), torch.zeros_like(target), target, step)
+    assert torch.equal(tdcnn.cutoff_hz, torch.full((1,), 3000.0))  # a conditioned TD-CNN hears the cutoff
     want_fake, want_real = (_tones(t, phases, (2.0, 0.6))[None, window][:, crop] for phases in ((1.0, 2.0), (0.5, -1.0)))
     torch.testing.assert_close(fake, want_fake, atol=5e-3, rtol=0)
     torch.testing.assert_close(real, want_real, atol=5e-3, rtol=0)

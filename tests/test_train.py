@@ -62,22 +62,22 @@ def _sampler(corpus: Path, degrade: bool = True) -> SegmentSampler:
 
 def test_batches_are_deterministic_per_seed_and_step(corpus):
     a, b = _sampler(corpus), _sampler(corpus)
-    x1, y1 = a.batch(5)
-    x2, y2 = b.batch(5)
+    x1, y1, c1 = a.batch(5)
+    x2, y2, c2 = b.batch(5)
     assert x1.shape == y1.shape == (3, 1, 8000) and x1.dtype == np.float32
-    assert np.array_equal(x1, x2) and np.array_equal(y1, y2)
+    assert np.array_equal(x1, x2) and np.array_equal(y1, y2) and np.array_equal(c1, c2)
     assert not np.array_equal(a.batch(6)[1], y1)
 
 
 def test_inputs_are_band_limited_targets_are_not(corpus):
-    x, y = _sampler(corpus).batch(0)
+    x, y, _ = _sampler(corpus).batch(0)
     freqs = np.fft.rfftfreq(x.shape[-1], 1 / SR)
     high = freqs > 5000  # above every cutoff (<= 4 kHz) plus the transition band
     px, py = np.abs(np.fft.rfft(x[:, 0])) ** 2, np.abs(np.fft.rfft(y[:, 0])) ** 2
     assert np.all(px[:, high].sum(-1) < 0.05 * py[:, high].sum(-1))
     assert np.all(np.abs(y).max(axis=-1) <= 10 ** (-1 / 20) + 1e-6)
-    xv, yv = _sampler(corpus, degrade=False).batch(0)
-    assert np.array_equal(xv, yv)
+    xv, yv, cv = _sampler(corpus, degrade=False).batch(0)
+    assert np.array_equal(xv, yv) and np.all(cv == SR / 2)
 
 
 def test_soundfont_weights_favour_musescore(corpus):
@@ -191,7 +191,7 @@ def test_resumed_trainer_draws_the_next_batch_of_the_sequence(corpus, tmp_path):
     train_tdcnn(_cfg(corpus, tmp_path, max_steps=2))
     cfg = _cfg(corpus, tmp_path, max_steps=4, resume=True)
     model = Seanet(SeanetConfig.from_dict(TINY_TDCNN))
-    task = Task("tdcnn", model, TdcnnLoss(), SegmentConfig(batch=2, seconds=0.5), lambda x, y: model(x),
+    task = Task("tdcnn", model, TdcnnLoss(), SegmentConfig(batch=2, seconds=0.5), lambda x, c, y: model(x, c),
                 lambda *a: {}, "lsd")
     trainer = Trainer(cfg, task, torch.device("cpu"), lambda _: None)
     sampler = SegmentSampler(read_clips(corpus / "manifest.json", corpus, "train"), task.segments, cfg.seed)
@@ -272,3 +272,33 @@ def test_refresh_takes_new_manifest_copies_and_resume_reuses_them(corpus, tmp_pa
     assert newer["clips"] == manifest["clips"]
     exported = json.loads((tmp_path / "run" / "export" / "tdcnn.json").read_text())
     assert exported["training"]["data_manifest_from_step"] == 4
+
+
+def test_a_conditioned_tdcnn_trains_from_unconditioned_weights_and_exports(corpus, tmp_path):
+    import json
+
+    from tdpr_cli.models.load import load_model
+    from tdpr_cli.models.seanet import Seanet, SeanetConfig
+    from tdpr_cli.train import checkpoint as ck
+    from tdpr_cli.train.loop import train_tdcnn
+
+    init = tmp_path / "plain.safetensors"
+    ck.save_weights(Seanet(SeanetConfig.from_dict(TINY_TDCNN)), init)
+    weights, config = train_tdcnn(_cfg(corpus, tmp_path / "run", init=init,
+                                       model={"arch": "seanet", **TINY_TDCNN, "condition": True}))
+    assert json.loads(config.read_text())["params"]["condition"] is True
+    model = load_model(weights, config, "tdcnn")
+    films = {k: v for k, v in model.state_dict().items() if "films." in k}
+    assert model.conditioned and films
+    assert any(v.abs().max() > 0 for v in films.values())  # trained away from the identity start
+
+
+def test_stated_cutoffs_follow_the_filter_within_the_jitter(corpus):
+    from tdpr_cli.simulate import degrade as deg
+
+    sampler = _sampler(corpus)
+    lo = min(deg.PAPER.cutoff_hz[0], deg.SOFT.cutoff_hz[0]) * 2 ** -0.1
+    hi = max(deg.PAPER.cutoff_hz[1], deg.SOFT.cutoff_hz[1]) * 2 ** 0.1
+    cutoffs = np.concatenate([sampler.batch(s)[2] for s in range(6)])
+    assert cutoffs.dtype == np.float32 and np.all((cutoffs >= lo - 1) & (cutoffs <= hi + 1))
+    assert len(np.unique(cutoffs)) == len(cutoffs)

@@ -102,6 +102,10 @@ def tdcnn(
     strides: Annotated[Optional[str], typer.Option(
         "--strides", help="Comma-separated encoder strides [seanet 2,4,8,8, subband 2,4,4].")] = None,
     upsampler: Annotated[str, typer.Option("--upsampler", help="transposed, nearest or subpixel.")] = "transposed",
+    condition: Annotated[bool, typer.Option(
+        "--condition-cutoff", help="Tell the U-Net the input's cutoff (FiLM at every level); restore then "
+        "passes the detected or given cutoff. With --init from an unconditioned model, the new layers "
+        "start as the identity.")] = False,
     wave_weight: Annotated[Optional[float], typer.Option(
         "--wave-weight", help="Weight of the MR-wave L1 [the --loss recipe's: paper 1000, lsd 10].")] = None,
 ) -> None:
@@ -115,7 +119,7 @@ def tdcnn(
     if wave_weight is not None:
         weights["wave_weight"] = wave_weight
 
-    model = _tdcnn_model(arch, exciter, channels, strides, upsampler)
+    model = _tdcnn_model(arch, exciter, channels, strides, upsampler, condition)
     cfg = _config(
         data_dir=data, run_dir=run, max_steps=max_steps, max_minutes=max_minutes, max_cpu_minutes=max_cpu_minutes,
         batch=batch, segment_s=segment_s, lr=lr, warmup=warmup, min_lr_ratio=min_lr_ratio, schedule=schedule,
@@ -127,7 +131,8 @@ def tdcnn(
     train_tdcnn(cfg, progress=_say)
 
 
-def _tdcnn_model(arch: str, exciter: bool, channels: int | None, strides: str | None, upsampler: str) -> dict:
+def _tdcnn_model(arch: str, exciter: bool, channels: int | None, strides: str | None, upsampler: str,
+                 condition: bool = False) -> dict:
     """The model dict of ``tdpr train tdcnn``: ``arch`` plus that architecture's parameters."""
     subband = arch == "subband"
     if arch not in ("seanet", "subband"):
@@ -139,7 +144,8 @@ def _tdcnn_model(arch: str, exciter: bool, channels: int | None, strides: str | 
         stride_tuple = tuple(int(s) for s in text.split(","))
     except ValueError:
         raise UsageError(f"--strides must be comma-separated integers, got {text!r}") from None
-    unet = {"channels": channels or (24 if subband else 12), "strides": stride_tuple, "upsampler": upsampler}
+    unet = {"channels": channels or (24 if subband else 12), "strides": stride_tuple, "upsampler": upsampler,
+            "condition": condition}
     return {"arch": arch, "exciter": exciter, "unet": unet} if subband else {"arch": arch, **unet}
 
 

@@ -29,9 +29,18 @@ class ModelBase(nn.Module):
 
 
 class TdcnnBase(ModelBase):
-    """A time-domain CNN: (B, 1, T) -> (B, 1, T) at 16 kHz, padded to a multiple of its stride."""
+    """A time-domain CNN: (B, 1, T) -> (B, 1, T) at 16 kHz, padded to a multiple of its stride.
+
+    ``forward(x, cutoff_hz=None)``: ``cutoff_hz`` (B,) is the input's cutoff in Hz; models
+    that are ``conditioned`` need it, the others do not read it.
+    """
 
     kind = "tdcnn"
+
+    @property
+    def conditioned(self) -> bool:
+        """Whether ``forward`` reads ``cutoff_hz`` (models/condition.py)."""
+        return False
 
     @property
     def total_stride(self) -> int:

@@ -65,7 +65,8 @@ class Demucs(TdcnnBase):
 
 
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, cutoff_hz: Tensor | None = None) -> Tensor:
+        """(B, 1, T) -> (B, 1, T); unconditioned, so ``cutoff_hz`` is not read."""
         length = x.shape[-1]
         h = F.pad(x, (0, self.valid_length(length) - length))
         skips = []

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from tdpr_cli.errors import UsageError
 from tdpr_cli.models.base import TdcnnBase
+from tdpr_cli.models.condition import Film, cutoff_features
 
 Upsampler = Literal["transposed", "nearest", "subpixel"]
 
@@ -44,6 +45,9 @@ class SeanetConfig:
     # inputs (the subband TD-CNN feeds exciter channels after its bands).
     in_channels: int = 1
     out_channels: int = 1
+    # FiLM on the input's cutoff at every U-Net level (models/condition.py); forward then
+    # needs ``cutoff_hz``.
+    condition: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.out_channels <= self.in_channels:
@@ -128,6 +132,9 @@ class Seanet(TdcnnBase):
             self.up.append(Up(widths[i + 1], widths[i], cfg.strides[i], cfg.upsampler))
             self.dec.append(nn.Sequential(*[ResUnit(widths[i], cfg.kernel, d) for d in cfg.dilations]))
         self.conv_out = nn.Conv1d(widths[0], cfg.out_channels, cfg.kernel, padding=cfg.kernel // 2)
+        # One FiLM after the input conv, after each downsampling and after each upsampling.
+        levels = [widths[0], *widths[1:], *reversed(widths[:-1])]
+        self.films = nn.ModuleList([Film(w) for w in levels]) if cfg.condition else None
         nn.init.zeros_(self.conv_out.weight)
         if self.conv_out.bias is not None:
             nn.init.zeros_(self.conv_out.bias)
@@ -140,16 +147,31 @@ class Seanet(TdcnnBase):
             out *= s
         return out
 
-    def forward(self, x: Tensor) -> Tensor:
+    @property
+    def conditioned(self) -> bool:
+        return self.cfg.condition
+
+    def forward(self, x: Tensor, cutoff_hz: Tensor | None = None) -> Tensor:
+        """(B, in, T) -> (B, out, T); ``cutoff_hz`` (B,) in Hz, needed when ``cfg.condition``."""
+        feats = None
+        if self.films is not None:
+            if cutoff_hz is None:
+                raise UsageError("this TD-CNN is conditioned on the cutoff: pass cutoff_hz")
+            feats = cutoff_features(cutoff_hz.to(x.device))
+        films = iter(self.films if self.films is not None else [])
+
+        def film(h: Tensor) -> Tensor:
+            return h if feats is None else next(films)(h, feats)
+
         length = x.shape[-1]
         h = F.pad(x, (0, self.valid_length(length) - length))
-        h = self.conv_in(h)
+        h = film(self.conv_in(h))
         skips = []
         for enc, down in zip(self.enc, self.down):
             h = enc(h)
             skips.append(h)
-            h = down(F.elu(h))
+            h = film(down(F.elu(h)))
         h = self.bottleneck(F.elu(h))
         for up, dec, skip in zip(self.up, self.dec, reversed(skips)):
-            h = dec(up(F.elu(h)) + skip)
+            h = dec(film(up(F.elu(h))) + skip)
         return x[:, : self.cfg.out_channels] + self.conv_out(F.elu(h))[..., :length]

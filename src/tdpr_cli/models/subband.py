@@ -131,12 +131,17 @@ class SubbandTdcnn(TdcnnBase):
     def total_stride(self) -> int:
         return self.cfg.bands * self.unet.total_stride
 
-    def forward(self, x: Tensor) -> Tensor:
+    @property
+    def conditioned(self) -> bool:
+        return self.unet.conditioned
+
+    def forward(self, x: Tensor, cutoff_hz: Tensor | None = None) -> Tensor:
+        """(B, 1, T) -> (B, 1, T); ``cutoff_hz`` (B,) in Hz reaches a conditioned U-Net."""
         length = x.shape[-1]
         h = F.pad(x, (0, self.valid_length(length) - length))
         sub = self.pqmf.analysis(h)
         feats = torch.cat([sub, self.pqmf.analysis(h.abs())], dim=1) if self.cfg.exciter else sub
-        out = self.unet(feats)
+        out = self.unet(feats, cutoff_hz)
         keep = self.cfg.keep_low_bands
         if keep:
             out = torch.cat([sub[:, :keep], out[:, keep:]], dim=1)

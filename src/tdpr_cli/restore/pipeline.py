@@ -22,6 +22,7 @@ from tdpr_cli.dsp.chunking import Chunk, run_chunked
 from tdpr_cli.dsp.phase import keep_input_band, repair
 from tdpr_cli.dsp.spectral import LogMel, Stft
 from tdpr_cli.errors import UsageError
+from tdpr_cli.models.condition import call_tdcnn, cutoff_tensor
 
 
 def _ready(model: nn.Module, device: torch.device) -> nn.Module:
@@ -99,7 +100,7 @@ class Restorer:
         """
         x = x.to(self.device, torch.float32)
         with self.timer("TD-CNN"), self._amp():
-            y = self.tdcnn(x[:, None])[:, 0].float()
+            y = call_tdcnn(self.tdcnn, x[:, None], cutoff_tensor(cutoff_hz, x.shape[0], self.device))[:, 0].float()
         out = y
         if self.cfg.phase is not PhaseMode.NONE and self.vocoder is not None:
             with self.timer("vocoder (+log-mel)"), self._amp():

@@ -1,9 +1,9 @@
 """What the vocoder's discriminators judge (``tdpr train vocoder --adv-on``).
 
 Each view maps one training batch to the (fake, real) pair the discriminators
-read: ``view(inputs, estimate, targets, step) -> (fake, real)``, where inputs
-(degraded), estimate (the vocoder's resynthesis of the target mel) and targets
-are (B, 1, T) at 16 kHz and fake and real are the same ``CROP`` samples,
+read: ``view(inputs, cutoffs, estimate, targets, step) -> (fake, real)``, where
+inputs (degraded), estimate (the vocoder's resynthesis of the target mel) and
+targets are (B, 1, T) at 16 kHz, cutoffs (B,) the inputs' cutoffs in Hz, and fake and real are the same ``CROP`` samples,
 (B, CROP) each (the whole batch when it is shorter), at an offset fixed by
 ``step`` (so ``--resume`` is exact).
 
@@ -33,12 +33,13 @@ import torch
 from torch import Tensor, nn
 
 from tdpr_cli.config import StftConfig
+from tdpr_cli.models.condition import call_tdcnn
 from tdpr_cli.train.adversarial import CROP, Adversary, crop_offset
 
 if TYPE_CHECKING:
     from tdpr_cli.models.vocoder import Vocoder
 
-AdvView = Callable[[Tensor, Tensor, Tensor, int], tuple[Tensor, Tensor]]
+AdvView = Callable[[Tensor, Tensor, Tensor, Tensor, int], tuple[Tensor, Tensor]]
 JUDGED = {"vocoder": "vocoder output", "repaired": "repaired signal",
           "restored": "restored signal (frozen TD-CNN, then TD-PR)"}
 #: Samples of real input on each side of the judged crop for the ``restored`` view (0.128 s):
@@ -49,7 +50,7 @@ CONTEXT = 2048
 def vocoder_view() -> AdvView:
     """``--adv-on vocoder``: the vocoder's output against the target."""
 
-    def view(inputs: Tensor, estimate: Tensor, targets: Tensor, step: int) -> tuple[Tensor, Tensor]:
+    def view(inputs: Tensor, cutoffs: Tensor, estimate: Tensor, targets: Tensor, step: int) -> tuple[Tensor, Tensor]:
         return Adversary.crop(estimate[:, 0], targets[:, 0], step)
 
     return view
@@ -62,7 +63,7 @@ def repaired_view(cfg: StftConfig, device: torch.device) -> AdvView:
 
     stft = Stft(cfg).to(device)
 
-    def view(inputs: Tensor, estimate: Tensor, targets: Tensor, step: int) -> tuple[Tensor, Tensor]:
+    def view(inputs: Tensor, cutoffs: Tensor, estimate: Tensor, targets: Tensor, step: int) -> tuple[Tensor, Tensor]:
         repaired = replace_phase(targets[:, 0], estimate[:, 0], cfg, stft=stft)
         return Adversary.crop(repaired, targets[:, 0], step)
 
@@ -92,10 +93,10 @@ def restored_view(tdcnn: nn.Module, vocoder: nn.Module, cfg: StftConfig, device:
     stft, mel = Stft(cfg).to(device), LogMel(cfg).to(device)
     tdcnn = tdcnn.to(device).eval().requires_grad_(False)
 
-    def view(inputs: Tensor, estimate: Tensor, targets: Tensor, step: int) -> tuple[Tensor, Tensor]:
+    def view(inputs: Tensor, cutoffs: Tensor, estimate: Tensor, targets: Tensor, step: int) -> tuple[Tensor, Tensor]:
         window, crop = context_window(targets.shape[-1], step, cfg.hop)
         with torch.no_grad():
-            wide = tdcnn(inputs[..., window])[:, 0]  # (B, W) at 16 kHz
+            wide = call_tdcnn(tdcnn, inputs[..., window], cutoffs)[:, 0]  # (B, W) at 16 kHz
             spec = stft(wide)
             wide_mel = mel.from_magnitude(spec.abs())
             real = replace_phase(wide, targets[:, 0, window], cfg, stft=stft, spec_m=spec)

@@ -60,12 +60,18 @@ def save_weights(model: nn.Module, path: Path) -> None:
     atomic_write(path, lambda tmp: save_state_dict(model.state_dict(), tmp))
 
 
-def load_weights(model: nn.Module, path: Path) -> None:
-    """Load safetensors weights into ``model`` (strict)."""
+def load_weights(model: nn.Module, path: Path, new_part: str | None = None) -> None:
+    """Load safetensors weights into ``model``, strictly except that parameters whose name
+    contains ``new_part`` (say ``"films."``: a conditioned model started from an unconditioned
+    one) may be missing from the file; those keep their initial values."""
     from safetensors.torch import load_file
 
     try:
-        model.load_state_dict(load_file(str(path)), strict=True)
+        state = load_file(str(path))
+        missing = [k for k in model.state_dict() if k not in state]
+        if new_part is not None and missing and all(new_part in k for k in missing):
+            state = {**state, **{k: v for k, v in model.state_dict().items() if k in missing}}
+        model.load_state_dict(state, strict=True)
     except (OSError, RuntimeError) as exc:
         raise InputError(f"{path}: cannot load checkpoint weights ({str(exc).splitlines()[0]})") from None
 

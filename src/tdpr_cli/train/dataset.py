@@ -14,7 +14,10 @@ One example, 16 kHz mono, float32:
 3. scale its peak to a random level in dBFS;
 4. degrade it with the simulation mix (``train.degrade.SimConfig``: the
    paper's seven filters at 2.5-4 kHz, order 6-10, or the soft family) to
-   make the input.
+   make the input;
+5. state its cutoff as a cutoff-conditioned TD-CNN is told it at restore
+   time: the filter's cutoff, off by up to ``cutoff_jitter_octaves`` as a
+   detected one would be (drawn last, so steps 1-4 do not depend on it).
 
 Steps 2-4 run on the segment plus ``MARGIN`` real neighbouring samples on
 each side, cut off at the end, so filter and FFT edge effects never reach the
@@ -82,10 +85,14 @@ class SegmentConfig:
     colour: ColourRange = field(default_factory=ColourRange)
     sim: deg.SimConfig = field(default_factory=deg.SimConfig)
     soundfont_weights: tuple[tuple[str, float], ...] = tuple(SOUNDFONT_WEIGHTS.items())
+    # The stated cutoff is the filter's times 2**u, u uniform in +-this (0.1: about +-7 %).
+    cutoff_jitter_octaves: float = 0.1
 
     def __post_init__(self) -> None:
         if self.batch < 1 or not 0.1 <= self.seconds <= 60.0:
             raise UsageError(f"need batch >= 1 and 0.1 <= segment seconds <= 60, got {self.batch}, {self.seconds}")
+        if not 0.0 <= self.cutoff_jitter_octaves <= 1.0:
+            raise UsageError(f"cutoff jitter must lie in 0..1 octave, got {self.cutoff_jitter_octaves}")
 
     @property
     def length(self) -> int:
@@ -110,8 +117,9 @@ def read_segment(clip: Clip, start: int, length: int) -> np.ndarray:
 class SegmentSampler:
     """Deterministic batches from a frozen clip list.
 
-    ``batch(step)`` -> (inputs, targets), each float32 (B, 1, T) at 16 kHz;
-    inputs are the degraded targets (or the targets themselves without ``degrade``).
+    ``batch(step)`` -> (inputs, targets, cutoffs): float32 (B, 1, T) each at 16 kHz and
+    (B,) stated cutoffs in Hz; inputs are the degraded targets (or, without ``degrade``,
+    the targets themselves, with the cutoff at the Nyquist frequency).
     """
 
     def __init__(self, clips: list[Clip], cfg: SegmentConfig, seed: int) -> None:
@@ -139,24 +147,26 @@ class SegmentSampler:
                 break
         return seg
 
-    def example(self, step: int, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """One (input, target) pair, float32 (T,) each."""
+    def example(self, step: int, index: int) -> tuple[np.ndarray, np.ndarray, float]:
+        """One (input, target) pair, float32 (T,) each, and the input's stated cutoff in Hz."""
         rng = np.random.default_rng([self.seed, step, index])
         target = apply_colour(self._draw_target(rng), draw_colour(rng, self.cfg.colour))
         peak = np.abs(target[MARGIN:-MARGIN]).max()
         level = 10.0 ** (rng.uniform(*self.cfg.peak_dbfs) / 20.0)
         target = target * (level / peak if peak > 1e-4 else 1.0)  # never amplify near-silence
-        source = target
+        source, cutoff = target, SAMPLE_RATE / 2.0
         if self.cfg.degrade:
-            source, _ = deg.degrade_random(target, SAMPLE_RATE, rng, self.cfg.sim)
+            source, spec = deg.degrade_random(target, SAMPLE_RATE, rng, self.cfg.sim)
+            jitter = self.cfg.cutoff_jitter_octaves
+            cutoff = spec.cutoff_hz * 2.0 ** rng.uniform(-jitter, jitter)
         keep = slice(MARGIN, MARGIN + self.cfg.length)
-        return np.asarray(source[keep], np.float32), np.asarray(target[keep], np.float32)
+        return np.asarray(source[keep], np.float32), np.asarray(target[keep], np.float32), float(cutoff)
 
-    def batch(self, step: int) -> tuple[np.ndarray, np.ndarray]:
-        pairs = [self.example(step, i) for i in range(self.cfg.batch)]
-        inputs = np.stack([p[0] for p in pairs])[:, None]
-        targets = np.stack([p[1] for p in pairs])[:, None]
-        return inputs, targets
+    def batch(self, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        examples = [self.example(step, i) for i in range(self.cfg.batch)]
+        inputs = np.stack([e[0] for e in examples])[:, None]
+        targets = np.stack([e[1] for e in examples])[:, None]
+        return inputs, targets, np.array([e[2] for e in examples], np.float32)
 
 
 @dataclass(frozen=True)

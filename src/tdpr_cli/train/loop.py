@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from tdpr_cli.device import pick_device
 from tdpr_cli.errors import Interrupted, TdprError, UsageError
+from tdpr_cli.models.condition import call_tdcnn
 from tdpr_cli.simulate.degrade import SimConfig
 from tdpr_cli.train import checkpoint as ck
 from tdpr_cli.train import snapshots
@@ -51,8 +52,8 @@ _MAX_BAD_STEPS = 20  # consecutive non-finite losses before giving up
 class Task:
     """What one kind of model needs from the loop.
 
-    ``estimate(inputs, targets)`` maps a device batch (B, 1, T) each to the
-    model's estimate, shaped like what ``loss.terms(estimate, targets)`` wants;
+    ``estimate(inputs, cutoffs, targets)`` maps a device batch ((B, 1, T) inputs and
+    targets, (B,) input cutoffs in Hz) to the model's estimate, shaped like what ``loss.terms(estimate, targets)`` wants;
     ``validate(model, items, device)`` returns metrics where ``score`` is lower-better.
     """
 
@@ -60,11 +61,11 @@ class Task:
     model: ModelBase
     loss: TdcnnLoss | VocoderLoss
     segments: SegmentConfig
-    estimate: Callable[[Tensor, Tensor], Tensor]
+    estimate: Callable[[Tensor, Tensor, Tensor], Tensor]
     validate: Callable[[nn.Module, list[ValidItem], torch.device], dict[str, float]]
     score: str
     adversary: Adversary | None = None  # GAN training (vocoder): discriminators and their optimizer
-    # What the discriminators judge (train/adv_views.py): (inputs, estimate, targets, step) -> (fake, real).
+    # What the discriminators judge (train/adv_views.py): (inputs, cutoffs, estimate, targets, step) -> (fake, real).
     adv_view: AdvView | None = None
 
 
@@ -97,7 +98,8 @@ class Trainer:
             (cfg.run_dir / "log.jsonl").unlink(missing_ok=True)
         self.state = ck.RunState(config=cfg.to_json())
         if cfg.init is not None and not cfg.resume:
-            ck.load_weights(self.model, cfg.init)  # strict: the architecture must match
+            # Strict but for cutoff FiLM layers, which start as the identity (models/condition.py).
+            ck.load_weights(self.model, cfg.init, new_part="films.")
             progress(f"initialised from {cfg.init}")
         if cfg.resume:
             extra = task.adversary.load if task.adversary is not None else None
@@ -106,30 +108,29 @@ class Trainer:
             self.log.truncate_after(self.state.step)
             progress(f"resumed {task.name} at step {self.state.step} ({self.state.wall_s / 60:.1f} min trained)")
 
-    def batch(self, step: int) -> tuple[Tensor, Tensor]:
-        """The device batch of ``step``: (inputs, targets), (B, 1, T) float32 each."""
+    def batch(self, step: int) -> tuple[Tensor, Tensor, Tensor]:
+        """The device batch of ``step``: (inputs, targets, cutoffs), (B, 1, T) float32 each and (B,) Hz."""
         at = snapshots.refresh_step(step, self.cfg.refresh_every)
         if at != self.manifest_step:
             self.manifest, self.manifest_step = snapshots.snapshot(self.cfg.data_dir, self.cfg.run_dir, at), at
             self.sampler = SegmentSampler(read_clips(self.manifest, self.cfg.data_dir, "train"),
                                           self.task.segments, self.cfg.seed)
             self.progress(f"step {step}: training on {len(self.sampler.clips)} clips of {self.manifest.name}")
-        inputs, targets = self.sampler.batch(step)
-        return torch.from_numpy(inputs).to(self.device), torch.from_numpy(targets).to(self.device)
+        return tuple(torch.from_numpy(a).to(self.device) for a in self.sampler.batch(step))  # type: ignore[return-value]
 
     def step(self) -> dict[str, float] | None:
         """One optimizer step; None when the loss was not finite (the update is skipped)."""
         lr = learning_rate(self.state.step, self.cfg)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        inputs, targets = self.batch(self.state.step)
-        estimate = self.task.estimate(inputs, targets)
+        inputs, targets, cutoffs = self.batch(self.state.step)
+        estimate = self.task.estimate(inputs, cutoffs, targets)
         terms = self.loss.terms(estimate, targets)
         extra: dict[str, float] = {}
         adversary = self.task.adversary
         if adversary is not None and self.task.adv_view is not None:
             # Discriminators first, on the detached fake; then the generator's GAN terms.
-            fake, real = self.task.adv_view(inputs, estimate, targets, self.state.step)
+            fake, real = self.task.adv_view(inputs, cutoffs, estimate, targets, self.state.step)
             extra = adversary.d_step(fake, real, lr)
             gan = adversary.g_terms(fake, real)
             terms = {**terms, **gan,
@@ -251,7 +252,7 @@ def train_tdcnn(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, Pa
         model=model,
         loss=TdcnnLoss(**cfg.loss),
         segments=segment_config(cfg, degrade=True),
-        estimate=lambda inputs, targets: model(inputs),
+        estimate=lambda inputs, cutoffs, targets: call_tdcnn(model, inputs, cutoffs),
         validate=validate_tdcnn,
         score="lsd",
     )
@@ -270,7 +271,7 @@ def train_vocoder(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, 
     model = Vocoder(VocoderConfig.from_dict(cfg.model))
     mel = LogMel(model.cfg.stft).to(device)
 
-    def estimate(inputs: Tensor, targets: Tensor) -> Tensor:
+    def estimate(inputs: Tensor, cutoffs: Tensor, targets: Tensor) -> Tensor:
         # (B, 1, T) wideband targets -> their log-mel -> (B, 1, T) resynthesis.
         return model(mel(targets[:, 0]), targets.shape[-1])[:, None]
 

@@ -26,6 +26,7 @@ from torch import nn
 
 from tdpr_cli.config import SAMPLE_RATE
 from tdpr_cli.evaluation import metrics as ev
+from tdpr_cli.models.condition import call_tdcnn
 from tdpr_cli.models.vocoder import Vocoder
 from tdpr_cli.train.dataset import ValidItem
 
@@ -46,12 +47,13 @@ def evaluating(model: nn.Module) -> Iterator[None]:
         model.train(was_training)
 
 
-def _run(fn: Callable[[torch.Tensor], torch.Tensor], waves: np.ndarray, device: torch.device) -> np.ndarray:
-    """Apply ``fn`` to (N, T) float32 in chunks: (N, T) -> (N, T) numpy."""
+def _run(fn: Callable[[torch.Tensor, slice], torch.Tensor], waves: np.ndarray, device: torch.device) -> np.ndarray:
+    """Apply ``fn(x, rows)`` to (N, T) float32 in chunks (``rows``: the chunk's slice of N): -> (N, T) numpy."""
     out = []
     for i in range(0, len(waves), _CHUNK):
-        x = torch.from_numpy(waves[i : i + _CHUNK]).to(device)
-        out.append(fn(x).float().cpu().numpy())
+        rows = slice(i, i + _CHUNK)
+        x = torch.from_numpy(waves[rows]).to(device)
+        out.append(fn(x, rows).float().cpu().numpy())
     return np.concatenate(out)
 
 
@@ -81,9 +83,10 @@ def validate_tdcnn(model: nn.Module, items: list[ValidItem], device: torch.devic
         return {}
     degraded = np.stack([it.degraded for it in items])
     target = np.stack([it.target for it in items])
-    with evaluating(model):
-        output = _run(lambda x: model(x[:, None])[:, 0], degraded, device)
     cutoffs = [it.cutoff_hz for it in items]
+    stated = torch.tensor(cutoffs, dtype=torch.float32)
+    with evaluating(model):
+        output = _run(lambda x, rows: call_tdcnn(model, x[:, None], stated[rows].to(x.device))[:, 0], degraded, device)
     result = {
         "lsd": float(np.mean([ev.lsd(o, t) for o, t in zip(output, target)])),
         "lsd_input": float(np.mean([ev.lsd(d, t) for d, t in zip(degraded, target)])),
@@ -104,7 +107,7 @@ def validate_vocoder(model: nn.Module, items: list[ValidItem], device: torch.dev
     length = target.shape[-1]
     mel = LogMel(cast(Vocoder, model).cfg.stft).to(device)
     with evaluating(model):
-        output = _run(lambda x: model(mel(x), length), target, device)
+        output = _run(lambda x, _: model(mel(x), length), target, device)
         mel_l1 = float((mel(torch.from_numpy(output).to(device)) - mel(torch.from_numpy(target).to(device))).abs().mean())
     from tdpr_cli.dsp.phase import phase_only
     from tdpr_cli.dsp.spectral import Stft
