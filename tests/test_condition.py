@@ -6,7 +6,7 @@ import torch
 
 from tdpr_cli.config import ChunkConfig, PhaseMode, RestoreConfig
 from tdpr_cli.errors import InputError, UsageError
-from tdpr_cli.models.condition import CENTRES_HZ, cutoff_features
+from tdpr_cli.models.condition import CENTRES_HZ, FEATURE_GAIN, cutoff_features
 from tdpr_cli.models.seanet import Seanet, SeanetConfig
 from tdpr_cli.models.subband import SubbandConfig, SubbandTdcnn
 from tdpr_cli.restore.pipeline import Restorer
@@ -29,7 +29,7 @@ def _film_on(model: torch.nn.Module) -> None:
 
 
 def test_features_peak_at_their_centres():
-    f = cutoff_features(torch.tensor(CENTRES_HZ))
+    f = cutoff_features(torch.tensor(CENTRES_HZ)) / FEATURE_GAIN
     assert f.shape == (len(CENTRES_HZ), len(CENTRES_HZ) + 1)
     np.testing.assert_allclose(torch.diagonal(f[:, :-1]).numpy(), 1.0)
     np.testing.assert_allclose(f[:, -1].numpy(), np.array(CENTRES_HZ) / 8000.0, rtol=1e-6)

@@ -19,14 +19,19 @@ from torch import Tensor, nn
 CENTRES_HZ: tuple[float, ...] = tuple(1500.0 + 500.0 * i for i in range(10))
 WIDTH_HZ = 500.0
 N_FEATURES = len(CENTRES_HZ) + 1
+#: Scale of the features. Adam moves each weight by about the LR per step whatever its
+#: gradient, so at fine-tuning LRs (5e-5) zero-started FiLM layers would stay near the identity
+#: for thousands of steps; features of size 10 let them move as a 10x LR would.
+FEATURE_GAIN = 10.0
 
 
 def cutoff_features(cutoff_hz: Tensor) -> Tensor:
-    """(B,) cutoffs in Hz -> (B, N_FEATURES): Gaussian bumps at ``CENTRES_HZ`` and the cutoff / 8 kHz."""
+    """(B,) cutoffs in Hz -> (B, N_FEATURES): Gaussian bumps at ``CENTRES_HZ`` and the cutoff / 8 kHz,
+    times ``FEATURE_GAIN``."""
     c = cutoff_hz.float()[:, None]
     centres = torch.tensor(CENTRES_HZ, device=c.device)
     bumps = torch.exp(-0.5 * ((c - centres) / WIDTH_HZ) ** 2)
-    return torch.cat([bumps, c / 8000.0], dim=1)
+    return FEATURE_GAIN * torch.cat([bumps, c / 8000.0], dim=1)
 
 
 def cutoff_tensor(cutoff_hz: float, n: int, device: torch.device | str) -> Tensor:
