@@ -24,7 +24,7 @@ def _film_on(model: torch.nn.Module) -> None:
     torch.manual_seed(3)
     for name, p in model.named_parameters():
         if "films." in name:
-            torch.nn.init.normal_(p, std=0.3)
+            torch.nn.init.normal_(p, std=0.03)
     torch.nn.init.normal_(model.conv_out.weight, std=0.05)
 
 
