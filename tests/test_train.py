@@ -302,3 +302,14 @@ def test_stated_cutoffs_follow_the_filter_within_the_jitter(corpus):
     cutoffs = np.concatenate([sampler.batch(s)[2] for s in range(6)])
     assert cutoffs.dtype == np.float32 and np.all((cutoffs >= lo - 1) & (cutoffs <= hi + 1))
     assert len(np.unique(cutoffs)) == len(cutoffs)
+
+
+def test_the_cutoff_jitter_draws_last_so_inputs_and_targets_do_not_depend_on_it(corpus):
+    clips = read_clips(corpus / "manifest.json", corpus, "train")
+    exact = SegmentSampler(clips, SegmentConfig(batch=3, seconds=0.5, cutoff_jitter_octaves=0.0), seed=7)
+    x0, y0, c0 = exact.batch(4)
+    x1, y1, c1 = _sampler(corpus).batch(4)
+    assert np.array_equal(x0, x1) and np.array_equal(y0, y1)
+    assert np.all(c0 != c1) and np.all(np.abs(np.log2(c1 / c0)) <= 0.1 + 1e-6)
+    with pytest.raises(UsageError):
+        SegmentConfig(cutoff_jitter_octaves=-0.1)

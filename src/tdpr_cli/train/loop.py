@@ -116,7 +116,8 @@ class Trainer:
             self.sampler = SegmentSampler(read_clips(self.manifest, self.cfg.data_dir, "train"),
                                           self.task.segments, self.cfg.seed)
             self.progress(f"step {step}: training on {len(self.sampler.clips)} clips of {self.manifest.name}")
-        return tuple(torch.from_numpy(a).to(self.device) for a in self.sampler.batch(step))  # type: ignore[return-value]
+        inputs, targets, cutoffs = (torch.from_numpy(a).to(self.device) for a in self.sampler.batch(step))
+        return inputs, targets, cutoffs
 
     def step(self) -> dict[str, float] | None:
         """One optimizer step; None when the loss was not finite (the update is skipped)."""
