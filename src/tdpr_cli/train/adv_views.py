@@ -3,7 +3,8 @@
 Each view maps one training batch to the (fake, real) pair the discriminators
 read: ``view(inputs, cutoffs, estimate, targets, step) -> (fake, real)``, where
 inputs (degraded), estimate (the vocoder's resynthesis of the target mel) and
-targets are (B, 1, T) at 16 kHz, cutoffs (B,) the inputs' cutoffs in Hz, and fake and real are the same ``CROP`` samples,
+targets are (B, 1, T) at 16 kHz, cutoffs (B,) the inputs' cutoffs in Hz, and
+fake and real are the same ``CROP`` samples,
 (B, CROP) each (the whole batch when it is shorter), at an offset fixed by
 ``step`` (so ``--resume`` is exact).
 

@@ -67,10 +67,10 @@ def load_weights(model: nn.Module, path: Path, new_part: str | None = None) -> N
     from safetensors.torch import load_file
 
     try:
-        state = load_file(str(path))
-        missing = [k for k in model.state_dict() if k not in state]
+        state, own = load_file(str(path)), model.state_dict()
+        missing = [k for k in own if k not in state]
         if new_part is not None and missing and all(new_part in k for k in missing):
-            state = {**state, **{k: v for k, v in model.state_dict().items() if k in missing}}
+            state = {**state, **{k: own[k] for k in missing}}
         model.load_state_dict(state, strict=True)
     except (OSError, RuntimeError) as exc:
         raise InputError(f"{path}: cannot load checkpoint weights ({str(exc).splitlines()[0]})") from None

@@ -53,7 +53,8 @@ class Task:
     """What one kind of model needs from the loop.
 
     ``estimate(inputs, cutoffs, targets)`` maps a device batch ((B, 1, T) inputs and
-    targets, (B,) input cutoffs in Hz) to the model's estimate, shaped like what ``loss.terms(estimate, targets)`` wants;
+    targets, (B,) input cutoffs in Hz) to the model's estimate, shaped like what
+    ``loss.terms(estimate, targets)`` wants;
     ``validate(model, items, device)`` returns metrics where ``score`` is lower-better.
     """
 
