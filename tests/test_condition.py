@@ -41,13 +41,13 @@ def test_conditioned_model_started_from_unconditioned_weights_is_the_same_functi
     torch.nn.init.normal_(plain.conv_out.weight, std=0.05)
     ck.save_weights(plain, tmp_path / "plain.safetensors")
     cond = Seanet(SeanetConfig(**SMALL, condition=True))
-    ck.load_weights(cond, tmp_path / "plain.safetensors", new_part="films.")
+    ck.load_weights(cond, tmp_path / "plain.safetensors", new_parts=("films.",))
     x = _noise()
     torch.testing.assert_close(cond(x, torch.tensor([3000.0, 4500.0])), plain(x), rtol=0, atol=0)
     assert cond.conditioned and not plain.conditioned
     with pytest.raises(InputError):  # only FiLM layers may be missing
         ck.load_weights(Seanet(SeanetConfig(channels=8, strides=(2, 4, 8, 8))), tmp_path / "plain.safetensors",
-                        new_part="films.")
+                        new_parts=("films.",))
     with pytest.raises(InputError):  # and only when asked for
         ck.load_weights(Seanet(SeanetConfig(**SMALL, condition=True)), tmp_path / "plain.safetensors")
 

@@ -293,6 +293,24 @@ def test_a_conditioned_tdcnn_trains_from_unconditioned_weights_and_exports(corpu
     assert any(v.abs().max() > 0 for v in films.values())  # trained away from the identity start
 
 
+def test_a_level_head_trains_from_weights_without_one_and_exports(corpus, tmp_path):
+    import json
+
+    from tdpr_cli.models.load import load_model
+    from tdpr_cli.models.seanet import Seanet, SeanetConfig
+    from tdpr_cli.train import checkpoint as ck
+    from tdpr_cli.train.loop import train_tdcnn
+
+    init = tmp_path / "plain.safetensors"
+    ck.save_weights(Seanet(SeanetConfig.from_dict(TINY_TDCNN)), init)
+    weights, config = train_tdcnn(_cfg(corpus, tmp_path / "run", init=init,
+                                       model={"arch": "seanet", **TINY_TDCNN, "level_head": True}))
+    assert json.loads(config.read_text())["params"]["level_head"] is True
+    model = load_model(weights, config, "tdcnn")
+    assert model.level is not None
+    assert model.level.out.weight.abs().max() > 0  # trained away from the identity start
+
+
 def test_stated_cutoffs_follow_the_filter_within_the_jitter(corpus):
     from tdpr_cli.simulate import degrade as deg
 

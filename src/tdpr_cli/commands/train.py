@@ -106,6 +106,10 @@ def tdcnn(
         "--condition-cutoff", help="Tell the U-Net the input's cutoff (FiLM at every level); restore then "
         "passes the detected or given cutoff. With --init from an unconditioned model, the new layers "
         "start as the identity.")] = False,
+    level_head: Annotated[bool, typer.Option(
+        "--level-head", help="seanet: add a learned 2-8 kHz gain curve read from the input's long-term "
+        "spectrum (its brightness and band edge). With --init from a model without one, it starts as "
+        "the identity.")] = False,
     wave_weight: Annotated[Optional[float], typer.Option(
         "--wave-weight", help="Weight of the MR-wave L1 [the --loss recipe's: paper 1000, lsd 10].")] = None,
 ) -> None:
@@ -119,7 +123,7 @@ def tdcnn(
     if wave_weight is not None:
         weights["wave_weight"] = wave_weight
 
-    model = _tdcnn_model(arch, exciter, channels, strides, upsampler, condition)
+    model = _tdcnn_model(arch, exciter, channels, strides, upsampler, condition, level_head)
     cfg = _config(
         data_dir=data, run_dir=run, max_steps=max_steps, max_minutes=max_minutes, max_cpu_minutes=max_cpu_minutes,
         batch=batch, segment_s=segment_s, lr=lr, warmup=warmup, min_lr_ratio=min_lr_ratio, schedule=schedule,
@@ -132,13 +136,15 @@ def tdcnn(
 
 
 def _tdcnn_model(arch: str, exciter: bool, channels: int | None, strides: str | None, upsampler: str,
-                 condition: bool = False) -> dict:
+                 condition: bool = False, level_head: bool = False) -> dict:
     """The model dict of ``tdpr train tdcnn``: ``arch`` plus that architecture's parameters."""
     subband = arch == "subband"
     if arch not in ("seanet", "subband"):
         raise UsageError(f"--arch must be seanet or subband, got {arch!r}")
     if exciter and not subband:
         raise UsageError("--exciter needs --arch subband")
+    if level_head and subband:
+        raise UsageError("--level-head needs --arch seanet (it shapes the full-band output)")
     text = strides or ("2,4,4" if subband else "2,4,8,8")
     try:
         stride_tuple = tuple(int(s) for s in text.split(","))
@@ -146,7 +152,7 @@ def _tdcnn_model(arch: str, exciter: bool, channels: int | None, strides: str | 
         raise UsageError(f"--strides must be comma-separated integers, got {text!r}") from None
     unet = {"channels": channels or (24 if subband else 12), "strides": stride_tuple, "upsampler": upsampler,
             "condition": condition}
-    return {"arch": arch, "exciter": exciter, "unet": unet} if subband else {"arch": arch, **unet}
+    return {"arch": arch, "exciter": exciter, "unet": unet} if subband else {"arch": arch, **unet, "level_head": level_head}
 
 
 @app.command()

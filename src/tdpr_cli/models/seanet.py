@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from tdpr_cli.errors import UsageError
 from tdpr_cli.models.base import TdcnnBase
 from tdpr_cli.models.condition import Film, cutoff_features
+from tdpr_cli.models.level import LevelHead
 
 Upsampler = Literal["transposed", "nearest", "subpixel"]
 
@@ -48,10 +49,15 @@ class SeanetConfig:
     # FiLM on the input's cutoff at every U-Net level (models/condition.py); forward then
     # needs ``cutoff_hz``.
     condition: bool = False
+    # A learned 2-8 kHz gain curve read from the input's long-term spectrum (models/level.py);
+    # full-band, one-channel models only.
+    level_head: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.out_channels <= self.in_channels:
             raise UsageError(f"SEANet needs 1 <= out_channels <= in_channels, got {self}")
+        if self.level_head and (self.in_channels, self.out_channels) != (1, 1):
+            raise UsageError("the level head needs a full-band SEANet (one channel in and out)")
         if self.channels < 1 or not self.strides or any(s < 1 for s in self.strides):
             raise UsageError(f"invalid SEANet config {self}")
         if self.upsampler not in ("transposed", "nearest", "subpixel"):
@@ -135,6 +141,7 @@ class Seanet(TdcnnBase):
         # One FiLM after the input conv, after each downsampling and after each upsampling.
         levels = [widths[0], *widths[1:], *reversed(widths[:-1])]
         self.films = nn.ModuleList([Film(w) for w in levels]) if cfg.condition else None
+        self.level = LevelHead() if cfg.level_head else None
         nn.init.zeros_(self.conv_out.weight)
         if self.conv_out.bias is not None:
             nn.init.zeros_(self.conv_out.bias)
@@ -174,4 +181,5 @@ class Seanet(TdcnnBase):
         h = self.bottleneck(F.elu(h))
         for up, dec, skip in zip(self.up, self.dec, reversed(skips)):
             h = dec(film(up(F.elu(h))) + skip)
-        return x[:, : self.cfg.out_channels] + self.conv_out(F.elu(h))[..., :length]
+        y = x[:, : self.cfg.out_channels] + self.conv_out(F.elu(h))[..., :length]
+        return y if self.level is None else self.level(x, y)

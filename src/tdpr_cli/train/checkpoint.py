@@ -60,16 +60,16 @@ def save_weights(model: nn.Module, path: Path) -> None:
     atomic_write(path, lambda tmp: save_state_dict(model.state_dict(), tmp))
 
 
-def load_weights(model: nn.Module, path: Path, new_part: str | None = None) -> None:
+def load_weights(model: nn.Module, path: Path, new_parts: tuple[str, ...] = ()) -> None:
     """Load safetensors weights into ``model``, strictly except that parameters whose name
-    contains ``new_part`` (say ``"films."``: a conditioned model started from an unconditioned
-    one) may be missing from the file; those keep their initial values."""
+    contains one of ``new_parts`` (say ``"films."``: a conditioned model started from an
+    unconditioned one) may be missing from the file; those keep their initial values."""
     from safetensors.torch import load_file
 
     try:
         state, own = load_file(str(path)), model.state_dict()
         missing = [k for k in own if k not in state]
-        if new_part is not None and missing and all(new_part in k for k in missing):
+        if missing and all(any(p in k for p in new_parts) for k in missing):
             state = {**state, **{k: own[k] for k in missing}}
         model.load_state_dict(state, strict=True)
     except (OSError, RuntimeError) as exc:

@@ -99,8 +99,9 @@ class Trainer:
             (cfg.run_dir / "log.jsonl").unlink(missing_ok=True)
         self.state = ck.RunState(config=cfg.to_json())
         if cfg.init is not None and not cfg.resume:
-            # Strict but for cutoff FiLM layers, which start as the identity (models/condition.py).
-            ck.load_weights(self.model, cfg.init, new_part="films.")
+            # Strict but for cutoff FiLM layers and a level head, which start as the identity
+            # (models/condition.py, models/level.py).
+            ck.load_weights(self.model, cfg.init, new_parts=("films.", "level."))
             progress(f"initialised from {cfg.init}")
         if cfg.resume:
             extra = task.adversary.load if task.adversary is not None else None

@@ -1,0 +1,107 @@
+"""Level head: a learned gain curve over 2-8 kHz for a TD-CNN's output, read from its input.
+
+Why: measured on validation set v2 (docs/models.md, 2026-12-06 (6)), the SEANet TD-CNN paints
+one fixed slope above the cutoff whatever the recording: its 4-5 kHz output sits 19.5-24 dB under
+its 2-3 kHz band on every clip, while the references lie 8 dB (FluidR3 renders) to 28 dB
+(MuseScore renders, and the real recordings of ../shared/realcheck at 17-24 dB) under it. The
+input tells them apart (the 1-2 kHz band's level over the 2-3 kHz band correlates -0.92 with the
+4-5 kHz level across the 40 clips), but the U-Net has not learned to use it. Matching each
+clip's long-term level per 250 Hz band to the reference's (an oracle) cuts LSD by 0.10
+(Butterworth, 3 kHz) to 0.30 (Chebyshev II), almost all of it on the bright renders.
+
+So the head computes what a level decision needs, explicitly: the input's long-term log power
+in ``N_FEATURES`` bands from 125 Hz to 8 kHz relative to its 125-2000 Hz power (which carries
+both its brightness and where its band ends), maps it with a small MLP to a gain in log10
+power units at ``GAIN_CENTRES_HZ``, interpolates that linearly over the STFT bins (0 below
+2 kHz) and applies it to the TD-CNN's output (STFT ``N_FFT``/``HOP``, Hann, then its inverse).
+One curve per segment: per chunk at restore, whose overlap-add blends neighbours. The last
+layer starts at zero, so a head added to a trained model leaves its output as it was (to
+float rounding of the STFT round trip).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from tdpr_cli.config import SAMPLE_RATE
+
+N_FFT, HOP = 512, 128
+#: Edges (Hz) of the input's feature bands, and of the reference band (its first five).
+FEATURE_EDGES_HZ: tuple[float, ...] = (125, 250, 500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 6000, 8000)
+REF_BAND_HZ = (125.0, 2000.0)
+N_FEATURES = len(FEATURE_EDGES_HZ) - 1
+#: Where the gain curve has its knots (Hz); the first is pinned at 0 so the band under 2 kHz,
+#: which every input keeps, is never touched.
+GAIN_CENTRES_HZ: tuple[float, ...] = tuple(2000.0 + 500.0 * i for i in range(13))
+HIDDEN = 64
+#: Features are log10 power ratios; empty bands are floored this far under the reference band.
+FLOOR_LOG10 = -8.0
+#: Scale of the output. Adam moves each weight by about the LR per step whatever its gradient;
+#: at fine-tuning LRs (5e-5) a zero-started last layer would take tens of thousands of steps to
+#: reach the 1-1.5 (log10) corrections measured, so its output is multiplied up.
+HEAD_GAIN = 10.0
+
+
+def _band_matrix(edges: tuple[float, ...], bins: int) -> Tensor:
+    """(bands, bins) 0/1 rows selecting the STFT bins of each band, normalised to a mean."""
+    freqs = np.arange(bins) * SAMPLE_RATE / N_FFT
+    rows = [((freqs >= lo) & (freqs < hi)).astype(np.float32) for lo, hi in zip(edges[:-1], edges[1:])]
+    m = np.stack(rows)
+    return torch.from_numpy(m / m.sum(axis=1, keepdims=True))
+
+
+def _interp_matrix(bins: int) -> Tensor:
+    """(knots, bins) linear interpolation weights from the gain knots onto the STFT bins."""
+    freqs = np.arange(bins) * SAMPLE_RATE / N_FFT
+    knots = np.asarray(GAIN_CENTRES_HZ)
+    eye = np.eye(len(knots), dtype=np.float32)
+    # np.interp holds the end values outside the knots: 0 under 2 kHz (knot 0 is pinned at 0).
+    return torch.from_numpy(np.stack([np.interp(freqs, knots, row) for row in eye]).astype(np.float32))
+
+
+class LevelHead(nn.Module):
+    """(B, 1, T) input and TD-CNN output at 16 kHz -> (B, 1, T) output with its level curve applied."""
+
+    window: Tensor
+    bands: Tensor
+    ref: Tensor
+    interp: Tensor
+
+    def __init__(self) -> None:
+        super().__init__()
+        bins = N_FFT // 2 + 1
+        self.hidden = nn.Linear(N_FEATURES, HIDDEN)
+        self.out = nn.Linear(HIDDEN, len(GAIN_CENTRES_HZ) - 1)
+        nn.init.zeros_(self.out.weight)  # the identity at the start: see the module docstring
+        nn.init.zeros_(self.out.bias)
+        # Fixed analysis tables: not parameters, and not written to weight files.
+        self.register_buffer("window", torch.hann_window(N_FFT), persistent=False)
+        self.register_buffer("bands", _band_matrix(FEATURE_EDGES_HZ, bins), persistent=False)
+        self.register_buffer("ref", _band_matrix(REF_BAND_HZ, bins), persistent=False)
+        self.register_buffer("interp", _interp_matrix(bins), persistent=False)
+
+    def _spec(self, x: Tensor) -> Tensor:
+        """(B, T) float32 -> (B, bins, frames) complex STFT."""
+        return torch.stft(x, N_FFT, HOP, window=self.window, center=True, return_complex=True)
+
+    def features(self, x: Tensor) -> Tensor:
+        """(B, 1, T) input -> (B, N_FEATURES): log10 of each band's mean power over the reference band's."""
+        power = self._spec(x[:, 0].float()).abs().square().mean(dim=-1)  # (B, bins)
+        ref = power @ self.ref.T  # (B, 1)
+        floor = ref * 10.0**FLOOR_LOG10 + 1e-20
+        return torch.log10(power @ self.bands.T + floor) - torch.log10(ref + 1e-20)
+
+    def gains(self, x: Tensor) -> Tensor:
+        """(B, 1, T) input -> (B, bins) gain in log10 power units (0 under 2 kHz)."""
+        g = HEAD_GAIN * self.out(torch.nn.functional.gelu(self.hidden(self.features(x))))
+        knots = torch.cat([torch.zeros_like(g[:, :1]), g], dim=1)  # knot 0 (2 kHz) pinned at 0
+        return knots @ self.interp
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        length, dtype = y.shape[-1], y.dtype
+        spec = self._spec(y[:, 0].float())
+        scale = torch.pow(10.0, 0.5 * self.gains(x))[..., None]  # power gain -> amplitude
+        out = torch.istft(spec * scale, N_FFT, HOP, window=self.window, center=True, length=length)
+        return out[:, None].to(dtype)

@@ -1,0 +1,116 @@
+"""The TD-CNN's level head: identity start, what it reads from the input, what its curve does."""
+
+import numpy as np
+import pytest
+import torch
+
+from tdpr_cli.config import SAMPLE_RATE
+from tdpr_cli.errors import InputError, UsageError
+from tdpr_cli.models.level import FEATURE_EDGES_HZ, GAIN_CENTRES_HZ, HEAD_GAIN, N_FFT, LevelHead
+from tdpr_cli.models.seanet import Seanet, SeanetConfig
+from tdpr_cli.train import checkpoint as ck
+
+SMALL = dict(channels=4, strides=(2, 4, 8, 8))
+
+
+def _noise(rows=2, n=16000, seed=0):
+    return torch.from_numpy((0.1 * np.random.default_rng(seed).standard_normal((rows, 1, n))).astype(np.float32))
+
+
+def _lowpass(x: torch.Tensor, hz: float) -> torch.Tensor:
+    """An FFT brick wall at ``hz`` (the test's own filter, not the head's STFT)."""
+    spec = torch.fft.rfft(x, dim=-1)
+    freqs = torch.fft.rfftfreq(x.shape[-1], 1.0 / SAMPLE_RATE)
+    return torch.fft.irfft(spec * (freqs < hz), n=x.shape[-1], dim=-1)
+
+
+def _band_power(x: torch.Tensor, lo: float, hi: float) -> float:
+    spec = torch.fft.rfft(x[0, 0].double())
+    freqs = torch.fft.rfftfreq(x.shape[-1], 1.0 / SAMPLE_RATE)
+    return float(spec[(freqs >= lo) & (freqs < hi)].abs().square().mean())
+
+
+def test_a_head_added_to_trained_weights_leaves_the_output_as_it_was(tmp_path):
+    torch.manual_seed(0)
+    plain = Seanet(SeanetConfig(**SMALL))
+    torch.nn.init.normal_(plain.conv_out.weight, std=0.05)
+    ck.save_weights(plain, tmp_path / "plain.safetensors")
+    headed = Seanet(SeanetConfig(**SMALL, level_head=True))
+    ck.load_weights(headed, tmp_path / "plain.safetensors", new_parts=("level.",))
+    x = _noise()
+    with torch.no_grad():
+        a, b = plain(x), headed(x)
+    assert (a - x).abs().max() > 1e-3  # the test model does something
+    torch.testing.assert_close(b, a, rtol=0, atol=1e-6)  # the STFT round trip's rounding only
+    with pytest.raises(InputError):  # head layers may be missing only when asked for
+        ck.load_weights(Seanet(SeanetConfig(**SMALL, level_head=True)), tmp_path / "plain.safetensors")
+    # The analysis tables are rebuilt, not stored: weight files hold the two layers only.
+    assert sorted(k for k in headed.state_dict() if k.startswith("level.")) == [
+        "level.hidden.bias", "level.hidden.weight", "level.out.bias", "level.out.weight"]
+
+
+def test_features_read_brightness_and_band_edge():
+    head = LevelHead()
+    white = _noise(rows=1, n=4 * SAMPLE_RATE)
+    with torch.no_grad():
+        flat, cut = head.features(white)[0].numpy(), head.features(_lowpass(white, 3000.0))[0].numpy()
+    np.testing.assert_allclose(flat, 0.0, atol=0.1)  # flat: every band = reference
+    upper = [i for i, lo in enumerate(FEATURE_EDGES_HZ[:-1]) if lo >= 3500.0]
+    below = [i for i, hi in enumerate(FEATURE_EDGES_HZ[1:]) if hi <= 2500.0]
+    assert cut[upper].max() < -4.0  # empty above the edge (window leakage keeps it over the floor)
+    np.testing.assert_allclose(cut[below], 0.0, atol=0.1)
+    # A 6 dB/octave darker input reads lower in every band over the reference band's top.
+    darker = _lowpass(white, 8000.0)
+    spec = torch.fft.rfft(darker, dim=-1)
+    freqs = torch.fft.rfftfreq(darker.shape[-1], 1.0 / SAMPLE_RATE).clamp(min=125.0)
+    darker = torch.fft.irfft(spec * (1000.0 / freqs), n=darker.shape[-1], dim=-1)
+    with torch.no_grad():
+        tilt = head.features(darker)[0].numpy()
+    assert np.all(np.diff(tilt[4:]) < 0) and tilt[-1] < -1.0
+
+
+def test_the_gain_curve_is_zero_under_2_khz_and_scales_the_bands_above():
+    head = LevelHead()
+    with torch.no_grad():
+        head.out.bias.fill_(1.0 / HEAD_GAIN)  # +1 log10 (10x power) at every knot after the first
+    x = _noise(rows=1, n=4 * SAMPLE_RATE)
+    with torch.no_grad():
+        g = head.gains(x)[0].numpy()
+    freqs = np.arange(len(g)) * SAMPLE_RATE / N_FFT
+    assert np.all(g[freqs <= GAIN_CENTRES_HZ[0]] == 0.0)
+    np.testing.assert_allclose(g[freqs >= GAIN_CENTRES_HZ[1]], 1.0, rtol=1e-5)
+    with torch.no_grad():
+        y = head(x, x)
+    assert _band_power(y, 3000, 7500) / _band_power(x, 3000, 7500) == pytest.approx(10.0, rel=0.05)
+    assert _band_power(y, 100, 1900) / _band_power(x, 100, 1900) == pytest.approx(1.0, rel=0.01)
+
+
+def test_the_head_reads_the_input_not_the_output():
+    head = LevelHead()
+    torch.manual_seed(1)
+    torch.nn.init.normal_(head.out.weight, std=0.05)
+    x, y = _noise(rows=1, seed=1), _noise(rows=1, seed=2)
+    with torch.no_grad():
+        a, b = head(x, y), head(_lowpass(x, 3000.0), y)
+    assert (a - b).abs().max() > 1e-3
+
+
+def test_only_a_full_band_seanet_takes_a_level_head():
+    with pytest.raises(UsageError, match="full-band"):
+        SeanetConfig(**SMALL, in_channels=2, level_head=True)
+
+
+def test_train_refuses_a_level_head_on_the_subband_model(tmp_path, capsys):
+    from tdpr_cli.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "tdcnn", "--data", str(tmp_path), "--arch", "subband", "--level-head"])
+    assert exc.value.code == 2
+    assert "--level-head needs --arch seanet" in capsys.readouterr().err
+
+
+def test_train_builds_a_seanet_with_a_level_head_when_asked():
+    from tdpr_cli.commands.train import _tdcnn_model
+
+    assert _tdcnn_model("seanet", False, None, None, "transposed", level_head=True)["level_head"] is True
+    assert _tdcnn_model("seanet", False, None, None, "transposed")["level_head"] is False
