@@ -1,6 +1,6 @@
 """One Markdown table from several ``tdpr eval table`` results: the issue-11 bake-off view.
 
-    python scripts/bakeoff_table.py NAME=RESULT.json[:ROW] ... [--clips c00,c01,...]
+    python scripts/bakeoff_table.py NAME=RESULT.json[:ROW] ... [--clips c00,c01,...] [--by-soundfont]
 
 Each argument names a system and the JSON of an eval table run; ``ROW`` picks
 the row (default ``tdcnn``; ``input``, ``noise-fill``, ``tdpr-band`` ...).
@@ -8,7 +8,10 @@ the row (default ``tdcnn``; ``input``, ``noise-fill``, ``tdpr-band`` ...).
 all results), so tables run with different ``--limit`` compare on the same
 LR files. Columns: LSD of the paper-filter row at each cutoff and AVG, the
 soft-filter AVG, the largest per-band level bias (log10) over the bands and
-cutoffs above each cutoff, and ``low_keep``.
+cutoffs above each cutoff, and ``low_keep``. ``--by-soundfont`` adds the 3 kHz
+LSD, AVG and per-band bias of each soundfont's clips (read from the validation
+set's manifest, which each result names): the renders differ in brightness by
+10 dB and more, and a mean bias near zero can hide one too quiet and one too loud.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("systems", nargs="+")
     ap.add_argument("--clips")
+    ap.add_argument("--by-soundfont", action="store_true", help="add a table per soundfont")
     args = ap.parse_args(argv)
     systems = [load(s) for s in args.systems]
     common = set.intersection(*({r["clip"] for r in res["records"]} for _, res, _ in systems))
@@ -59,6 +63,25 @@ def main(argv: list[str] | None = None) -> None:
         s = summarize(records, [row], cutoffs, res["kinds"])[row]
         print(f"| {name} | " + " | ".join(f"{s[m]['avg']:+.2f}" if s[m]["avg"] is not None else "-"
                                          for m in bands) + " |")
+    if args.by_soundfont:
+        by_soundfont(systems, clips, cutoffs, bands)
+
+
+def by_soundfont(systems: list[tuple[str, dict, str]], clips: set[str], cutoffs: list[str], bands: list[str]) -> None:
+    """The 3 kHz LSD, AVG and per-band bias of each soundfont's clips, per system."""
+    print("\n| system | soundfont | clips | 3 kHz | AVG | " + " | ".join(m.removeprefix("bias_") for m in bands) + " |")
+    print("|" + "---|" * (len(bands) + 5))
+    for name, res, row in systems:
+        manifest = json.loads((Path(res["valset"]["path"]) / "manifest.json").read_text())
+        fonts = {c["id"]: c["soundfont"] for c in manifest["clips"] if c["id"] in clips}
+        for font in sorted(set(fonts.values())):
+            mine = {c for c, f in fonts.items() if f == font}
+            records = [r for r in res["records"] if r["row"] == row and r["clip"] in mine]
+            s = summarize(records, [row], cutoffs, res["kinds"])[row]
+            three = s["lsd"]["by_cutoff"].get("3000")
+            print(f"| {name} | {font} | {len(mine)} | " + (f"{three:.3f}" if three is not None else "-")
+                  + f" | {s['lsd']['avg']:.3f} | "
+                  + " | ".join(f"{s[m]['avg']:+.2f}" if s[m]["avg"] is not None else "-" for m in bands) + " |")
 
 
 if __name__ == "__main__":

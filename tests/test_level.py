@@ -57,7 +57,7 @@ def test_features_read_brightness_and_band_edge():
     np.testing.assert_allclose(flat, 0.0, atol=0.1)  # flat: every band = reference
     upper = [i for i, lo in enumerate(FEATURE_EDGES_HZ[:-1]) if lo >= 3500.0]
     below = [i for i, hi in enumerate(FEATURE_EDGES_HZ[1:]) if hi <= 2500.0]
-    assert cut[upper].max() < -4.0  # empty above the edge (window leakage keeps it over the floor)
+    assert cut[upper].max() < -3.5  # empty above the edge: at the -4 floor, give or take leakage
     np.testing.assert_allclose(cut[below], 0.0, atol=0.1)
     # A 6 dB/octave darker input reads lower in every band over the reference band's top.
     darker = _lowpass(white, 8000.0)

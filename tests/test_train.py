@@ -311,6 +311,24 @@ def test_a_level_head_trains_from_weights_without_one_and_exports(corpus, tmp_pa
     assert model.level.out.weight.abs().max() > 0  # trained away from the identity start
 
 
+def test_train_only_moves_the_named_parameters_and_freezes_the_rest(corpus, tmp_path):
+    from safetensors.torch import load_file
+
+    from tdpr_cli.models.seanet import Seanet, SeanetConfig
+    from tdpr_cli.train import checkpoint as ck
+    from tdpr_cli.train.loop import train_tdcnn
+
+    init = tmp_path / "plain.safetensors"
+    ck.save_weights(Seanet(SeanetConfig.from_dict(TINY_TDCNN)), init)
+    model = {"arch": "seanet", **TINY_TDCNN, "level_head": True}
+    train_tdcnn(_cfg(corpus, tmp_path / "run", init=init, model=model, train_only="level."))
+    before, after = load_file(str(init)), load_file(str(tmp_path / "run" / "checkpoint" / "model.safetensors"))
+    assert all(torch.equal(before[k], after[k]) for k in before)  # the backbone did not move
+    assert after["level.out.weight"].abs().max() > 0
+    with pytest.raises(UsageError, match="names no parameter"):
+        train_tdcnn(_cfg(corpus, tmp_path / "run2", init=init, model=model, train_only="nothing."))
+
+
 def test_stated_cutoffs_follow_the_filter_within_the_jitter(corpus):
     from tdpr_cli.simulate import degrade as deg
 

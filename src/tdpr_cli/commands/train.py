@@ -110,6 +110,9 @@ def tdcnn(
         "--level-head", help="seanet: add a learned 2-8 kHz gain curve read from the input's long-term "
         "spectrum (its brightness and band edge). With --init from a model without one, it starts as "
         "the identity.")] = False,
+    train_only: Annotated[Optional[str], typer.Option(
+        "--train-only", help="Train only the parameters whose names start with this prefix (say level. "
+        "for the level head on a trained model); the rest stay frozen.")] = None,
     wave_weight: Annotated[Optional[float], typer.Option(
         "--wave-weight", help="Weight of the MR-wave L1 [the --loss recipe's: paper 1000, lsd 10].")] = None,
 ) -> None:
@@ -130,7 +133,7 @@ def tdcnn(
         clip_norm=clip_norm, ckpt_every=ckpt_every, valid_every=valid_every, valid_count=valid_count, seed=seed,
         refresh_every=refresh_every, device=device, threads=threads, resume=resume, export_dir=export_dir,
         export_name=name, init=init, soft_share=soft_share, colour_probability=colour_probability,
-        model=model, loss=weights,
+        model=model, loss=weights, train_only=train_only,
     )
     train_tdcnn(cfg, progress=_say)
 

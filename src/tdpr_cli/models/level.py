@@ -37,7 +37,9 @@ N_FEATURES = len(FEATURE_EDGES_HZ) - 1
 GAIN_CENTRES_HZ: tuple[float, ...] = tuple(2000.0 + 500.0 * i for i in range(13))
 HIDDEN = 64
 #: Features are log10 power ratios; empty bands are floored this far under the reference band.
-FLOOR_LOG10 = -8.0
+#: 40 dB down a band counts as empty: deeper values only tell filter stopbands and hiss levels
+#: apart, and a first head keyed on them (joint training, floor -80 dB) came out worse.
+FLOOR_LOG10 = -4.0
 #: Scale of the output. Adam moves each weight by about the LR per step whatever its gradient;
 #: at fine-tuning LRs (5e-5) a zero-started last layer would take tens of thousands of steps to
 #: reach the 1-1.5 (log10) corrections measured, so its output is multiplied up.

@@ -79,6 +79,21 @@ def setup_torch(cfg: TrainConfig) -> torch.device:
     return pick_device(cfg.device)[0]
 
 
+def trainable(model: torch.nn.Module, prefix: str | None) -> list[torch.nn.Parameter]:
+    """The parameters to train: all, or those whose names start with ``prefix`` (the rest are
+    frozen, so their forward pass builds no graph and costs no backward)."""
+    if prefix is None:
+        return list(model.parameters())
+    chosen = []
+    for name, p in model.named_parameters():
+        p.requires_grad_(name.startswith(prefix))
+        if p.requires_grad:
+            chosen.append(p)
+    if not chosen:
+        raise UsageError(f"--train-only {prefix!r} names no parameter of this model")
+    return chosen
+
+
 class Trainer:
     """State of one run: model, optimizer, data, log and progress."""
 
@@ -93,7 +108,7 @@ class Trainer:
             progress("warning: the manifest has no valid-split clips; validation is skipped")
         self.model = task.model.to(device).train()
         self.loss = task.loss.to(device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.optimizer = torch.optim.Adam(trainable(self.model, cfg.train_only), lr=cfg.lr)
         self.log = ck.RunLog(cfg.run_dir / "log.jsonl")
         if not cfg.resume:
             (cfg.run_dir / "log.jsonl").unlink(missing_ok=True)

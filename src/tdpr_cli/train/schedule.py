@@ -59,6 +59,7 @@ class TrainConfig:
     export_dir: Optional[Path] = None
     export_name: Optional[str] = None
     init: Optional[Path] = None  # weights (safetensors) to start a new run from: fine-tuning
+    train_only: Optional[str] = None  # train only parameters whose names start with this (the rest frozen)
     model: dict[str, Any] = field(default_factory=dict)  # architecture parameters
     loss: dict[str, float] = field(default_factory=dict)  # loss weights
     command: str = ""  # the command line, recorded in the exported config
