@@ -9,9 +9,9 @@ input tells them apart (the 1-2 kHz band's level over the 2-3 kHz band correlate
 clip's long-term level per 250 Hz band to the reference's (an oracle) cuts LSD by 0.10
 (Butterworth, 3 kHz) to 0.30 (Chebyshev II), almost all of it on the bright renders.
 
-So the head computes what a level decision needs, explicitly: the input's long-term log power
-in ``N_FEATURES`` bands from 125 Hz to 8 kHz relative to its 125-2000 Hz power (which carries
-both its brightness and where its band ends), maps it with a small MLP to a gain in log10
+So the head computes what a level decision needs, explicitly: the input's log power in
+``N_FEATURES`` bands from 125 Hz to 8 kHz relative to its 125-2000 Hz power, per frame and
+averaged over the active frames (which carries both its brightness and where its band ends), maps it with a small MLP to a gain in log10
 power units at ``GAIN_CENTRES_HZ``, interpolates that linearly over the STFT bins (0 below
 2 kHz) and applies it to the TD-CNN's output (STFT ``N_FFT``/``HOP``, Hann, then its inverse).
 One curve per segment: per chunk at restore, whose overlap-add blends neighbours. The last
@@ -36,6 +36,8 @@ N_FEATURES = len(FEATURE_EDGES_HZ) - 1
 #: which every input keeps, is never touched.
 GAIN_CENTRES_HZ: tuple[float, ...] = tuple(2000.0 + 500.0 * i for i in range(13))
 HIDDEN = 64
+#: Frames more than 40 dB under the segment's loudest (in the reference band) are left out.
+ACTIVE_LOG10 = -4.0
 #: Features are log10 power ratios; empty bands are floored this far under the reference band.
 #: 40 dB down a band counts as empty: deeper values only tell filter stopbands and hiss levels
 #: apart, and a first head keyed on them (joint training, floor -80 dB) came out worse.
@@ -89,11 +91,21 @@ class LevelHead(nn.Module):
         return torch.stft(x, N_FFT, HOP, window=self.window, center=True, return_complex=True)
 
     def features(self, x: Tensor) -> Tensor:
-        """(B, 1, T) input -> (B, N_FEATURES): log10 of each band's mean power over the reference band's."""
-        power = self._spec(x[:, 0].float()).abs().square().mean(dim=-1)  # (B, bins)
-        ref = power @ self.ref.T  # (B, 1)
-        floor = ref * 10.0**FLOOR_LOG10 + 1e-20
-        return torch.log10(power @ self.bands.T + floor) - torch.log10(ref + 1e-20)
+        """(B, 1, T) input -> (B, N_FEATURES): each band's log10 power over the reference band's,
+        per STFT frame, averaged over the frames within ``ACTIVE_LOG10`` of the loudest.
+
+        Per-frame logs, not the log of the mean power: a band's long-term power is set by the
+        loudest attacks, while the sustain, where bright and dark pianos differ most, is
+        quieter. On 190 training segments (3 kHz Butterworth) these features explained 29 %
+        of the v3 model's level error over 3.5-5.5 kHz, the long-term ones 7 %.
+        """
+        power = self._spec(x[:, 0].float()).abs().square()  # (B, bins, frames)
+        bands = torch.einsum("kf,bft->bkt", self.bands, power)
+        ref = torch.einsum("kf,bft->bkt", self.ref, power)  # (B, 1, frames)
+        log_ref = torch.log10(ref + 1e-20)
+        active = (log_ref > log_ref.amax(dim=-1, keepdim=True) + ACTIVE_LOG10).to(power.dtype)
+        ratio = torch.log10(bands + ref * 10.0**FLOOR_LOG10 + 1e-20) - log_ref
+        return (ratio * active).sum(dim=-1) / active.sum(dim=-1).clamp(min=1.0)
 
     def gains(self, x: Tensor) -> Tensor:
         """(B, 1, T) input -> (B, bins) gain in log10 power units (0 under 2 kHz)."""
