@@ -86,6 +86,28 @@ def test_soundfont_weights_favour_musescore(corpus):
     assert probs[fonts.index("musescore")] == pytest.approx(0.6)
 
 
+def test_soundfont_weights_from_the_command_line_reach_the_sampler(corpus, tmp_path):
+    from tdpr_cli.commands.train import _font_weights
+    from tdpr_cli.train.loop import segment_config
+
+    weights = _font_weights("musescore=0.7, timgm6mb=0.3,fluidr3=0")
+    assert weights == {"musescore": 0.7, "timgm6mb": 0.3, "fluidr3": 0.0}
+    seg = segment_config(_cfg(corpus, tmp_path, soundfont_weights=weights), degrade=True)
+    sampler = SegmentSampler(read_clips(corpus / "manifest.json", corpus, "train"), seg, seed=7)
+    probs = dict(zip((c.soundfont for c in sampler.clips), sampler.probs))
+    assert probs == pytest.approx({"musescore": 0.7, "timgm6mb": 0.3, "fluidr3": 0.0})
+    assert segment_config(_cfg(corpus, tmp_path), degrade=True).soundfont_weights == SegmentConfig().soundfont_weights
+    for bad in ("musescore", "=1", "musescore=x"):
+        with pytest.raises(UsageError, match="NAME=W"):
+            _font_weights(bad)
+    for bad_weights in ({"musescore": -1.0}, {"musescore": 0.0}):
+        with pytest.raises(UsageError, match="soundfont-weights"):
+            _cfg(corpus, tmp_path, soundfont_weights=bad_weights)
+    with pytest.raises(UsageError, match="weighted above 0"):
+        SegmentSampler(read_clips(corpus / "manifest.json", corpus, "train"),
+                       SegmentConfig(soundfont_weights=(("musescore", 0.0), ("fluidr3", 0.0), ("timgm6mb", 0.0))), seed=7)
+
+
 @pytest.mark.parametrize("share", [-45.0, -30.0, -20.0])
 def test_tilt_reaches_the_drawn_high_band_share(share):
     x = _tone(1.0, 220.0, 0).astype(np.float64) + 0.01 * np.random.default_rng(1).standard_normal(SR)

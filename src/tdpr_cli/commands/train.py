@@ -110,6 +110,9 @@ def tdcnn(
         "--level-head", help="seanet: add a learned 2-8 kHz gain curve read from the input's long-term "
         "spectrum (its brightness and band edge). With --init from a model without one, it starts as "
         "the identity.")] = False,
+    soundfont_weights: Annotated[Optional[str], typer.Option(
+        "--soundfont-weights", help="Share of segments per soundfont, as NAME=W,... (unlisted ones get "
+        "0.1) [musescore=0.6,fluidr3=0.2,timgm6mb=0.2].")] = None,
     train_only: Annotated[Optional[str], typer.Option(
         "--train-only", help="Train only the parameters whose names start with this prefix (say level. "
         "for the level head on a trained model); the rest stay frozen.")] = None,
@@ -133,9 +136,25 @@ def tdcnn(
         clip_norm=clip_norm, ckpt_every=ckpt_every, valid_every=valid_every, valid_count=valid_count, seed=seed,
         refresh_every=refresh_every, device=device, threads=threads, resume=resume, export_dir=export_dir,
         export_name=name, init=init, soft_share=soft_share, colour_probability=colour_probability,
-        model=model, loss=weights, train_only=train_only,
+        model=model, loss=weights, train_only=train_only, soundfont_weights=_font_weights(soundfont_weights),
     )
     train_tdcnn(cfg, progress=_say)
+
+
+def _font_weights(text: str | None) -> dict[str, float] | None:
+    """``NAME=W,...`` -> {name: weight}; None stays None (the dataset's realism weights)."""
+    if text is None:
+        return None
+    out: dict[str, float] = {}
+    for item in text.split(","):
+        name, sep, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise UsageError(f"--soundfont-weights takes NAME=W,..., got {text!r}")
+    return out
 
 
 def _tdcnn_model(arch: str, exciter: bool, channels: int | None, strides: str | None, upsampler: str,

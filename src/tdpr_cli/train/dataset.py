@@ -133,6 +133,8 @@ class SegmentSampler:
             per_font[c.soundfont] = per_font.get(c.soundfont, 0) + c.frames
         # Each soundfont gets its weight in total, spread over its clips by length.
         p = np.array([weights.get(c.soundfont, DEFAULT_WEIGHT) * c.frames / per_font[c.soundfont] for c in usable])
+        if p.sum() <= 0:
+            raise UsageError(f"no clip of the training split has a soundfont weighted above 0 ({weights})")
         self.probs = p / p.sum()
 
     def _draw_target(self, rng: np.random.Generator) -> np.ndarray:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -244,9 +244,12 @@ def run_task(cfg: TrainConfig, task: Task, device: torch.device, progress: Progr
 
 def segment_config(cfg: TrainConfig, degrade: bool) -> SegmentConfig:
     """The batches a run draws: its batch shape, simulation mix and target colouring."""
-    return SegmentConfig(batch=cfg.batch, seconds=cfg.segment_s, degrade=degrade,
-                         sim=SimConfig(soft_share=cfg.soft_share),
-                         colour=ColourRange(probability=cfg.colour_probability))
+    seg = SegmentConfig(batch=cfg.batch, seconds=cfg.segment_s, degrade=degrade,
+                        sim=SimConfig(soft_share=cfg.soft_share),
+                        colour=ColourRange(probability=cfg.colour_probability))
+    if cfg.soundfont_weights is None:
+        return seg
+    return replace(seg, soundfont_weights=tuple(cfg.soundfont_weights.items()))
 
 
 def _quiet(_: str) -> None:

@@ -59,6 +59,7 @@ class TrainConfig:
     export_dir: Optional[Path] = None
     export_name: Optional[str] = None
     init: Optional[Path] = None  # weights (safetensors) to start a new run from: fine-tuning
+    soundfont_weights: Optional[dict[str, float]] = None  # share of segments per soundfont [dataset's]
     train_only: Optional[str] = None  # train only parameters whose names start with this (the rest frozen)
     model: dict[str, Any] = field(default_factory=dict)  # architecture parameters
     loss: dict[str, float] = field(default_factory=dict)  # loss weights
@@ -82,6 +83,9 @@ class TrainConfig:
             raise UsageError(f"--soft-share must lie in 0..1, got {self.soft_share}")
         if not 0.0 <= self.colour_probability <= 1.0:
             raise UsageError(f"--colour-probability must lie in 0..1, got {self.colour_probability}")
+        if self.soundfont_weights is not None and (
+                any(w < 0 for w in self.soundfont_weights.values()) or sum(self.soundfont_weights.values()) <= 0):
+            raise UsageError(f"--soundfont-weights must be >= 0 and not all 0, got {self.soundfont_weights}")
         if self.adv_on not in get_args(AdvOn):
             raise UsageError(f"--adv-on must be one of {', '.join(get_args(AdvOn))}, got {self.adv_on!r}")
         if self.schedule not in ("cosine", "exp", "constant"):
