@@ -88,7 +88,7 @@ def test_soundfont_weights_favour_musescore(corpus):
 
 def test_soundfont_weights_from_the_command_line_reach_the_sampler(corpus, tmp_path):
     from tdpr_cli.commands.train import _font_weights
-    from tdpr_cli.train.loop import segment_config
+    from tdpr_cli.train.setup import segment_config
 
     weights = _font_weights("musescore=0.7, timgm6mb=0.3,fluidr3=0")
     assert weights == {"musescore": 0.7, "timgm6mb": 0.3, "fluidr3": 0.0}
@@ -254,7 +254,7 @@ def test_colour_probability_is_the_share_of_tilted_targets(probability):
 
 
 def test_segment_config_carries_the_run_options(tmp_path):
-    from tdpr_cli.train.loop import segment_config
+    from tdpr_cli.train.setup import segment_config
 
     cfg = TrainConfig(data_dir=tmp_path, run_dir=tmp_path, batch=3, segment_s=0.5, soft_share=0.25,
                       colour_probability=0.4)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,16 +26,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from tdpr_cli.device import pick_device
 from tdpr_cli.errors import Interrupted, TdprError, UsageError
 from tdpr_cli.models.condition import call_tdcnn
-from tdpr_cli.simulate.degrade import SimConfig
 from tdpr_cli.train import checkpoint as ck
 from tdpr_cli.train import snapshots
 from tdpr_cli.train.dataset import SegmentConfig, SegmentSampler, ValidItem, read_clips, validation_set
 from tdpr_cli.train.provenance import training_record
 from tdpr_cli.train.schedule import TrainConfig, learning_rate
-from tdpr_cli.train.timbre import ColourRange
+from tdpr_cli.train.setup import segment_config, setup_torch, trainable
 
 if TYPE_CHECKING:
     from tdpr_cli.models.base import ModelBase
@@ -68,30 +66,6 @@ class Task:
     adversary: Adversary | None = None  # GAN training (vocoder): discriminators and their optimizer
     # What the discriminators judge (train/adv_views.py): (inputs, cutoffs, estimate, targets, step) -> (fake, real).
     adv_view: AdvView | None = None
-
-
-def setup_torch(cfg: TrainConfig) -> torch.device:
-    """Threads, denormals, seed and device of a run; call before building the model."""
-    torch.set_num_threads(cfg.threads)
-    # Denormals appear in the decaying tails of piano notes and slow CPU convolutions down.
-    torch.set_flush_denormal(True)
-    torch.manual_seed(cfg.seed)
-    return pick_device(cfg.device)[0]
-
-
-def trainable(model: torch.nn.Module, prefix: str | None) -> list[torch.nn.Parameter]:
-    """The parameters to train: all, or those whose names start with ``prefix`` (the rest are
-    frozen, so their forward pass builds no graph and costs no backward)."""
-    if prefix is None:
-        return list(model.parameters())
-    chosen = []
-    for name, p in model.named_parameters():
-        p.requires_grad_(name.startswith(prefix))
-        if p.requires_grad:
-            chosen.append(p)
-    if not chosen:
-        raise UsageError(f"--train-only {prefix!r} names no parameter of this model")
-    return chosen
 
 
 class Trainer:
@@ -240,16 +214,6 @@ def run_task(cfg: TrainConfig, task: Task, device: torch.device, progress: Progr
     paths = export(trainer.model, directory, cfg.export_name or task.name, extra={"training": record})
     progress(f"exported {paths[0]} and {paths[1]}")
     return paths
-
-
-def segment_config(cfg: TrainConfig, degrade: bool) -> SegmentConfig:
-    """The batches a run draws: its batch shape, simulation mix and target colouring."""
-    seg = SegmentConfig(batch=cfg.batch, seconds=cfg.segment_s, degrade=degrade,
-                        sim=SimConfig(soft_share=cfg.soft_share),
-                        colour=ColourRange(probability=cfg.colour_probability))
-    if cfg.soundfont_weights is None:
-        return seg
-    return replace(seg, soundfont_weights=tuple(cfg.soundfont_weights.items()))
 
 
 def _quiet(_: str) -> None:
