@@ -107,8 +107,8 @@ def tdcnn(
         "passes the detected or given cutoff. With --init from an unconditioned model, the new layers "
         "start as the identity.")] = False,
     level_head: Annotated[bool, typer.Option(
-        "--level-head", help="seanet: add a learned 2-8 kHz gain curve read from the input's long-term "
-        "spectrum (its brightness and band edge). With --init from a model without one, it starts as "
+        "--level-head", help="seanet: add a learned 2-8 kHz gain curve read from the input's band "
+        "levels (its brightness and band edge). With --init from a model without one, it starts as "
         "the identity.")] = False,
     soundfont_weights: Annotated[Optional[str], typer.Option(
         "--soundfont-weights", help="Share of segments per soundfont, as NAME=W,... (unlisted ones get "

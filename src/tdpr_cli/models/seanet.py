@@ -49,7 +49,7 @@ class SeanetConfig:
     # FiLM on the input's cutoff at every U-Net level (models/condition.py); forward then
     # needs ``cutoff_hz``.
     condition: bool = False
-    # A learned 2-8 kHz gain curve read from the input's long-term spectrum (models/level.py);
+    # A learned 2-8 kHz gain curve read from the input's band levels (models/level.py);
     # full-band, one-channel models only.
     level_head: bool = False
 
