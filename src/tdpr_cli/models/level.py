@@ -19,7 +19,7 @@ overlap-add blends neighbours. The last layer starts at zero, so a head added to
 leaves its output as it was (to float rounding of the STFT round trip).
 
 Measured: trained alone on the frozen v3 network it cuts the validation AVG by 0.033, nearly
-all on the FluidR3 renders, and makes the real recordings 1-1.5 dB louder at 3.5-5 kHz, which
+all on the FluidR3 renders, and makes the real recordings 0.7-1.2 dB louder at 3.5-5 kHz, which
 they do not want (real check +0.006); no pinned model has one yet.
 """
 
