@@ -27,11 +27,17 @@ from tdpr_cli.models.load import export, load_model, read_config
 
 
 def parse_member(text: str) -> tuple[Path, float]:
-    """``PATH`` or ``PATH:WEIGHT`` -> (path, weight)."""
+    """``PATH`` or ``PATH:WEIGHT`` -> (path, weight); a weight must be a finite number >= 0."""
     path, sep, weight = text.rpartition(":")
-    if sep and path and weight.replace(".", "", 1).isdigit():
-        return Path(path), float(weight)
-    return Path(text), 1.0
+    if not sep or not path:
+        return Path(text), 1.0
+    try:
+        w = float(weight)
+    except ValueError:
+        return Path(text), 1.0  # a path with a colon in it
+    if not 0.0 <= w < float("inf"):
+        raise SystemExit(f"soup: member weight must be a finite number >= 0, got {weight!r}")
+    return Path(path), w
 
 
 def soup(config: Path, members: list[tuple[Path, float]]) -> tuple[torch.nn.Module, list[dict[str, object]]]:

@@ -114,3 +114,20 @@ def test_train_builds_a_seanet_with_a_level_head_when_asked():
 
     assert _tdcnn_model("seanet", False, None, None, "transposed", level_head=True)["level_head"] is True
     assert _tdcnn_model("seanet", False, None, None, "transposed")["level_head"] is False
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_the_head_stays_finite_under_autocast_with_silence(dtype):
+    head = LevelHead()
+    torch.manual_seed(2)
+    torch.nn.init.normal_(head.out.weight, std=0.05)
+    x = _noise(rows=2, n=SAMPLE_RATE)
+    x[0] = 0.0  # a silent chunk (file starts and ends)
+    x[1, :, : SAMPLE_RATE // 2] = 0.0  # and a half-silent one
+    x[1] *= 300.0  # loud enough that fp16 band powers would overflow
+    with torch.no_grad():
+        plain = head(x, x)
+        with torch.autocast(device_type="cpu", dtype=dtype):
+            auto = head(x, x)
+    assert torch.isfinite(auto).all()
+    torch.testing.assert_close(auto, plain, rtol=0, atol=1e-5 * float(x.abs().max()))

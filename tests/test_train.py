@@ -100,7 +100,10 @@ def test_soundfont_weights_from_the_command_line_reach_the_sampler(corpus, tmp_p
     for bad in ("musescore", "=1", "musescore=x"):
         with pytest.raises(UsageError, match="NAME=W"):
             _font_weights(bad)
-    for bad_weights in ({"musescore": -1.0}, {"musescore": 0.0}):
+    with pytest.raises(UsageError, match="twice"):
+        _font_weights("musescore=1,musescore=0.5")
+    for bad_weights in ({"musescore": -1.0}, {"musescore": 0.0}, {"musescore": float("nan")},
+                        {"musescore": float("inf")}):
         with pytest.raises(UsageError, match="soundfont-weights"):
             _cfg(corpus, tmp_path, soundfont_weights=bad_weights)
     with pytest.raises(UsageError, match="weighted above 0"):
@@ -349,6 +352,32 @@ def test_train_only_moves_the_named_parameters_and_freezes_the_rest(corpus, tmp_
     assert after["level.out.weight"].abs().max() > 0
     with pytest.raises(UsageError, match="names no parameter"):
         train_tdcnn(_cfg(corpus, tmp_path / "run2", init=init, model=model, train_only="nothing."))
+
+
+def test_a_misspelt_soundfont_is_refused_before_training(corpus, tmp_path):
+    from tdpr_cli.train.loop import train_tdcnn
+
+    with pytest.raises(UsageError, match="musecore"):
+        train_tdcnn(_cfg(corpus, tmp_path / "run", soundfont_weights={"musecore": 0.6, "fluidr3": 0.4}))
+
+
+def test_resume_refuses_other_train_only_or_soundfont_weights(corpus, tmp_path):
+    from tdpr_cli.models.seanet import Seanet, SeanetConfig
+    from tdpr_cli.train import checkpoint as ck
+    from tdpr_cli.train.loop import train_tdcnn
+
+    init = tmp_path / "plain.safetensors"
+    ck.save_weights(Seanet(SeanetConfig.from_dict(TINY_TDCNN)), init)
+    model = {"arch": "seanet", **TINY_TDCNN, "level_head": True}
+    run = tmp_path / "run"
+    train_tdcnn(_cfg(corpus, run, init=init, model=model, train_only="level.", max_steps=2))
+    with pytest.raises(UsageError, match="--train-only 'level.'"):
+        train_tdcnn(_cfg(corpus, run, model=model, max_steps=3, resume=True))
+    with pytest.raises(UsageError, match="--soundfont-weights None"):
+        train_tdcnn(_cfg(corpus, run, model=model, max_steps=3, resume=True, train_only="level.",
+                         soundfont_weights={"musescore": 1.0}))
+    train_tdcnn(_cfg(corpus, run, model=model, max_steps=3, resume=True, train_only="level."))
+    assert ck.read_log(run / "log.jsonl")[-1]["step"] >= 3
 
 
 def test_stated_cutoffs_follow_the_filter_within_the_jitter(corpus):

@@ -154,6 +154,8 @@ def _font_weights(text: str | None) -> dict[str, float] | None:
             sep = ""
         if not sep or not name.strip():
             raise UsageError(f"--soundfont-weights takes NAME=W,..., got {text!r}")
+    if len(out) != len(text.split(",")):
+        raise UsageError(f"--soundfont-weights names a soundfont twice: {text!r}")
     return out
 
 

@@ -119,7 +119,10 @@ class LevelHead(nn.Module):
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         length, dtype = y.shape[-1], y.dtype
-        spec = self._spec(y[:, 0].float())
-        scale = torch.pow(10.0, 0.5 * self.gains(x))[..., None]  # power gain -> amplitude
-        out = torch.istft(spec * scale, N_FFT, HOP, window=self.window, center=True, length=length)
+        # In float32 whatever the caller's autocast: fp16 would round the 1e-20 guards to 0
+        # (log10(0) in silent frames) and overflow band powers above 65504.
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            spec = self._spec(y[:, 0].float())
+            scale = torch.pow(10.0, 0.5 * self.gains(x.float()))[..., None]  # power gain -> amplitude
+            out = torch.istft(spec * scale, N_FFT, HOP, window=self.window, center=True, length=length)
         return out[:, None].to(dtype)

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from tdpr_cli.audio.atomic import atomic_write, atomic_write_text, replace_dir
-from tdpr_cli.errors import InputError, OutputError
+from tdpr_cli.errors import InputError, OutputError, UsageError
 
 CHECKPOINT = "checkpoint"
 
@@ -94,21 +94,33 @@ def save_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Opti
 
 
 def load_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-                    extra: Callable[[Path], None] | None = None) -> RunState:
+                    extra: Callable[[Path], None] | None = None, same: dict[str, Any] | None = None) -> RunState:
     """Restore model, optimizer and progress from ``run_dir/checkpoint`` (or its backup);
-    ``extra(folder)`` reads what ``save_checkpoint``'s ``extra`` wrote."""
+    ``extra(folder)`` reads what ``save_checkpoint``'s ``extra`` wrote. ``same`` maps run
+    options to their values now: each must equal the one the run was started with (a
+    different ``train_only`` would not fit the saved optimizer, different soundfont weights
+    would silently change the data), else a UsageError names it."""
     folder = run_dir / CHECKPOINT
     if not folder.is_dir() and (run_dir / f".{CHECKPOINT}.old").is_dir():
         folder = run_dir / f".{CHECKPOINT}.old"  # interrupted between the two renames
     if not (folder / "state.json").is_file():
         raise InputError(f"{run_dir}: no checkpoint to resume from")
+    try:
+        raw = json.loads((folder / "state.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{folder}: damaged checkpoint ({exc})") from None
+    for key, now in (same or {}).items():
+        then = raw.get("config", {}).get(key)
+        if then != now:
+            flag = "--" + key.replace("_", "-")
+            raise UsageError(f"--resume: the run in {run_dir} was started with {flag} {then!r}, not {now!r}; "
+                             "resume it with the same value")
     load_weights(model, folder / "model.safetensors")
     device = next(model.parameters()).device
     try:
         optimizer.load_state_dict(torch.load(folder / "optimizer.pt", map_location=device, weights_only=True))
         if extra is not None:
             extra(folder)
-        raw = json.loads((folder / "state.json").read_text())
         return RunState(**raw)
     except (OSError, ValueError, TypeError, RuntimeError) as exc:
         raise InputError(f"{folder}: damaged checkpoint ({exc})") from None

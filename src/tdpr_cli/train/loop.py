@@ -33,7 +33,7 @@ from tdpr_cli.train import snapshots
 from tdpr_cli.train.dataset import SegmentConfig, SegmentSampler, ValidItem, read_clips, validation_set
 from tdpr_cli.train.provenance import training_record
 from tdpr_cli.train.schedule import TrainConfig, learning_rate
-from tdpr_cli.train.setup import segment_config, setup_torch, trainable
+from tdpr_cli.train.setup import check_soundfonts, segment_config, setup_torch, trainable
 
 if TYPE_CHECKING:
     from tdpr_cli.models.base import ModelBase
@@ -76,6 +76,7 @@ class Trainer:
         manifest = snapshots.start(cfg.data_dir, cfg.run_dir, cfg.resume, (cfg.run_dir / ck.CHECKPOINT).exists())
         self.manifest, self.manifest_step = manifest, 0
         self.sampler = SegmentSampler(read_clips(manifest, cfg.data_dir, "train"), task.segments, cfg.seed)
+        check_soundfonts(cfg, {c.soundfont for c in self.sampler.clips})
         self.valid = validation_set(read_clips(manifest, cfg.data_dir, "valid"), cfg.valid_count,
                                     cfg.valid_seconds, cfg.valid_cutoff_hz, cfg.seed)
         if cfg.valid_count and not self.valid:
@@ -94,7 +95,8 @@ class Trainer:
             progress(f"initialised from {cfg.init}")
         if cfg.resume:
             extra = task.adversary.load if task.adversary is not None else None
-            self.state = ck.load_checkpoint(cfg.run_dir, self.model, self.optimizer, extra)
+            same = {"train_only": cfg.train_only, "soundfont_weights": cfg.soundfont_weights}
+            self.state = ck.load_checkpoint(cfg.run_dir, self.model, self.optimizer, extra, same)
             self.state.config = cfg.to_json()
             self.log.truncate_after(self.state.step)
             progress(f"resumed {task.name} at step {self.state.step} ({self.state.wall_s / 60:.1f} min trained)")

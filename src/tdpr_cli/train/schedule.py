@@ -84,7 +84,8 @@ class TrainConfig:
         if not 0.0 <= self.colour_probability <= 1.0:
             raise UsageError(f"--colour-probability must lie in 0..1, got {self.colour_probability}")
         if self.soundfont_weights is not None and (
-                any(w < 0 for w in self.soundfont_weights.values()) or sum(self.soundfont_weights.values()) <= 0):
+                not all(math.isfinite(w) and w >= 0 for w in self.soundfont_weights.values())
+                or sum(self.soundfont_weights.values()) <= 0):
             raise UsageError(f"--soundfont-weights must be >= 0 and not all 0, got {self.soundfont_weights}")
         if self.adv_on not in get_args(AdvOn):
             raise UsageError(f"--adv-on must be one of {', '.join(get_args(AdvOn))}, got {self.adv_on!r}")

@@ -47,3 +47,12 @@ def segment_config(cfg: TrainConfig, degrade: bool) -> SegmentConfig:
     if cfg.soundfont_weights is None:
         return seg
     return replace(seg, soundfont_weights=tuple(cfg.soundfont_weights.items()))
+
+
+def check_soundfonts(cfg: TrainConfig, fonts: set[str]) -> None:
+    """Every soundfont ``--soundfont-weights`` names must be one the training split has: a
+    misspelt name would leave the real one at the default weight without a word."""
+    unknown = sorted(set(cfg.soundfont_weights or {}) - fonts)
+    if unknown:
+        raise UsageError(f"--soundfont-weights: no training clip is rendered with {', '.join(unknown)} "
+                         f"(the split has {', '.join(sorted(fonts))})")
