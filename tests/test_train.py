@@ -55,6 +55,16 @@ def _cfg(corpus: Path, run: Path, **kw) -> TrainConfig:
     return TrainConfig(**base)
 
 
+def _plain_weights(tmp_path: Path) -> Path:
+    """Weights of an untrained tiny SEANet with no FiLM layers or level head, to ``--init`` from."""
+    from tdpr_cli.models.seanet import Seanet, SeanetConfig
+    from tdpr_cli.train import checkpoint as ck
+
+    init = tmp_path / "plain.safetensors"
+    ck.save_weights(Seanet(SeanetConfig.from_dict(TINY_TDCNN)), init)
+    return init
+
+
 def _sampler(corpus: Path, degrade: bool = True) -> SegmentSampler:
     clips = read_clips(corpus / "manifest.json", corpus, "train")
     return SegmentSampler(clips, SegmentConfig(batch=3, seconds=0.5, degrade=degrade), seed=7)
@@ -300,15 +310,10 @@ def test_refresh_takes_new_manifest_copies_and_resume_reuses_them(corpus, tmp_pa
 
 
 def test_a_conditioned_tdcnn_trains_from_unconditioned_weights_and_exports(corpus, tmp_path):
-    import json
-
     from tdpr_cli.models.load import load_model
-    from tdpr_cli.models.seanet import Seanet, SeanetConfig
-    from tdpr_cli.train import checkpoint as ck
     from tdpr_cli.train.loop import train_tdcnn
 
-    init = tmp_path / "plain.safetensors"
-    ck.save_weights(Seanet(SeanetConfig.from_dict(TINY_TDCNN)), init)
+    init = _plain_weights(tmp_path)
     weights, config = train_tdcnn(_cfg(corpus, tmp_path / "run", init=init,
                                        model={"arch": "seanet", **TINY_TDCNN, "condition": True}))
     assert json.loads(config.read_text())["params"]["condition"] is True
@@ -319,15 +324,10 @@ def test_a_conditioned_tdcnn_trains_from_unconditioned_weights_and_exports(corpu
 
 
 def test_a_level_head_trains_from_weights_without_one_and_exports(corpus, tmp_path):
-    import json
-
     from tdpr_cli.models.load import load_model
-    from tdpr_cli.models.seanet import Seanet, SeanetConfig
-    from tdpr_cli.train import checkpoint as ck
     from tdpr_cli.train.loop import train_tdcnn
 
-    init = tmp_path / "plain.safetensors"
-    ck.save_weights(Seanet(SeanetConfig.from_dict(TINY_TDCNN)), init)
+    init = _plain_weights(tmp_path)
     weights, config = train_tdcnn(_cfg(corpus, tmp_path / "run", init=init,
                                        model={"arch": "seanet", **TINY_TDCNN, "level_head": True}))
     assert json.loads(config.read_text())["params"]["level_head"] is True
@@ -339,12 +339,9 @@ def test_a_level_head_trains_from_weights_without_one_and_exports(corpus, tmp_pa
 def test_train_only_moves_the_named_parameters_and_freezes_the_rest(corpus, tmp_path):
     from safetensors.torch import load_file
 
-    from tdpr_cli.models.seanet import Seanet, SeanetConfig
-    from tdpr_cli.train import checkpoint as ck
     from tdpr_cli.train.loop import train_tdcnn
 
-    init = tmp_path / "plain.safetensors"
-    ck.save_weights(Seanet(SeanetConfig.from_dict(TINY_TDCNN)), init)
+    init = _plain_weights(tmp_path)
     model = {"arch": "seanet", **TINY_TDCNN, "level_head": True}
     train_tdcnn(_cfg(corpus, tmp_path / "run", init=init, model=model, train_only="level."))
     before, after = load_file(str(init)), load_file(str(tmp_path / "run" / "checkpoint" / "model.safetensors"))
@@ -362,12 +359,10 @@ def test_a_misspelt_soundfont_is_refused_before_training(corpus, tmp_path):
 
 
 def test_resume_refuses_other_train_only_or_soundfont_weights(corpus, tmp_path):
-    from tdpr_cli.models.seanet import Seanet, SeanetConfig
     from tdpr_cli.train import checkpoint as ck
     from tdpr_cli.train.loop import train_tdcnn
 
-    init = tmp_path / "plain.safetensors"
-    ck.save_weights(Seanet(SeanetConfig.from_dict(TINY_TDCNN)), init)
+    init = _plain_weights(tmp_path)
     model = {"arch": "seanet", **TINY_TDCNN, "level_head": True}
     run = tmp_path / "run"
     train_tdcnn(_cfg(corpus, run, init=init, model=model, train_only="level.", max_steps=2))
