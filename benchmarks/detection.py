@@ -10,10 +10,14 @@ order 2-5), a cutoff drawn from 2.5-4.5 kHz and hiss of none / -60 / -50 /
 -40 dB, and reports how far ``dsp.bandwidth.detect`` lands from each filter's own
 -3 dB point. For ../shared/realcheck (real recordings, band-limited by an
 outside simulation) the true -3 dB point is read off the ratio of each input's
-Welch spectrum to its reference's. Nothing is tuned here; it only measures.
+Welch spectrum to its reference's; the same for ``--valset-clips`` clips of the
+validation set (real piano renders under every kind and cutoff, each clean and
+with -50 dB hiss), where music's own slope is not the fixtures'. Nothing is
+tuned here; it only measures.
 The table goes to stderr, the JSON to stdout (and ``--json``).
 
     python benchmarks/detection.py --cases 48 --json results/detection-heldout.json
+    python benchmarks/detection.py --valset data/valset --valset-clips 8
 """
 
 from __future__ import annotations
@@ -95,6 +99,21 @@ def real_cases(folder: Path) -> list[dict]:
     return out
 
 
+def valset_cases(folder: Path, clips: int) -> list[dict]:
+    """The first ``clips`` clips' LR files of a validation set, clean and with -50 dB hiss."""
+    items = json.loads((folder / "manifest.json").read_text())["items"]
+    chosen = sorted({i["clip"] for i in items})[:clips]
+    out = []
+    for k, item in enumerate(i for i in items if i["clip"] in chosen):
+        x = np.atleast_2d(sf.read(folder / item["path"], dtype="float64", always_2d=True)[0].T).mean(0)
+        ref = np.atleast_2d(sf.read(folder / item["ref"], dtype="float64", always_2d=True)[0].T).mean(0)
+        truth, name = real_minus3_hz(x, ref), f"{item['clip']}-{item['kind']}-{item['cutoff_hz']:.0f}"
+        out.append(_record(name, truth, detect(x)))
+        hissy = x + fixtures.hiss(len(x), seed=9000 + k) * np.sqrt(np.mean(x**2)) * 10.0 ** (-50.0 / 20)
+        out.append(_record(name + "-hiss-50", truth, detect(hissy)))
+    return out
+
+
 def _record(name: str, truth: float, bw: bandwidth.Bandwidth) -> dict:
     err = None if bw.wideband else bw.cutoff_hz - truth
     return {"case": name, "minus3_hz": round(truth, 1), "cutoff_hz": bw.cutoff_hz, "top_hz": bw.top_hz,
@@ -114,11 +133,15 @@ def main() -> None:
     ap.add_argument("--cases", type=int, default=48)
     ap.add_argument("--seed", type=int, default=12345)
     ap.add_argument("--realcheck", type=Path, default=ROOT.parent / "shared" / "realcheck")
+    ap.add_argument("--valset", type=Path, help="a validation set folder (tdpr data valset)")
+    ap.add_argument("--valset-clips", type=int, default=8)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     sets = {"committed fixtures": committed_cases(), "held-out synthetic": synthetic_cases(args.cases, args.seed)}
     if args.realcheck.is_dir():
         sets["real check"] = real_cases(args.realcheck)
+    if args.valset is not None:
+        sets["validation renders"] = valset_cases(args.valset, args.valset_clips)
     for name, records in sets.items():
         print(f"\n{name}: " + ", ".join(f"{k} {v:.0f}" for k, v in summary(records).items()), file=sys.stderr)
         for r in records:
