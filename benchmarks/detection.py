@@ -105,8 +105,8 @@ def valset_cases(folder: Path, clips: int) -> list[dict]:
     chosen = sorted({i["clip"] for i in items})[:clips]
     out = []
     for k, item in enumerate(i for i in items if i["clip"] in chosen):
-        x = np.atleast_2d(sf.read(folder / item["path"], dtype="float64", always_2d=True)[0].T).mean(0)
-        ref = np.atleast_2d(sf.read(folder / item["ref"], dtype="float64", always_2d=True)[0].T).mean(0)
+        x = sf.read(folder / item["path"], dtype="float64", always_2d=True)[0].mean(axis=1)
+        ref = sf.read(folder / item["ref"], dtype="float64", always_2d=True)[0].mean(axis=1)
         truth, name = real_minus3_hz(x, ref), f"{item['clip']}-{item['kind']}-{item['cutoff_hz']:.0f}"
         out.append(_record(name, truth, detect(x)))
         hissy = x + fixtures.hiss(len(x), seed=9000 + k) * np.sqrt(np.mean(x**2)) * 10.0 ** (-50.0 / 20)

@@ -185,12 +185,14 @@ def edge_fit(db: np.ndarray, lo: int, hi: int) -> tuple[float, float]:
     for the soft ones) and none of the real check set, but read the fixtures' gentle
     edges 0.7-1.2 kHz high (5 of 11, and 26 of the 48 held-out cases): it learns the
     renders' spread of natural slopes, not the fixtures'. 2026-12-06 (3): the fixtures' long-term
-    spectrum is not their -9 dB/oct partial tilt: high partials decay faster, so it bends 2-8 dB
-    under it from 1 to 5 kHz, as a gentle edge does. Fitting the 95th-percentile band levels
-    (the onsets, which that decay bends less) instead cut the held-out misses from 22 to 16 of
-    48, left the fixtures at 3 of 11 and the real check at 1 of 4, but missed more validation
-    renders (``benchmarks/detection.py --valset data/valset``: clips c00-c07, every kind and
-    cutoff, clean and with -50 dB hiss; 236 of 576 against 224), Bessel edges added or not.)
+    spectrum is not their -9 dB/oct partial tilt: high partials decay faster, so between 1 and
+    5 kHz it falls about 6 dB more than the tilt (soft-bessel4-3500, against its filter's own
+    response), as a gentle edge does. Fitting the 95th-percentile band levels (the onsets, which
+    that decay bends less) instead cut the held-out misses from 22 to 16 of 48, left the fixtures
+    at 3 of 11 and the real check at 1 of 4, but missed more validation renders
+    (``benchmarks/detection.py --valset data/valset``: clips c00-c07, every kind and cutoff, clean
+    and with -50 dB hiss; 236 of 576 against 224). Bessel edge templates added to either fit
+    fixed no fixture (4 and 5 of 11 missed).)
     """
     u = np.log2(np.arange(lo, hi) * HZ_PER_BIN)
     d = db[lo:hi]
