@@ -15,8 +15,11 @@ averaged over the active frames (which carries both its brightness and where its
 maps it with a small MLP to a gain in log10 power units at ``GAIN_CENTRES_HZ``, interpolates
 that linearly over the STFT bins (0 below 2 kHz) and applies it to the TD-CNN's output (STFT
 ``N_FFT``/``HOP``, Hann, then its inverse). One curve per segment: per chunk at restore, whose
-overlap-add blends neighbours. The last layer starts at zero, so a head added to a trained model
-leaves its output as it was (to float rounding of the STFT round trip).
+overlap-add blends neighbours. So a model with a head restores a little differently with other
+chunk sizes or contexts (0.15-0.6 % of the peak: docs/models.md, 2026-12-06 (7)), which the
+pipeline's context test refuses for a bundled model; local features would fix it. The last
+layer starts at zero, so a head added to a trained model leaves its output as it was (to float
+rounding of the STFT round trip).
 
 Measured: trained alone on the frozen v3 network it cuts the validation AVG by 0.033, nearly
 all on the FluidR3 renders, and makes the real recordings 0.7-1.2 dB louder at 3.5-5 kHz, which
