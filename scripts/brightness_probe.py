@@ -122,7 +122,7 @@ def cmd_readable(args: argparse.Namespace) -> None:
             lr = torch.from_numpy(degrade(seg, SR, 3000.0, "butterworth", 8).astype(np.float32))[None, None]
             with torch.no_grad():
                 y = model(lr)[0, 0].numpy()
-                per_frame = head.features(lr)[0, :7].numpy()
+                per_frame = head.features(lr)[0, :7].mean(-1).numpy()  # the head's windowed features, averaged
                 power = head._spec(lr[:, 0]).abs().square().mean(-1)
                 long_term = torch.log10(power @ head.bands.T + 1e-20) - torch.log10(power @ head.ref.T + 1e-20)
             b = band_bias(y, seg, 3000.0)

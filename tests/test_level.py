@@ -6,7 +6,7 @@ import torch
 
 from tdpr_cli.config import SAMPLE_RATE
 from tdpr_cli.errors import InputError, UsageError
-from tdpr_cli.models.level import FEATURE_EDGES_HZ, GAIN_CENTRES_HZ, HEAD_GAIN, N_FFT, LevelHead
+from tdpr_cli.models.level import FEATURE_EDGES_HZ, GAIN_CENTRES_HZ, HEAD_GAIN, HOP, N_FFT, WINDOW_FRAMES, LevelHead
 from tdpr_cli.models.seanet import Seanet, SeanetConfig
 from tdpr_cli.train import checkpoint as ck
 
@@ -53,7 +53,7 @@ def test_features_read_brightness_and_band_edge():
     head = LevelHead()
     white = _noise(rows=1, n=4 * SAMPLE_RATE)
     with torch.no_grad():
-        flat, cut = head.features(white)[0].numpy(), head.features(_lowpass(white, 3000.0))[0].numpy()
+        flat, cut = (head.features(v)[0].mean(-1).numpy() for v in (white, _lowpass(white, 3000.0)))
     np.testing.assert_allclose(flat, 0.0, atol=0.1)  # flat: every band = reference
     upper = [i for i, lo in enumerate(FEATURE_EDGES_HZ[:-1]) if lo >= 3500.0]
     below = [i for i, hi in enumerate(FEATURE_EDGES_HZ[1:]) if hi <= 2500.0]
@@ -65,7 +65,7 @@ def test_features_read_brightness_and_band_edge():
     freqs = torch.fft.rfftfreq(darker.shape[-1], 1.0 / SAMPLE_RATE).clamp(min=125.0)
     darker = torch.fft.irfft(spec * (1000.0 / freqs), n=darker.shape[-1], dim=-1)
     with torch.no_grad():
-        tilt = head.features(darker)[0].numpy()
+        tilt = head.features(darker)[0].mean(-1).numpy()
     assert np.all(np.diff(tilt[4:]) < 0) and tilt[-1] < -1.0
 
 
@@ -75,7 +75,9 @@ def test_the_gain_curve_is_zero_under_2_khz_and_scales_the_bands_above():
         head.out.bias.fill_(1.0 / HEAD_GAIN)  # +1 log10 (10x power) at every knot after the first
     x = _noise(rows=1, n=4 * SAMPLE_RATE)
     with torch.no_grad():
-        g = head.gains(x)[0].numpy()
+        curves = head.gains(x)[0].numpy()  # (bins, frames): the same curve in every frame here
+    np.testing.assert_allclose(curves, np.repeat(curves[:, :1], curves.shape[1], axis=1), atol=1e-6)
+    g = curves[:, 0]
     freqs = np.arange(len(g)) * SAMPLE_RATE / N_FFT
     assert np.all(g[freqs <= GAIN_CENTRES_HZ[0]] == 0.0)
     np.testing.assert_allclose(g[freqs >= GAIN_CENTRES_HZ[1]], 1.0, rtol=1e-5)
@@ -131,3 +133,22 @@ def test_the_head_stays_finite_under_autocast_with_silence(dtype):
             auto = head(x, x)
     assert torch.isfinite(auto).all()
     torch.testing.assert_close(auto, plain, rtol=0, atol=1e-5 * float(x.abs().max()))
+
+
+def test_the_head_reaches_no_further_than_restores_context():
+    """A piece with 8192 samples of real context either side (restore's default) gives what the
+    whole signal gives: the output does not depend on where chunks fall."""
+    head = LevelHead()
+    torch.manual_seed(3)
+    torch.nn.init.normal_(head.out.weight, std=0.05)
+    n, context = 6 * SAMPLE_RATE, 8192
+    x = _noise(rows=1, n=n, seed=4) * torch.linspace(0.05, 2.0, n)  # level changes along the file
+    y = _lowpass(x, 3000.0)
+    assert (WINDOW_FRAMES // 2) * HOP + N_FFT // 2 <= context
+    with torch.no_grad():
+        whole = head(x, y)
+        for start in (context, 2 * SAMPLE_RATE, n - 2 * SAMPLE_RATE):
+            lo, hi = start - context, min(n, start + SAMPLE_RATE + context)
+            part = head(x[..., lo:hi], y[..., lo:hi])[..., context : context + SAMPLE_RATE]
+            torch.testing.assert_close(part, whole[..., start : start + SAMPLE_RATE], rtol=0, atol=1e-5)
+    assert (whole - y).abs().max() > 1e-3  # the head does act

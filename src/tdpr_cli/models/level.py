@@ -11,14 +11,14 @@ clip's long-term level per 250 Hz band to the reference's (an oracle) cuts LSD b
 
 So the head computes what a level decision needs, explicitly: the input's log power in
 ``N_FEATURES`` bands from 125 Hz to 8 kHz relative to its 125-2000 Hz power, per frame and
-averaged over the active frames (which carries both its brightness and where its band ends),
+averaged over the active frames of a 0.8 s window around each frame (which carries both its
+brightness and where its band ends),
 maps it with a small MLP to a gain in log10 power units at ``GAIN_CENTRES_HZ``, interpolates
 that linearly over the STFT bins (0 below 2 kHz) and applies it to the TD-CNN's output (STFT
-``N_FFT``/``HOP``, Hann, then its inverse). One curve per segment: per chunk at restore, whose
-overlap-add blends neighbours. So a model with a head restores a little differently with other
-chunk sizes or contexts (0.15-0.6 % of the peak: docs/models.md, 2026-12-06 (7)), which the
-pipeline's context test refuses for a bundled model; local features would fix it. The last
-layer starts at zero, so a head added to a trained model leaves its output as it was (to float
+``N_FFT``/``HOP``, Hann, then its inverse). One curve per frame: a first version averaged over
+the whole segment (a chunk and its context at restore), so its output moved with the chunking
+by 0.15-0.6 % of the peak (docs/models.md, 2026-12-06 (7)); the window keeps the head's reach
+inside restore's context. The last layer starts at zero, so a head added to a trained model leaves its output as it was (to float
 rounding of the STFT round trip).
 
 Measured: trained alone on the frozen v3 network it cuts the validation AVG by 0.033, nearly
@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from tdpr_cli.config import SAMPLE_RATE
 
@@ -53,6 +54,10 @@ FLOOR_LOG10 = -4.0
 #: at fine-tuning LRs (5e-5) a zero-started last layer would take tens of thousands of steps to
 #: reach the 1-1.5 (log10) corrections measured, so its output is multiplied up.
 HEAD_GAIN = 10.0
+#: Frames (hop ``HOP``) the features average over, centred: 0.8 s, near the 1 s training
+#: segments, and reaching 50 * 128 + 256 = 6656 samples either way, inside restore's 8192-sample
+#: chunk context, so the head sees the same input whatever the chunking.
+WINDOW_FRAMES = 101
 
 
 def _band_matrix(edges: tuple[float, ...], bins: int) -> Tensor:
@@ -98,28 +103,38 @@ class LevelHead(nn.Module):
         return torch.stft(x, N_FFT, HOP, window=self.window, center=True, return_complex=True)
 
     def features(self, x: Tensor) -> Tensor:
-        """(B, 1, T) input -> (B, N_FEATURES): each band's log10 power over the reference band's,
-        per STFT frame, averaged over the frames within ``ACTIVE_LOG10`` of the loudest.
+        """(B, 1, T) input -> (B, N_FEATURES, frames): each band's log10 power over the reference
+        band's, per STFT frame, averaged over the active frames of a ``WINDOW_FRAMES`` window
+        centred on the frame (active: within ``ACTIVE_LOG10`` of the window's loudest).
 
         Per-frame logs, not the log of the mean power: a band's long-term power is set by the
         loudest attacks, while the sustain, where bright and dark pianos differ most, is
         quieter. On about 190 training segments (3 kHz Butterworth; scripts/brightness_probe.py
         readable, seeds 1-3) they explained 22-35 % of the v3 model's level error over 3.5-5.5 kHz
-        (34-54 % with the 2.5-3 kHz band), long-term band powers 5-24 %.
+        (34-54 % with the 2.5-3 kHz band), long-term band powers 5-24 %. A window, not the whole
+        segment, so that the output does not depend on where restore's chunks fall.
         """
         power = self._spec(x[:, 0].float()).abs().square()  # (B, bins, frames)
         bands = torch.einsum("kf,bft->bkt", self.bands, power)
         ref = torch.einsum("kf,bft->bkt", self.ref, power)  # (B, 1, frames)
         log_ref = torch.log10(ref + 1e-20)
-        active = (log_ref > log_ref.amax(dim=-1, keepdim=True) + ACTIVE_LOG10).to(power.dtype)
+        half = WINDOW_FRAMES // 2
+        loudest = F.max_pool1d(log_ref, WINDOW_FRAMES, stride=1, padding=half)  # pads with -inf
+        active = (log_ref > loudest + ACTIVE_LOG10).to(power.dtype)
         ratio = torch.log10(bands + ref * 10.0**FLOOR_LOG10 + 1e-20) - log_ref
-        return (ratio * active).sum(dim=-1) / active.sum(dim=-1).clamp(min=1.0)
+
+        def window_sum(v: Tensor) -> Tensor:
+            return F.avg_pool1d(v, WINDOW_FRAMES, stride=1, padding=half, count_include_pad=True) * WINDOW_FRAMES
+
+        # Every window holds its own loudest frame, so the count is at least 1.
+        return window_sum(ratio * active) / window_sum(active).clamp(min=1.0)
 
     def gains(self, x: Tensor) -> Tensor:
-        """(B, 1, T) input -> (B, bins) gain in log10 power units (0 under 2 kHz)."""
-        g = HEAD_GAIN * self.out(torch.nn.functional.gelu(self.hidden(self.features(x))))
-        knots = torch.cat([torch.zeros_like(g[:, :1]), g], dim=1)  # knot 0 (2 kHz) pinned at 0
-        return knots @ self.interp
+        """(B, 1, T) input -> (B, bins, frames) gain in log10 power units (0 under 2 kHz)."""
+        h = self.features(x).transpose(1, 2)  # (B, frames, N_FEATURES)
+        g = HEAD_GAIN * self.out(F.gelu(self.hidden(h)))
+        knots = torch.cat([torch.zeros_like(g[..., :1]), g], dim=-1)  # knot 0 (2 kHz) pinned at 0
+        return (knots @ self.interp).transpose(1, 2)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         length, dtype = y.shape[-1], y.dtype
@@ -127,6 +142,6 @@ class LevelHead(nn.Module):
         # (log10(0) in silent frames) and overflow band powers above 65504.
         with torch.autocast(device_type=x.device.type, enabled=False):
             spec = self._spec(y[:, 0].float())
-            scale = torch.pow(10.0, 0.5 * self.gains(x.float()))[..., None]  # power gain -> amplitude
+            scale = torch.pow(10.0, 0.5 * self.gains(x.float()))  # power gain -> amplitude, per frame
             out = torch.istft(spec * scale, N_FFT, HOP, window=self.window, center=True, length=length)
         return out[:, None].to(dtype)
