@@ -18,8 +18,8 @@ that linearly over the STFT bins (0 below 2 kHz) and applies it to the TD-CNN's 
 ``N_FFT``/``HOP``, Hann, then its inverse). One curve per frame: a first version averaged over
 the whole segment (a chunk and its context at restore), so its output moved with the chunking
 by 0.15-0.6 % of the peak (docs/models.md, 2026-12-06 (7)); the window keeps the head's reach
-inside restore's context. The last layer starts at zero, so a head added to a trained model leaves its output as it was (to float
-rounding of the STFT round trip).
+inside restore's context. The last layer starts at zero, so a head added to a trained model
+leaves its output as it was (to float rounding of the STFT round trip).
 
 Measured: trained alone on the frozen v3 network it cuts the validation AVG by 0.033, nearly
 all on the FluidR3 renders, and makes the real recordings 0.7-1.2 dB louder at 3.5-5 kHz, which
