@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from tdpr_cli.config import SAMPLE_RATE
+from tdpr_cli.config import SAMPLE_RATE, ChunkConfig
 from tdpr_cli.errors import InputError, UsageError
 from tdpr_cli.models.level import FEATURE_EDGES_HZ, GAIN_CENTRES_HZ, HEAD_GAIN, HOP, N_FFT, WINDOW_FRAMES, LevelHead
 from tdpr_cli.models.seanet import Seanet, SeanetConfig
@@ -136,12 +136,12 @@ def test_the_head_stays_finite_under_autocast_with_silence(dtype):
 
 
 def test_the_head_reaches_no_further_than_restores_context():
-    """A piece with 8192 samples of real context either side (restore's default) gives what the
-    whole signal gives: the output does not depend on where chunks fall."""
+    """A piece with restore's default context of real samples either side gives what the whole
+    signal gives: the output does not depend on where chunks fall."""
     head = LevelHead()
     torch.manual_seed(3)
     torch.nn.init.normal_(head.out.weight, std=0.05)
-    n, context = 6 * SAMPLE_RATE, 8192
+    n, context = 6 * SAMPLE_RATE, ChunkConfig().context
     x = _noise(rows=1, n=n, seed=4) * torch.linspace(0.05, 2.0, n)  # level changes along the file
     y = _lowpass(x, 3000.0)
     assert (WINDOW_FRAMES // 2) * HOP + N_FFT // 2 <= context
