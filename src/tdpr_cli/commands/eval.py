@@ -83,12 +83,13 @@ def _runner(models: str | None, choice: ModelChoice, device: str, threads: int |
 
     import torch
 
-    from tdpr_cli.device import pick_device
+    from tdpr_cli.device import pick_device, reuse_freed_memory
     from tdpr_cli.evaluation.table import ModelRunner
     from tdpr_cli.restore.load import load_models
 
     if threads:
         torch.set_num_threads(threads)
+    reuse_freed_memory()
     tdcnn_name, vocoder_name = _model_names(models, choice.weights)
     dev, _ = pick_device(device)
     loaded = load_models(dataclasses.replace(choice, model=tdcnn_name, vocoder=vocoder_name), PhaseMode.BAND)

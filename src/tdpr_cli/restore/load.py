@@ -137,10 +137,11 @@ def build_restorer(found: ResolvedModels, cfg: RestoreConfig, device: str, preci
     import torch
 
     from tdpr_cli.config import ChunkConfig
-    from tdpr_cli.device import auto_threads, pick_device, quiet_openmp
+    from tdpr_cli.device import auto_threads, pick_device, quiet_openmp, reuse_freed_memory
     from tdpr_cli.restore.pipeline import Restorer, chunk_grid
 
     quiet_openmp()
+    reuse_freed_memory()
     torch.set_flush_denormal(True)
     torch.set_num_threads(threads or auto_threads())
     dev, amp = pick_device(device, precision)

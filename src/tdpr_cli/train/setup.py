@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import torch
 
-from tdpr_cli.device import pick_device
+from tdpr_cli.device import pick_device, reuse_freed_memory
 from tdpr_cli.errors import UsageError
 from tdpr_cli.simulate.degrade import SimConfig
 from tdpr_cli.train.dataset import SegmentConfig
@@ -20,6 +20,7 @@ def setup_torch(cfg: TrainConfig) -> torch.device:
     torch.set_num_threads(cfg.threads)
     # Denormals appear in the decaying tails of piano notes and slow CPU convolutions down.
     torch.set_flush_denormal(True)
+    reuse_freed_memory()  # each step frees and re-takes the same blocks
     torch.manual_seed(cfg.seed)
     return pick_device(cfg.device)[0]
 
