@@ -80,8 +80,18 @@ def quiet_openmp() -> None:
 
 #: glibc's mallopt parameters (malloc.h) and the values set.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_MMAP_THRESHOLD = 32 << 20  # glibc's own ceiling for its dynamic threshold
+_MMAP_THRESHOLD = 32 << 20  # glibc's own ceiling for its adaptive threshold on 64-bit
 _TRIM_THRESHOLD = 1 << 30
+#: The user's own malloc tuning, which wins over ours.
+_USER_MALLOC_ENV = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+
+
+def glibc() -> ctypes.CDLL | None:
+    """The process's C library where it is glibc (Linux), else None (musl, macOS, Windows)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(None)  # the C library this process already runs on
+    return libc if hasattr(libc, "gnu_get_libc_version") else None
 
 
 def reuse_freed_memory() -> bool:
@@ -90,17 +100,18 @@ def reuse_freed_memory() -> bool:
     With glibc's defaults a chunk's activations (about 10 MB each) go back to the kernel when
     freed and come back as fresh zeroed pages for the next chunk: a 60 s stereo restore took
     0.9 M page faults and 2.5-4 s of system time out of 17-25 s. Serving blocks under 32 MB from
-    the heap and trimming it only past 1 GB cut that to 0.1 M faults and 0.6 s, the same peak
-    RSS within 5 % (docs/benchmarks.md, 2026-12-07). glibc only, and only where the user has set
-    no malloc tuning of their own. Returns whether the setting was made.
+    the heap and trimming it only past a large threshold cut that to 0.1 M faults and 0.6 s
+    (measured with glibc's equivalent environment variables) and the whole restore 1.17x, with
+    peak RSS 453-509 MB against 446-472 MB (docs/benchmarks.md, 2026-12-07). glibc only, and
+    not where the user tunes malloc themselves. Returns whether the setting was made.
     """
-    if not sys.platform.startswith("linux") or any(
-        k in os.environ for k in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")
-    ):
+    tunables = os.environ.get("GLIBC_TUNABLES", "")
+    libc = glibc()
+    if libc is None or "glibc.malloc." in tunables or any(k in os.environ for k in _USER_MALLOC_ENV):
         return False
-    libc = ctypes.CDLL(None)  # the C library this process already runs on
-    if not hasattr(libc, "gnu_get_libc_version"):  # musl and others: their malloc has no such knobs
-        return False
+    libc.mallopt.argtypes, libc.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     # Both at once: setting either one alone turns off glibc's adaptive mmap threshold, and the
     # trim threshold alone then maps every block over 128 KB afresh (4.6 M faults, measured).
-    return bool(libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
+    if not libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD):
+        return False
+    return bool(libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
