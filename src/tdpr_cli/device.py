@@ -2,7 +2,8 @@
 
 ``check_device_name`` validates the text without importing torch, so typed
 configs can check it at construction; ``pick_device`` resolves ``auto`` and
-checks that the device exists on this machine.
+checks that the device exists on this machine. The process's CPU policy lives here
+too: ``auto_threads``, ``quiet_openmp`` and ``reuse_freed_memory`` (glibc's malloc).
 """
 
 from __future__ import annotations
