@@ -206,6 +206,37 @@ def test_random_spec_ranges():
     assert random_spec(rng, only) == DegradeSpec("stft", 3000.0, 9)
 
 
+def test_kind_weights_set_the_share_of_each_kind_within_its_family():
+    cfg = SimConfig(soft_share=0.0, kind_weights=(("cheby2", 3.0), ("bessel", 3.0), ("stft", 0.0)))
+    want = cfg.family_weights(PAPER)
+    assert want == pytest.approx([1 / 10, 1 / 10, 3 / 10, 1 / 10, 3 / 10, 1 / 10, 0.0])
+    rng = np.random.default_rng(1)
+    kinds = [random_spec(rng, cfg).kind for _ in range(20000)]
+    share = np.array([kinds.count(k) for k in PAPER_KINDS]) / len(kinds)
+    np.testing.assert_allclose(share, want, atol=0.015)  # binomial sd <= 0.0033
+    assert "stft" not in kinds
+    # Weights of the other family's kinds leave this family uniform.
+    assert SimConfig(kind_weights=(("soft-bessel", 5.0),)).family_weights(PAPER) == pytest.approx([1 / 7] * 7)
+
+
+def test_unweighted_draws_keep_their_historic_sequence():
+    # The first draws of seed 0 before kind weights existed: old runs resume on the same data.
+    rng = np.random.default_rng(0)
+    got = [(s.kind, round(s.cutoff_hz, 1), s.order) for s in (random_spec(rng) for _ in range(6))]
+    assert got == [("ellip", 2561.5, 7), ("soft-butterworth", 4281.9, 5), ("bessel", 3902.6, 8),
+                   ("bessel", 3786.1, 6), ("soft-bessel", 2439.1, 4), ("butterworth", 3134.0, 7)]
+
+
+@pytest.mark.parametrize(
+    ("weights", "needle"),
+    [((("sinc", 1.0),), "unknown filter kind"), ((("bessel", -1.0),), ">= 0"),
+     ((("bessel", float("nan")),), ">= 0"), ((("soft-bessel", 0.0), ("soft-butterworth", 0.0)), "no kind")],
+)
+def test_bad_kind_weights_raise_usage_error(weights, needle):
+    with pytest.raises(UsageError, match=needle):
+        SimConfig(kind_weights=weights)
+
+
 @pytest.mark.parametrize(
     ("cutoff", "kind", "order", "needle"),
     [

@@ -97,7 +97,7 @@ def test_soundfont_weights_favour_musescore(corpus):
 
 
 def test_soundfont_weights_from_the_command_line_reach_the_sampler(corpus, tmp_path):
-    from tdpr_cli.commands.train import _font_weights
+    from tdpr_cli.commands.train import _font_weights, _name_weights
     from tdpr_cli.train.setup import segment_config
 
     weights = _font_weights("musescore=0.7, timgm6mb=0.3,fluidr3=0")
@@ -112,6 +112,12 @@ def test_soundfont_weights_from_the_command_line_reach_the_sampler(corpus, tmp_p
             _font_weights(bad)
     with pytest.raises(UsageError, match="twice"):
         _font_weights("musescore=1,musescore=0.5")
+    kinds = _name_weights("cheby2=3, bessel=3", "--kind-weights", "KIND=W")
+    sim = segment_config(_cfg(corpus, tmp_path, kind_weights=kinds), degrade=True).sim
+    assert sim.kind_weights == (("cheby2", 3.0), ("bessel", 3.0))
+    assert segment_config(_cfg(corpus, tmp_path), degrade=True).sim.kind_weights == ()
+    with pytest.raises(UsageError, match="--kind-weights takes KIND=W"):
+        _name_weights("cheby2", "--kind-weights", "KIND=W")
     for bad_weights in ({"musescore": -1.0}, {"musescore": 0.0}, {"musescore": float("nan")},
                         {"musescore": float("inf")}):
         with pytest.raises(UsageError, match="soundfont-weights"):

@@ -118,6 +118,9 @@ def tdcnn(
         "for the level head on a trained model); the rest stay frozen.")] = None,
     wave_weight: Annotated[Optional[float], typer.Option(
         "--wave-weight", help="Weight of the MR-wave L1 [the --loss recipe's: paper 1000, lsd 10].")] = None,
+    kind_weights: Annotated[Optional[str], typer.Option(
+        "--kind-weights", help="Relative weight of filter kinds within their family, as KIND=W,... "
+        "(unlisted kinds weigh 1) [every kind equally].")] = None,
 ) -> None:
     """Train the TD-CNN on on-the-fly degraded segments (--loss picks the objective)."""
     from tdpr_cli.train.loop import train_tdcnn
@@ -137,12 +140,18 @@ def tdcnn(
         refresh_every=refresh_every, device=device, threads=threads, resume=resume, export_dir=export_dir,
         export_name=name, init=init, soft_share=soft_share, colour_probability=colour_probability,
         model=model, loss=weights, train_only=train_only, soundfont_weights=_font_weights(soundfont_weights),
+        kind_weights=_name_weights(kind_weights, "--kind-weights", "KIND=W"),
     )
     train_tdcnn(cfg, progress=_say)
 
 
 def _font_weights(text: str | None) -> dict[str, float] | None:
     """``NAME=W,...`` -> {name: weight}; None stays None (the dataset's realism weights)."""
+    return _name_weights(text, "--soundfont-weights", "NAME=W")
+
+
+def _name_weights(text: str | None, option: str, form: str) -> dict[str, float] | None:
+    """``NAME=W,...`` -> {name: weight} for ``option``; None stays None (its default)."""
     if text is None:
         return None
     out: dict[str, float] = {}
@@ -153,9 +162,9 @@ def _font_weights(text: str | None) -> dict[str, float] | None:
         except ValueError:
             sep = ""
         if not sep or not name.strip():
-            raise UsageError(f"--soundfont-weights takes NAME=W,..., got {text!r}")
+            raise UsageError(f"{option} takes {form},..., got {text!r}")
     if len(out) != len(text.split(",")):
-        raise UsageError(f"--soundfont-weights names a soundfont twice: {text!r}")
+        raise UsageError(f"{option} names {name.strip()} twice: {text!r}")
     return out
 
 

@@ -95,6 +95,9 @@ class SimConfig:
     soft: Family = SOFT
     shelf_probability: float = 0.5
     shelf_db: tuple[float, float] = (-6.0, 0.0)
+    #: Relative weight of a kind within its family, as (kind, weight) pairs; unlisted kinds
+    #: weigh 1. Empty: every kind of a family equally often (and the historic draw sequence).
+    kind_weights: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.soft_share <= 1.0 or not 0.0 <= self.shelf_probability <= 1.0:
@@ -102,6 +105,21 @@ class SimConfig:
         for fam in (self.paper, self.soft):
             if not fam.kinds or not fam.orders or not 0 < fam.cutoff_hz[0] <= fam.cutoff_hz[1]:
                 raise UsageError(f"invalid simulation family {fam}")
+        known = set(self.paper.kinds) | set(self.soft.kinds)
+        for kind, weight in self.kind_weights:
+            if kind not in known:
+                raise UsageError(f"unknown filter kind {kind!r} (kinds: {', '.join(sorted(known))})")
+            if not (np.isfinite(weight) and weight >= 0):
+                raise UsageError(f"the weight of {kind} must be finite and >= 0, got {weight}")
+        for fam in (self.paper, self.soft):
+            if self.kind_weights and not self.family_weights(fam).sum() > 0:
+                raise UsageError(f"kind weights leave no kind of {', '.join(fam.kinds)} to draw")
+
+    def family_weights(self, fam: Family) -> np.ndarray:
+        """Probability of each of ``fam.kinds`` (shape (len(kinds),)), summing to 1."""
+        table = dict(self.kind_weights)
+        w = np.array([table.get(k, 1.0) for k in fam.kinds], dtype=np.float64)
+        return w / w.sum() if w.sum() > 0 else w
 
 
 PAPER_ONLY = SimConfig(soft_share=0.0)
@@ -245,8 +263,10 @@ def degrade(x: np.ndarray, sr: int, cutoff_hz: float, kind: str, order: int, she
     return out.reshape(wave.shape).astype(np.float32)
 
 
-def _draw(rng: np.random.Generator, fam: Family) -> tuple[str, float, int]:
-    kind = str(fam.kinds[int(rng.integers(len(fam.kinds)))])
+def _draw(rng: np.random.Generator, fam: Family, p: np.ndarray | None = None) -> tuple[str, float, int]:
+    # Uniform draws keep rng.integers, so runs without kind weights repeat their old sequences.
+    i = int(rng.integers(len(fam.kinds))) if p is None else int(rng.choice(len(fam.kinds), p=p))
+    kind = str(fam.kinds[i])
     cutoff = float(rng.uniform(*fam.cutoff_hz))
     order = int(fam.orders[int(rng.integers(len(fam.orders)))])
     return kind, cutoff, order
@@ -255,7 +275,8 @@ def _draw(rng: np.random.Generator, fam: Family) -> tuple[str, float, int]:
 def random_spec(rng: np.random.Generator, cfg: SimConfig = SimConfig()) -> DegradeSpec:
     """Draw a family, then a kind, a cutoff (uniform in Hz), an order and, if soft, a shelf."""
     soft = rng.uniform() < cfg.soft_share
-    kind, cutoff, order = _draw(rng, cfg.soft if soft else cfg.paper)
+    fam = cfg.soft if soft else cfg.paper
+    kind, cutoff, order = _draw(rng, fam, cfg.family_weights(fam) if cfg.kind_weights else None)
     shelf = 0.0
     if soft and rng.uniform() < cfg.shelf_probability:
         shelf = float(rng.uniform(*cfg.shelf_db))

@@ -43,7 +43,8 @@ def trainable(model: torch.nn.Module, prefix: str | None) -> list[torch.nn.Param
 def segment_config(cfg: TrainConfig, degrade: bool) -> SegmentConfig:
     """The batches a run draws: its batch shape, simulation mix and target colouring."""
     seg = SegmentConfig(batch=cfg.batch, seconds=cfg.segment_s, degrade=degrade,
-                        sim=SimConfig(soft_share=cfg.soft_share),
+                        sim=SimConfig(soft_share=cfg.soft_share,
+                                      kind_weights=tuple((cfg.kind_weights or {}).items())),
                         colour=ColourRange(probability=cfg.colour_probability))
     if cfg.soundfont_weights is None:
         return seg
