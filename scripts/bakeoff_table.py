@@ -1,6 +1,6 @@
 """One Markdown table from several ``tdpr eval table`` results: the issue-11 bake-off view.
 
-    python scripts/bakeoff_table.py NAME=RESULT.json[:ROW] ... [--clips c00,c01,...] [--by-soundfont]
+    python scripts/bakeoff_table.py NAME=RESULT.json[:ROW] ... [--clips c00,c01,...] [--by-soundfont] [--by-kind]
 
 Each argument names a system and the JSON of an eval table run; ``ROW`` picks
 the row (default ``tdcnn``; ``input``, ``noise-fill``, ``tdpr-band`` ...).
@@ -12,6 +12,9 @@ cutoffs above each cutoff, and ``low_keep``. ``--by-soundfont`` adds the 3 kHz
 LSD, AVG and per-band bias of each soundfont's clips (read from the validation
 set's manifest, which each result names): the renders differ in brightness by
 10 dB and more, and a mean bias near zero can hide one too quiet and one too loud.
+``--by-kind`` adds each filter kind's LSD per cutoff and its bias per band (mean over the
+records that have the band, i.e. the cutoffs at or below it): two kinds whose ``Wn`` is not
+their edge (``cheby2``, ``bessel``) can carry most of a row's gap.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("systems", nargs="+")
     ap.add_argument("--clips")
     ap.add_argument("--by-soundfont", action="store_true", help="add a table per soundfont")
+    ap.add_argument("--by-kind", action="store_true", help="add a table per filter kind")
     args = ap.parse_args(argv)
     systems = [load(s) for s in args.systems]
     common = set.intersection(*({r["clip"] for r in res["records"]} for _, res, _ in systems))
@@ -65,6 +69,29 @@ def main(argv: list[str] | None = None) -> None:
                                          for m in bands) + " |")
     if args.by_soundfont:
         by_soundfont(systems, clips, cutoffs, bands)
+    if args.by_kind:
+        by_kind(systems, clips, cutoffs, bands)
+
+
+def _mean(values: list[float]) -> str:
+    return f"{sum(values) / len(values):.3f}" if values else "-"
+
+
+def by_kind(systems: list[tuple[str, dict, str]], clips: set[str], cutoffs: list[str], bands: list[str]) -> None:
+    """Each filter kind's LSD per cutoff and mean level bias per band, per system."""
+    shown = [m for m in bands if m in ("bias_3k", "bias_4k", "bias_5k", "bias_6k", "bias_7k")]
+    print("\n| system | kind | " + " | ".join(f"{float(c) / 1000:g} kHz" for c in cutoffs) + " | "
+          + " | ".join(m.removeprefix("bias_") for m in shown) + " |")
+    print("|" + "---|" * (len(cutoffs) + len(shown) + 2))
+    for name, res, row in systems:
+        records = [r for r in res["records"] if r["row"] == row and r["clip"] in clips]
+        for kind in res["kinds"]:
+            mine = [r["metrics"] for r in records if r["kind"] == kind]
+            lsds = [_mean([r["metrics"]["lsd"] for r in records if r["kind"] == kind and r["cutoff"] == c])
+                    for c in cutoffs]
+            bias = [[m[b] for m in mine if m.get(b) is not None] for b in shown]
+            print(f"| {name} | {kind} | " + " | ".join(lsds) + " | "
+                  + " | ".join(f"{sum(v) / len(v):+.2f}" if v else "-" for v in bias) + " |")
 
 
 def by_soundfont(systems: list[tuple[str, dict, str]], clips: set[str], cutoffs: list[str], bands: list[str]) -> None:
