@@ -118,6 +118,8 @@ def test_soundfont_weights_from_the_command_line_reach_the_sampler(corpus, tmp_p
     assert segment_config(_cfg(corpus, tmp_path), degrade=True).sim.kind_weights == ()
     with pytest.raises(UsageError, match="--kind-weights takes KIND=W"):
         _name_weights("cheby2", "--kind-weights", "KIND=W")
+    with pytest.raises(UsageError, match="names cheby2 twice"):
+        _name_weights("cheby2=1,bessel=2,cheby2=3", "--kind-weights", "KIND=W")
     for bad_weights in ({"musescore": -1.0}, {"musescore": 0.0}, {"musescore": float("nan")},
                         {"musescore": float("inf")}):
         with pytest.raises(UsageError, match="soundfont-weights"):
@@ -249,6 +251,9 @@ def test_run_folder_misuse_is_a_usage_error(corpus, tmp_path):
     train_tdcnn(_cfg(corpus, tmp_path / "run", max_steps=2))
     with pytest.raises(UsageError, match="--resume"):
         train_tdcnn(_cfg(corpus, tmp_path / "run", max_steps=2))
+    # A resumed run keeps its simulation mix: another --kind-weights would change its data.
+    with pytest.raises(UsageError, match="--kind-weights None"):
+        train_tdcnn(_cfg(corpus, tmp_path / "run", max_steps=3, resume=True, kind_weights={"bessel": 3.0}))
 
 
 def test_bad_options_are_usage_errors(tmp_path):

@@ -157,14 +157,15 @@ def _name_weights(text: str | None, option: str, form: str) -> dict[str, float] 
     out: dict[str, float] = {}
     for item in text.split(","):
         name, sep, value = item.partition("=")
+        name = name.strip()
+        if name in out:
+            raise UsageError(f"{option} names {name} twice: {text!r}")
         try:
-            out[name.strip()] = float(value)
+            out[name] = float(value)
         except ValueError:
             sep = ""
-        if not sep or not name.strip():
+        if not sep or not name:
             raise UsageError(f"{option} takes {form},..., got {text!r}")
-    if len(out) != len(text.split(",")):
-        raise UsageError(f"{option} names {name.strip()} twice: {text!r}")
     return out
 
 
