@@ -122,8 +122,10 @@ def test_wideband_passes_through_unless_forced(tiny_env, tmp_path):
     np.testing.assert_array_equal(sf.read(tmp_path / "a.wav", dtype="float32")[0], x[:, 0])
     r = tdpr("restore", src, tmp_path / "b.wav", "--json", "--force", env=tiny_env)
     assert r.returncode == 2 and b"--cutoff HZ" in r.stderr and not (tmp_path / "b.wav").exists()
-    rec = json.loads(r.stdout)  # --json also records a single file's failure
+    assert f"tdpr: error: {src}: detection found music up to 8000 Hz" in r.stderr.decode()
+    rec = json.loads(r.stdout)  # --json also records a single file's failure, with what detection found
     assert rec["status"] == "error" and "--cutoff" in rec["message"]
+    assert rec["detected_cutoff_hz"] == 8000.0 and rec["music_top_hz"] == 8000.0
     r = tdpr("restore", src, tmp_path / "c.wav", "--json", "--cutoff", "3100", env=tiny_env)
     rec = json.loads(r.stdout)
     assert rec["status"] == "ok" and rec["cutoff_hz"] == 3100.0 and rec["detected_cutoff_hz"] == 8000.0
@@ -256,6 +258,19 @@ def test_plain_progress_prints_a_line_per_interval():
     bar.update(task, completed=12.0, total=60.0)
     bar.remove_task(task)
     assert buf.getvalue().splitlines() == ["long.wav: started", "long.wav: 12.0/60.0 s audio"]
+
+
+def test_progress_names_files_by_their_path(tiny_env, tmp_path):
+    # Two takes of the same name in different subfolders, one with brackets: each "started"
+    # line names the file as its result line does, as plain text (no markup escapes).
+    root = tmp_path / "archive"
+    for sub in ("side a", "side b"):
+        (root / sub).mkdir(parents=True)
+        sf.write(root / sub / "take[1].wav", band_limited(1.0), 16000)
+    r = tdpr("restore", root, "--out", tmp_path / "out", "--progress", "plain", "--jobs", "1", env=tiny_env)
+    assert r.returncode == 0, r.stderr.decode()
+    started = sorted(line for line in r.stderr.decode().splitlines() if line.endswith(": started"))
+    assert started == [f"{root / sub / 'take[1].wav'}: started" for sub in ("side a", "side b")]
 
 
 def test_keep_input_band_flag_changes_only_what_it_says(tiny_env, wav_in, tmp_path):

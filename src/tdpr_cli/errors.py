@@ -32,6 +32,16 @@ class UsageError(TdprError):
     exit_code = 2
 
 
+class RefusedInput(UsageError):
+    """A file that the run's options say not to restore as it is (``--force`` on input that
+    detection calls wideband). ``record`` is the file's record so far (what detection found),
+    so that the error record still states it."""
+
+    def __init__(self, message: str, record: object = None) -> None:
+        super().__init__(message)
+        self.record = record
+
+
 class WeightsError(TdprError):
     """A weight file or the lock is missing, malformed or fails verification."""
 

@@ -13,7 +13,6 @@ import time
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 MODES = ("auto", "bar", "plain", "none")
@@ -62,7 +61,7 @@ def make_progress(console: Console, mode: str, quiet: bool) -> Progress | PlainP
     if mode == "plain" or (mode == "auto" and not console.is_terminal):
         return PlainProgress(console)
     return Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),  # file names are text, not markup
         BarColumn(),
         TextColumn("{task.completed:.1f}/{task.total:.1f} {task.fields[unit]}"),
         TimeRemainingColumn(),
@@ -80,8 +79,7 @@ def check_mode(mode: str) -> None:
 
 
 def task_name(path: str) -> str:
-    """A file's label in the display: its name (escaped for rich), or <stdin>."""
-    from pathlib import Path
-
-    return escape(Path(path).name) if path != "-" else "<stdin>"
+    """A file's label in the display: its path as the run's records name it (so two files of
+    the same name in different subfolders differ), or <stdin>. Plain text: no markup."""
+    return path if path != "-" else "<stdin>"
 

@@ -37,7 +37,9 @@ Consistency = Annotated[int, typer.Option("--consistency", min=0, help="Griffin-
 KeepBand = Annotated[bool, typer.Option(
     "--keep-input-band/--no-keep-input-band",
     help="band and none modes: below the cutoff minus 500 Hz the output is the input itself.")]
-Force = Annotated[bool, typer.Option("--force", help="Process even wideband input.")]
+Force = Annotated[bool, typer.Option(
+    "--force", help="Never pass input through as wideband: a file detection calls wideband is an error (exit 2) "
+    "that asks for --cutoff HZ; in a folder run that file fails and the others go on.")]
 CutoffOpt = Annotated[str, typer.Option(
     "--cutoff", metavar="auto|HZ",
     help="The input's band limit in Hz, for every file of the run; auto: detect it per file. A given cutoff "

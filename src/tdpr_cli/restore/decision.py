@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from tdpr_cli.config import RestoreConfig
 from tdpr_cli.dsp.bandwidth import Bandwidth, describe
-from tdpr_cli.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -26,6 +25,7 @@ class Decision:
     warning: str | None = None
     detected_hz: float | None = None
     detection: Bandwidth | None = None
+    refusal: str | None = None  # why the file must not be restored as asked (an error, exit 2)
 
     @property
     def slope_top_hz(self) -> float | None:
@@ -37,10 +37,12 @@ class Decision:
 
 
 def decide(bw: Bandwidth, cfg: RestoreConfig, low_hz: float = 2500.0, high_hz: float = 4500.0) -> Decision:
-    """Apply the bandwidth rule: wideband or silent input passes through unless forced.
+    """Apply the bandwidth rule: wideband or silent input passes through.
 
     A cutoff given by the user (``cfg.cutoff_hz``) replaces the detected one
-    and always processes the file, as long as it is not silent.
+    and always processes the file, as long as it is not silent. ``cfg.force``
+    forbids the wideband pass-through: such a file is refused (``refusal``),
+    since there is no band edge to restore from, and the user is asked for one.
     """
     if bw.silent:
         return Decision(False, bw.cutoff_hz, "input is silent; passed through", detected_hz=bw.cutoff_hz, detection=bw)
@@ -52,8 +54,9 @@ def decide(bw: Bandwidth, cfg: RestoreConfig, low_hz: float = 2500.0, high_hz: f
         return Decision(True, cfg.cutoff_hz, reason, warning, bw.cutoff_hz, bw)
     if bw.wideband and cfg.force:
         # Detection found music up to the top: there is no band edge to restore from.
-        raise UsageError(f"detection found music up to {bw.top_hz:.0f} Hz, so --force has no band limit "
-                         "to start from; give the input's real cutoff with --cutoff HZ")
+        refusal = (f"detection found music up to {bw.top_hz:.0f} Hz, so --force has no band limit "
+                   "to start from; give the input's real cutoff with --cutoff HZ")
+        return Decision(False, bw.cutoff_hz, refusal, detected_hz=bw.cutoff_hz, detection=bw, refusal=refusal)
     if bw.wideband:
         return Decision(False, bw.cutoff_hz, f"input is already wideband: {describe(bw)}; passed through "
                         "(use --cutoff HZ if the detection is wrong)", detected_hz=bw.cutoff_hz, detection=bw)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -21,7 +21,7 @@ from tdpr_cli.audio.resample import output_length, resampled
 from tdpr_cli.audio.write import same_file
 from tdpr_cli.config import SAMPLE_RATE, RestoreConfig, Subtype
 from tdpr_cli.dsp.bandwidth import SpectrumAccumulator, detect
-from tdpr_cli.errors import ModelsUnavailable, OutputError, TdprError, UsageError
+from tdpr_cli.errors import ModelsUnavailable, OutputError, RefusedInput, TdprError, UsageError
 from tdpr_cli.restore.decision import Decision, decide
 
 if TYPE_CHECKING:
@@ -108,6 +108,8 @@ def restore_file(
         total = output_length(src.info.frames, src.info.sample_rate)
         dec = analyse(src, restorer.cfg)
         _note_decision(rec, dec)
+        if dec.refusal is not None:
+            raise RefusedInput(f"{src.name}: {dec.refusal}", rec)
         done = 0
 
         def progress(n: int) -> None:
@@ -169,6 +171,8 @@ def restore_recorded(
 
 def failure_record(inp: str, out: str, exc: Exception) -> FileRecord:
     """The error record of a file that failed: tdpr's own message, or "internal error: ..." for a bug."""
+    if isinstance(exc, RefusedInput) and isinstance(exc.record, FileRecord):
+        return replace(exc.record, status="error", message=str(exc))  # keeps what detection found
     if isinstance(exc, TdprError):
         return FileRecord(inp, out, status="error", message=str(exc))
     return FileRecord(inp, out, status="error", message=f"internal error: {type(exc).__name__}: {exc}")
