@@ -175,3 +175,22 @@ def test_edge_fit_finds_a_butterworth_corner():
     assert abs(fc - 3000) <= bwmod.HZ_PER_BIN and conf > 0.99
     straight = -9 * np.log2(np.maximum(f, 1) / 200)
     assert bwmod.edge_fit(straight + 0.1 * np.sin(f / 50), 45, 400)[1] < 0.5
+
+
+def test_edge_at_the_music_top_is_refitted_past_it(monkeypatch):
+    # A steep edge whose roll-off sinks into -40 dB hiss within one band: the music top is the
+    # edge itself, so a fit that stops at the top sees no fall, is unsure, and lands on the
+    # music's own bumps far below. The refit over two more bands finds the edge.
+    from tdpr_cli.simulate.degrade import degrade, design
+
+    y = degrade(_music(), 16000, 3000.0, "ellip", 10)
+    hiss = signal.lfilter([1.0, -0.5], [1.0], np.random.default_rng(7).standard_normal(len(y)))
+    y = y + hiss / np.sqrt(np.mean(hiss**2)) * np.sqrt(np.mean(y**2)) * 10 ** (-40 / 20)
+    y = np.round(y * 32767) / 32767
+    w, h = signal.sosfreqz(design("ellip", 16000, 3000.0, 10), worN=16000, fs=16000)
+    minus3 = w[np.argmax(40 * np.log10(np.abs(h) + 1e-12) < -3.0)]  # two passes (sosfiltfilt)
+    bw = _detect(y)
+    assert not bw.wideband and abs(bw.cutoff_hz - minus3) <= 300 and bw.confidence >= 0.85
+    monkeypatch.setattr(bwmod, "REFIT_CONFIDENCE", 0.0)  # the fit up to the top alone
+    alone = _detect(y)
+    assert alone.cutoff_hz < minus3 - 1000 and alone.confidence < 0.75

@@ -72,8 +72,9 @@ def _bw(cutoff, wideband, silent, top=None, conf=0.95):
 def test_decide_rules():
     cfg = RestoreConfig()
     assert not decide(_bw(8000, True, False), cfg).process
-    with pytest.raises(UsageError, match="--cutoff"):
-        decide(_bw(8000, True, False), RestoreConfig(force=True))
+    refused = decide(_bw(8000, True, False), RestoreConfig(force=True))  # refused, with what was found
+    assert not refused.process and "--cutoff HZ" in refused.refusal and refused.detected_hz == 8000
+    assert decide(_bw(8000, True, False), cfg).refusal is None
     assert decide(_bw(3000, False, False), RestoreConfig(force=True)).process
     assert not decide(_bw(8000, True, True), cfg).process
     low = decide(_bw(2000, False, False), cfg)
