@@ -152,7 +152,7 @@ def test_folder_mode_keeps_going(tiny_env, tmp_path):
     failed = [line for line in r.stderr.decode().splitlines() if line.startswith("failed:")]
     assert len(failed) == 1 and failed[0].count("broken.wav") == 1  # the file is named once
     rerun = tdpr("restore", root, "--out", out, "--json", env=tiny_env)  # outputs exist: said once, up front
-    assert rerun.returncode == 2 and rerun.stdout == b""
+    assert rerun.returncode == 4 and rerun.stdout == b""  # exit 4, as for one existing output
     assert b"2 of 3 outputs exist" in rerun.stderr and b"--skip-existing" in rerun.stderr
     again = tdpr("restore", root, "--out", out, "--skip-existing", "--json", env=tiny_env)
     statuses = {Path(j["input"]).name: j["status"] for j in map(json.loads, again.stdout.decode().splitlines())}
@@ -171,7 +171,12 @@ def test_folder_into_an_unwritable_place_fails_up_front(tiny_env, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     r = tdpr("restore", root, "--out", blocker / "out", env=tiny_env)
-    assert r.returncode == 4 and b"not a writable folder" in r.stderr
+    assert r.returncode == 4 and f"{blocker / 'out'}: cannot create output folder: {blocker} is a file" in r.stderr.decode()
+    # A folder whose modes allow writing (to root) but whose file system refuses files: kernel
+    # file systems, read-only mounts. It is refused up front too, not file by file (exit 1).
+    if Path("/sys/kernel").is_dir():
+        r = tdpr("restore", root, "--out", "/sys/kernel", env=tiny_env)
+        assert r.returncode == 4 and b"/sys/kernel: output folder /sys/kernel is not writable" in r.stderr
 
 
 def test_passthrough_loads_no_model(tiny_env, tmp_path, wav_in):

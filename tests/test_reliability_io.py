@@ -216,3 +216,4 @@ def test_a_finished_output_sweeps_its_stale_part_files(tmp_path):
         p.write_bytes(b"half")
     audio_write.write_stream(str(tmp_path / "take [1].wav"), _blocks(), 16000, 2, Subtype.PCM_16)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".other.wav.k3j2.part", "take [1].wav"]
+    other.unlink()  # other tests look for leftover .part files under the whole base temp folder

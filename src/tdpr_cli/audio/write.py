@@ -65,17 +65,34 @@ def check_output_format(path: str, subtype: Subtype) -> tuple[str, str]:
 def prepare_output(path: str) -> Path:
     """Create the output's folder if missing; OutputError if it cannot be written. Returns it."""
     folder = Path(tempfile.gettempdir()) if path == STDIO else Path(os.path.abspath(path)).parent
+    return writable_folder(folder, path)
+
+
+def writable_folder(folder: Path, what: str) -> Path:
+    """Create ``folder`` if missing and make sure a new file can be made in it; else OutputError,
+    its message starting with ``what``. Returns ``folder``.
+
+    The modes (``os.access``) are not enough: root passes them everywhere, and read-only
+    mounts or kernel file systems (/sys) refuse files they allow, so a probe file is made
+    and removed at once.
+    """
     for parent in (folder, *folder.parents):
         if parent.exists():
             if not parent.is_dir():
-                raise OutputError(f"{path}: cannot create output folder: {parent} is a file")
+                raise OutputError(f"{what}: cannot create output folder: {parent} is a file")
             break
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"{path}: cannot create output folder {folder} ({exc.strerror or exc})") from None
+        raise OutputError(f"{what}: cannot create output folder {folder} ({exc.strerror or exc})") from None
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(f"{path}: output folder {folder} is not writable")
+        raise OutputError(f"{what}: output folder {folder} is not writable")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".tdpr-probe-")
+    except OSError as exc:
+        raise OutputError(f"{what}: output folder {folder} is not writable ({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(probe)
     return folder
 
 

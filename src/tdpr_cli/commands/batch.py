@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -90,21 +89,19 @@ def check_outputs(plan: Plan, out_dir: Path | None, opts: BatchOptions) -> None:
 
     An output folder that cannot be created or written is an OutputError
     (exit 4); outputs left by an earlier run need --skip-existing or
-    --overwrite, said once instead of once per file.
+    --overwrite, said once instead of once per file (exit 4, as for a file).
     """
     if not plan.folder or out_dir is None:
         return
-    probe = out_dir.resolve()
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise OutputError(f"{out_dir}: cannot write outputs there ({probe} is not a writable folder)")
+    from tdpr_cli.audio.write import writable_folder
+
+    writable_folder(out_dir.resolve(), str(out_dir))  # created now: the first file would create it anyway
     if opts.overwrite or opts.skip_existing or opts.resume:
         return
     existing = [out for _, out in plan.pairs if Path(out).exists()]
-    if existing:
-        raise UsageError(f"{len(existing)} of {len(plan.pairs)} outputs exist already (first: {existing[0]}); "
-                         "pass --skip-existing to keep them or --overwrite to replace them")
+    if existing:  # exit 4, as for one existing output
+        raise OutputError(f"{len(existing)} of {len(plan.pairs)} outputs exist already (first: {existing[0]}); "
+                          "pass --skip-existing to keep them or --overwrite to replace them")
 
 
 def _emit(rec, json_out: bool) -> None:
