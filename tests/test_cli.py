@@ -233,6 +233,15 @@ def test_models_that_cannot_be_built_end_the_run_with_their_exit_code(tiny_env, 
     assert not (tmp_path / "one.wav").exists()
 
 
+def test_thread_count_follows_omp_num_threads_and_is_recorded(tiny_env, wav_in, tmp_path):
+    # The user's OMP_NUM_THREADS wins over the idle-core guess; --threads wins over both; the
+    # record states the count, since the output's bytes depend on it.
+    for extra, env, threads in (([], {"OMP_NUM_THREADS": "1"}, 1), (["--threads", "2"], {"OMP_NUM_THREADS": "1"}, 2)):
+        r = tdpr("restore", wav_in, tmp_path / f"t{threads}.wav", "--json", *extra, env={**tiny_env, **env})
+        assert r.returncode == 0, r.stderr.decode()
+        assert json.loads(r.stdout)["threads"] == threads
+
+
 def test_passthrough_line_has_no_speed(tiny_env, tmp_path):
     rng = np.random.default_rng(1)
     src = tmp_path / "wide.wav"

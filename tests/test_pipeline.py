@@ -181,6 +181,16 @@ def test_auto_threads_takes_the_idle_cores():
     assert 1 <= auto_threads() <= (__import__("os").cpu_count() or 1)
 
 
+@pytest.mark.parametrize(("value", "threads"), [("3", 3), ("2,1", 2), (" 1 ", 1), ("0", None), ("many", None), ("", None)])
+def test_user_threads_reads_omp_num_threads(monkeypatch, value, threads):
+    from tdpr_cli.device import user_threads
+
+    monkeypatch.setenv("OMP_NUM_THREADS", value)
+    assert user_threads() == threads
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert user_threads() is None
+
+
 def _bundled(kind):
     from tdpr_cli.weights import resolve as W
 

@@ -73,6 +73,15 @@ def auto_threads(cores: int | None = None, load: float | None = None) -> int:
     return max(1, min(cores, cores - round(load)))
 
 
+def user_threads() -> int | None:
+    """The thread count the user set in ``OMP_NUM_THREADS`` (its first level when it lists
+    several), or None when it is unset or not a positive whole number. It wins over
+    ``auto_threads``: whoever sets it has planned the machine's cores (a job scheduler, a shell
+    running several tdpr at once)."""
+    text = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
 def quiet_openmp() -> None:
     """Let idle OpenMP threads sleep instead of spinning (before torch is imported; the user's
     own OMP_WAIT_POLICY wins). Spinning threads cost 1.8-4.2x on a shared CPU."""

@@ -58,7 +58,8 @@ SubtypeOpt = Annotated[Subtype, typer.Option("--subtype", help="Output sample fo
 Batch = Annotated[int, typer.Option("--batch-size", min=1, help="Chunks per forward pass (useful on CUDA).")]
 PrecisionOpt = Annotated[Precision, typer.Option("--precision", help="Autocast dtype for the models (fp16 needs CUDA).")]
 Threads = Annotated[Optional[int], typer.Option(
-    "--threads", min=1, help="CPU threads for torch [auto: the idle cores, from the load average; at least 1].")]
+    "--threads", min=1,
+    help="CPU threads for torch [auto: OMP_NUM_THREADS when set, else the idle cores, from the load average; at least 1].")]
 ChunkS = Annotated[float, typer.Option("--chunk-seconds", min=0.5, help="Chunk length in seconds.")]
 ManifestOpt = Annotated[Optional[Path], typer.Option(
     "--manifest", help="Append one JSON record per finished file (fsynced), for --resume and tdpr manifest merge.")]

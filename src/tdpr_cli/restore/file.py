@@ -57,6 +57,7 @@ class FileRecord:
     duration_s: float = 0.0  # length of the audio
     wall_s: float = 0.0  # wall-clock time spent on the file
     device: str = "cpu"  # where the models ran; cpu for a pass-through (no model runs)
+    threads: int | None = None  # torch's CPU threads for the models (None: no model ran); bytes depend on it
     models: dict[str, str] = field(default_factory=dict)
     gain_db: float = 0.0
     warnings: list[str] = field(default_factory=list)
@@ -123,6 +124,7 @@ def restore_file(
             models = restorer.get()
             t0 += time.perf_counter() - built  # the first restored file does not pay for the models' build
             rec.device = str(models.device)
+            rec.threads = _torch_threads()
             blocks = models.stream(resampled(src), src.info.channels, dec.cutoff_hz, progress, dec.slope_top_hz)
         else:
             rec.status = "passthrough"
@@ -137,6 +139,13 @@ def restore_file(
         rec.warnings.append(f"output peak {res.peak:.4g} exceeds full scale; scaled by {db:.2g} dB")
     rec.wall_s = round(time.perf_counter() - t0, 3)
     return rec
+
+
+def _torch_threads() -> int:
+    """torch's CPU thread count (torch is loaded: the models have just been built)."""
+    import torch
+
+    return torch.get_num_threads()
 
 
 def _note_decision(rec: FileRecord, dec: Decision) -> None:

@@ -131,19 +131,19 @@ def load_vocoders(names: list[str], local: list[Path]) -> dict[str, ModelBase]:
 def build_restorer(found: ResolvedModels, cfg: RestoreConfig, device: str, precision: Precision,
                    threads: int | None, chunk_seconds: float) -> Restorer:
     """A ``Restorer`` on the verified models ``found``, in this process (a local run or a pool
-    worker); ``threads`` None: the idle cores."""
+    worker); ``threads`` None: ``OMP_NUM_THREADS`` when set, else the idle cores."""
     import dataclasses
 
     import torch
 
     from tdpr_cli.config import ChunkConfig
-    from tdpr_cli.device import auto_threads, pick_device, quiet_openmp, reuse_freed_memory
+    from tdpr_cli.device import auto_threads, pick_device, quiet_openmp, reuse_freed_memory, user_threads
     from tdpr_cli.restore.pipeline import Restorer, chunk_grid
 
     quiet_openmp()
     reuse_freed_memory()
     torch.set_flush_denormal(True)
-    torch.set_num_threads(threads or auto_threads())
+    torch.set_num_threads(threads or user_threads() or auto_threads())
     dev, amp = pick_device(device, precision)
     loaded = _load(found)
     # Chunk lengths are whole multiples of this model's grid, not of a fixed 512.
