@@ -233,6 +233,15 @@ def test_models_that_cannot_be_built_end_the_run_with_their_exit_code(tiny_env, 
     assert not (tmp_path / "one.wav").exists()
 
 
+def test_folder_options_on_a_file_name_what_was_given(tiny_env, wav_in, tmp_path):
+    r = tdpr("restore", wav_in, tmp_path / "a.flac", "--format", "flac", env=tiny_env)
+    assert r.returncode == 2 and b"--format is for folder runs; a file's format follows its OUT name" in r.stderr
+    r = tdpr("restore", wav_in, tmp_path / "a.wav", "--shard", "1/2", env=tiny_env)
+    assert r.returncode == 2 and b"--shard is for folder runs" in r.stderr and b"--format" not in r.stderr
+    r = tdpr("restore", wav_in, env=tiny_env)
+    assert r.returncode == 2 and b"missing OUT: `tdpr restore IN OUT`" in r.stderr
+
+
 def test_thread_count_follows_omp_num_threads_and_is_recorded(tiny_env, wav_in, tmp_path):
     # The user's OMP_NUM_THREADS wins over the idle-core guess; --threads wins over both; the
     # record states the count, since the output's bytes depend on it.

@@ -75,12 +75,15 @@ def plan_outputs(inp: str, out: str | None, out_dir: Path | None, fmt: str | Non
         if shard is not None:
             pairs = [(a, b) for a, b in pairs if in_shard(a.relative_to(inp).as_posix(), shard)]
         return Plan([(str(a), str(b)) for a, b in pairs], True)
-    if fmt is not None or shard is not None:
-        raise UsageError("--format and --shard are for folder runs")
+    given = [name for name, value in (("--format", fmt), ("--shard", shard)) if value is not None]
+    if given:
+        what = " and ".join(given)
+        raise UsageError(f"{what} {'is' if len(given) == 1 else 'are'} for folder runs"
+                         + ("; a file's format follows its OUT name's extension" if fmt is not None else ""))
     if out_dir is not None:
         raise UsageError("--out is for folder input; for a file give the output path as the second argument")
     if out is None:
-        raise UsageError("missing OUTPUT: `tdpr restore IN OUT` (use - for stdout)")
+        raise UsageError("missing OUT: `tdpr restore IN OUT` (use - for stdout)")
     return Plan([(inp, out)], False)
 
 
