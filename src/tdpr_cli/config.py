@@ -91,6 +91,9 @@ class ChunkConfig:
         return cls(hop=max(rnd(chunk_s, 1), fade), fade=fade, context=rnd(context_s, 0), align=align)
 
 
+#: Chunk length of ``tdpr restore`` (and of reports' phase view) unless --chunk-seconds says otherwise.
+CHUNK_SECONDS = 4.8
+
 #: The kept band ends this far below the cutoff: filters start to fall before their cutoff.
 KEEP_MARGIN_HZ = 500.0
 

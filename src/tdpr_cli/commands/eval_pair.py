@@ -59,15 +59,14 @@ def metrics_table(columns: dict[str, dict[str, float]], title: str) -> Table:
 
 def eval_cmd(est: Est, ref: Ref, cutoff: CutoffOpt = None, json_out: JsonOpt = False) -> None:
     """Score FILE_EST against FILE_REF (LSD, SNR; band metrics with --cutoff)."""
-    from rich.console import Console
-
+    from tdpr_cli.commands.console import stderr_console
     from tdpr_cli.config import SAMPLE_RATE
     from tdpr_cli.evaluation.files import json_safe, load_pair
     from tdpr_cli.evaluation.metrics import score
 
     e, r = load_pair(est, ref)
     scores = score(e, r, cutoff)
-    Console(stderr=True).print(metrics_table({est.name: scores}, title=f"{est} vs {ref}"))
+    stderr_console().print(metrics_table({est.name: scores}, title=f"{est} vs {ref}"))
     if json_out:
         record: dict[str, Any] = {
             "estimate": str(est),

@@ -32,16 +32,15 @@ PhaseOpt = Annotated[PhaseMode, typer.Option("--phase", help="Phase mode of the 
 
 def _restorer(model: str | None, vocoder: str | None, offline: bool, phase: PhaseMode,
               device: str) -> tuple[Restorer, dict[str, str]]:
-    """Load the models for the phase view, exactly as ``tdpr restore`` would."""
-    from tdpr_cli.config import RestoreConfig
-    from tdpr_cli.device import pick_device
-    from tdpr_cli.restore.load import ModelChoice, load_models
-    from tdpr_cli.restore.pipeline import Restorer
+    """Build the models for the phase view as ``tdpr restore`` does with its defaults: verified,
+    chunks on the model's grid, the same thread policy (``restore.load.build_restorer``)."""
+    from tdpr_cli.config import CHUNK_SECONDS, RestoreConfig
+    from tdpr_cli.device import Precision
+    from tdpr_cli.restore.load import ModelChoice, build_restorer, resolve_models
 
-    dev, amp = pick_device(device)
     cfg = RestoreConfig(phase=phase)
-    loaded = load_models(ModelChoice(model, vocoder, offline=offline), cfg.phase)
-    return Restorer(loaded.tdcnn, loaded.vocoder, cfg, dev, amp), loaded.info
+    found = resolve_models(ModelChoice(model, vocoder, offline=offline), cfg.phase)
+    return build_restorer(found, cfg, device, Precision.FP32, None, CHUNK_SECONDS), found.info
 
 
 def report_cmd(
@@ -57,8 +56,7 @@ def report_cmd(
     device: Device = "auto",
 ) -> None:
     """Draw spectrograms, LTAS and the phase view of IN and OUT (and REF) into a PNG or HTML report."""
-    from rich.console import Console
-
+    from tdpr_cli.commands.console import stderr_console
     from tdpr_cli.report.analyse import (
         build_report,
         check_report_path,
@@ -83,4 +81,4 @@ def report_cmd(
             notes.append(f"phase view omitted: no TD-CNN/vocoder weights ({exc})")
     data = build_report(inp, out, ref=ref, cutoff_hz=cutoff, restorer=restorer, header=header, notes=notes)
     write_report(data, report)
-    Console(stderr=True).print(f"report written to {report}")
+    stderr_console().print(f"report written to {report}")

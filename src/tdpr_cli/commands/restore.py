@@ -16,7 +16,7 @@ import typer
 
 from tdpr_cli.commands.console import stderr_console
 from tdpr_cli.commands.options import Device, Model, Offline, Sha, Trust, VocoderName, Weights
-from tdpr_cli.config import KEEP_MARGIN_HZ, ChunkConfig, PhaseMode, RestoreConfig, Subtype
+from tdpr_cli.config import CHUNK_SECONDS, KEEP_MARGIN_HZ, ChunkConfig, PhaseMode, RestoreConfig, Subtype
 from tdpr_cli.device import Precision
 from tdpr_cli.errors import UsageError
 from tdpr_cli.restore.load import LazyRestorer, ModelChoice
@@ -117,7 +117,7 @@ def restore_cmd(
     device: Device = "auto",
     batch_size: Batch = 1,
     precision: PrecisionOpt = Precision.FP32,
-    chunk_seconds: ChunkS = 4.8,
+    chunk_seconds: ChunkS = CHUNK_SECONDS,
     threads: Threads = None,
     quiet: Quiet = False,
     json_out: Json = False,
