@@ -52,3 +52,18 @@ def test_the_users_own_malloc_tuning_wins(monkeypatch):
     assert reuse_freed_memory() is False
     monkeypatch.setenv("GLIBC_TUNABLES", "glibc.pthread.rseq=0")  # tunes no malloc: ours applies
     assert reuse_freed_memory() is (glibc() is not None)
+
+
+def test_device_names_are_parsed_once():
+    import torch
+
+    from tdpr_cli.device import names_cuda, pick_device, runs_on_cpu
+    from tdpr_cli.errors import UsageError
+
+    assert names_cuda("cuda") and names_cuda("cuda:1") and not names_cuda("cpu") and not names_cuda("auto")
+    assert runs_on_cpu("cpu") and not runs_on_cpu("cuda:0")
+    assert runs_on_cpu("auto") == (not torch.cuda.is_available())
+    assert pick_device("auto")[0].type == ("cpu" if runs_on_cpu("auto") else "cuda")
+    for bad in ("gpu", "cuda:x", "CPU", ""):
+        with pytest.raises(UsageError, match="--device"):
+            runs_on_cpu(bad)

@@ -38,13 +38,25 @@ def check_device_name(name: str) -> str:
     return name
 
 
+def names_cuda(name: str) -> bool:
+    """Whether ``--device name`` asks for a GPU by name (cuda, cuda:N); no torch import."""
+    return check_device_name(name).startswith("cuda")
+
+
+def runs_on_cpu(name: str) -> bool:
+    """Whether ``--device name`` runs on the CPU; only ``auto`` imports torch, to ask for CUDA."""
+    if names_cuda(name) or name == "cpu":
+        return name == "cpu"
+    import torch
+
+    return not torch.cuda.is_available()
+
+
 def pick_device(name: str, precision: Precision = Precision.FP32) -> tuple[torch.device, torch.dtype | None]:
     """torch.device and autocast dtype (None: fp32) for ``--device`` and ``--precision``."""
     import torch
 
-    check_device_name(name)
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
+    name = "cpu" if runs_on_cpu(name) else ("cuda" if name == "auto" else name)
     dev = torch.device(name)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise UsageError(f"--device {name}: CUDA is not available on this machine")

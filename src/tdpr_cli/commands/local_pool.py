@@ -120,22 +120,12 @@ def choose_jobs(text: str, inputs: list[str], device: str, threads: int = 1, cor
         if jobs < 1:
             raise UsageError("--jobs must be >= 1")
         return jobs
-    from tdpr_cli.device import auto_threads
+    from tdpr_cli.device import auto_threads, runs_on_cpu
 
     # The audio total first: the device check imports torch, which a small run may never need.
-    if len(inputs) < 2 or _audio_seconds(inputs) < AUTO_MIN_AUDIO_S or not _cpu(device):
+    if len(inputs) < 2 or _audio_seconds(inputs) < AUTO_MIN_AUDIO_S or not runs_on_cpu(device):
         return 1
     return max(1, min(len(inputs), auto_threads(cores, load) // max(1, threads)))
-
-
-def _cpu(device: str) -> bool:
-    if device == "cpu":
-        return True
-    if device != "auto":
-        return False
-    import torch
-
-    return not torch.cuda.is_available()
 
 
 def _audio_seconds(inputs: list[str]) -> float:

@@ -165,10 +165,9 @@ class LazyRestorer:
 
     def __init__(self, choice: ModelChoice, cfg: RestoreConfig, device: str, precision: Precision,
                  threads: int | None, chunk_seconds: float, eager: bool = False) -> None:
-        from tdpr_cli.device import Precision, check_device_name, pick_device, quiet_openmp
+        from tdpr_cli.device import Precision, names_cuda, pick_device, quiet_openmp
 
-        check_device_name(device)
-        eager = eager or device not in ("auto", "cpu") or precision is Precision.FP16
+        eager = eager or names_cuda(device) or precision is Precision.FP16  # names_cuda checks the name
         if eager:
             quiet_openmp()  # before pick_device imports torch: OpenMP reads it once, at load
             pick_device(device, precision)  # before resolving: no weights fetched for a missing GPU
