@@ -189,13 +189,12 @@ def normalise_loudness(x: np.ndarray, target_dbfs: float, peak_dbfs: float = PEA
 
 
 def write_flac(path: Path, x: np.ndarray) -> None:
-    """Write 16-bit FLAC at 16 kHz through a temporary name, so a crash leaves no half file."""
+    """Write 16-bit FLAC at 16 kHz through the one atomic write, so a crash leaves no half file."""
     import soundfile as sf
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    sf.write(tmp, x, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
-    tmp.replace(path)
+    from tdpr_cli.audio.atomic import atomic_write
+
+    atomic_write(path, lambda tmp: sf.write(tmp, x, SAMPLE_RATE, format="FLAC", subtype="PCM_16"))
 
 
 def make_clips(audio_44k: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
