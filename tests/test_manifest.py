@@ -106,3 +106,12 @@ def test_slurm_array_script_covers_every_file_once_after_merge(tiny_env, archive
     sf.write(archive / "late.wav", band_limited(1.0, seed=9), 16000)
     r = tdpr("manifest", "merge", *shards, "--out", merged, "--expect", archive, env=tiny_env)
     assert r.returncode == 1 and b"missing: " in r.stderr and b"late.wav" in r.stderr
+
+
+def test_sha256_bytes_is_the_file_digest_of_the_same_bytes(tmp_path):
+    from tdpr_cli.digest import sha256_bytes, sha256_file
+
+    data = bytes(range(256)) * 5000  # over one 1 MiB read
+    (tmp_path / "f").write_bytes(data)
+    assert sha256_bytes(data) == sha256_file(tmp_path / "f")
+    assert sha256_bytes(b"") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

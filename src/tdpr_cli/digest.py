@@ -22,6 +22,12 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def sha256_bytes(data: bytes) -> str:
+    """Hex sha256 of bytes already in memory (a manifest read once, so that its digest names
+    exactly the bytes parsed)."""
+    return hashlib.sha256(data).hexdigest()
+
+
 def derive_seed(seed: int, *keys: object) -> int:
     """A 64-bit seed from the run seed and any keys, independent of call order or process."""
     text = "\x1f".join(str(k) for k in (seed, *keys))

@@ -27,7 +27,6 @@ This module makes the choices; ``valset_build`` writes the files and
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 from collections.abc import Callable, Iterator, Sequence
@@ -40,7 +39,7 @@ import soundfile as sf
 
 from tdpr_cli.config import SAMPLE_RATE
 from tdpr_cli.corpus.manifest import MANIFEST_NAME as CORPUS_MANIFEST
-from tdpr_cli.digest import derive_seed, sha256_file
+from tdpr_cli.digest import derive_seed, sha256_bytes, sha256_file
 from tdpr_cli.errors import InputError, UsageError
 from tdpr_cli.evaluation.metrics import ssr_stft_params
 from tdpr_cli.simulate.degrade import FILTERS, family_of
@@ -199,7 +198,7 @@ def _read_source_manifest(data_dir: Path) -> tuple[list[dict], str]:
     broken = next((c for c in clips if not isinstance(c, dict) or any(k not in c for k in keys)), None)
     if broken is not None:
         raise InputError(f"{path}: clip record {broken!r} lacks one of {', '.join(keys)}")
-    return clips, hashlib.sha256(raw).hexdigest()
+    return clips, sha256_bytes(raw)
 
 
 def select(data_dir: Path, cfg: ValsetConfig) -> Selection:

@@ -7,13 +7,12 @@ lists, so a table always names exactly the audio it was computed on.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tdpr_cli.digest import sha256_file
+from tdpr_cli.digest import sha256_bytes, sha256_file
 from tdpr_cli.errors import InputError, UsageError
 
 MANIFEST_NAME = "manifest.json"
@@ -98,4 +97,4 @@ def load_index(root: Path, limit: int | None = None) -> ValsetIndex:
         raise InputError(f"{path} not found; build the set with `tdpr data valset`") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: not a validation-set manifest ({exc!r})") from exc
-    return ValsetIndex(root, manifest, hashlib.sha256(raw).hexdigest(), items, clips, cutoffs, kinds)
+    return ValsetIndex(root, manifest, sha256_bytes(raw), items, clips, cutoffs, kinds)

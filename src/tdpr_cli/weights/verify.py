@@ -11,13 +11,13 @@ restoring the old ``mtime`` after an edit does not fool the cache either.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from tdpr_cli.digest import sha256_bytes
 from tdpr_cli.digest import sha256_file as sha256_file  # re-exported: callers hash through this module
 from tdpr_cli.errors import WeightsError
 from tdpr_cli.weights.lock import MODEL_KINDS, atomic_write_text
@@ -130,7 +130,7 @@ def canonical_config_sha256(cfg: Mapping[str, Any]) -> str:
     """
     core = {"arch": cfg["arch"], "params": cfg["params"], "sample_rate": cfg["sample_rate"]}
     text = json.dumps(core, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return sha256_bytes(text.encode("utf-8"))
 
 
 def read_model_config(path: Path) -> dict[str, Any]:
