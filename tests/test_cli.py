@@ -233,6 +233,12 @@ def test_models_that_cannot_be_built_end_the_run_with_their_exit_code(tiny_env, 
     assert not (tmp_path / "one.wav").exists()
 
 
+def test_short_help_option(tiny_env):
+    for args in (["-h"], ["restore", "-h"]):
+        r = tdpr(*args, env=tiny_env)
+        assert r.returncode == 0 and b"Usage: tdpr" in r.stdout and b"--help" in r.stdout
+
+
 def test_folder_options_on_a_file_name_what_was_given(tiny_env, wav_in, tmp_path):
     r = tdpr("restore", wav_in, tmp_path / "a.flac", "--format", "flac", env=tiny_env)
     assert r.returncode == 2 and b"--format is for folder runs; a file's format follows its OUT name" in r.stderr

@@ -106,6 +106,10 @@ def test_restore_report_and_usage_errors(tiny_env, wav_in, tmp_path):
     r = tdpr("restore", wav_in, tmp_path / "o.wav", "--report", png, env=tiny_env)
     assert r.returncode == 0, r.stderr.decode()
     assert png_size(png.read_bytes()) == pixel_size()
+    assert f"report: {png}" in r.stderr.decode()  # where it went, as folder runs say of their index
+    r = tdpr("restore", wav_in, tmp_path / "f.wav", "--report", tmp_path / "f.png", "--report-format", "png", env=tiny_env)
+    assert r.returncode == 2 and b"--report-format is for --report-dir" in r.stderr  # not silently ignored
+    assert not (tmp_path / "f.wav").exists() and not (tmp_path / "f.png").exists()
     bad = tdpr("restore", wav_in, tmp_path / "p.wav", "--report", tmp_path / "r.jpg", env=tiny_env)
     assert bad.returncode == 2 and b".png or .html" in bad.stderr
     assert not (tmp_path / "p.wav").exists()  # refused before any work

@@ -29,6 +29,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     # Plain help renders in about half the time, keeping `tdpr --help` instant.
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 

@@ -124,4 +124,4 @@ class RestoreConfig:
         if self.keep_margin_hz is not None and self.keep_margin_hz < 0:
             raise UsageError("the kept band's margin must be >= 0 Hz")
         if self.cutoff_hz is not None and not 0 < self.cutoff_hz < SAMPLE_RATE / 2:
-            raise UsageError(f"--cutoff must lie between 0 and {SAMPLE_RATE // 2} Hz, got {self.cutoff_hz:g}")
+            raise UsageError(f"--cutoff must lie strictly between 0 and {SAMPLE_RATE // 2} Hz, got {self.cutoff_hz:g}")

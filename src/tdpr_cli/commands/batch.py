@@ -220,7 +220,7 @@ def run(plan: Plan, restorer: LazyRestorer | None, info: dict[str, str], opts: B
             for rec in pool.run(work, opts.subtype, bar, persist):
                 finish(rec, True, persisted=True)
     if reports is not None and (index := reports.finish()) is not None and not opts.quiet:
-        console.print(f"reports: {index}")
+        console.print(f"report{'s' if folder else ''}: {escape(str(index))}")
     if folder:
         _summary(records, console, opts.quiet)
 

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 Input = Annotated[str, typer.Argument(metavar="IN", help="Audio file, folder (with --out), or - for stdin.")]
 Output = Annotated[Optional[str], typer.Argument(metavar="OUT", help="Output file, or - for stdout.")]
-OutDir = Annotated[Optional[Path], typer.Option("--out", help="Output folder for folder input (tree mirrored).")]
+OutDir = Annotated[Optional[Path], typer.Option(
+    "--out", help="Output folder for folder input, which needs one (the input's tree is mirrored in it).")]
 FormatOpt = Annotated[Optional[str], typer.Option(
     "--format", metavar="wav|flac|ogg|aiff", help="Folder runs: write every output in this format [each input's own].")]
 Phase = Annotated[PhaseMode, typer.Option("--phase", help="band: repair phase above the cutoff; paper: full band; none: TD-CNN only.")]
@@ -93,8 +94,9 @@ JobsOpt = Annotated[str, typer.Option(
     "--jobs", metavar="auto|N",
     help="Folder runs: restore N files at once in worker processes, each with --threads threads [1] "
     "(auto: one per idle core when the folder holds at least 60 s of audio and runs on the CPU, else 1).")]
-ReportFormat = Annotated[str, typer.Option(
-    "--report-format", metavar="png|html", help="Format of each --report-dir report (--report: its suffix decides).")]
+ReportFormat = Annotated[Optional[str], typer.Option(
+    "--report-format", metavar="png|html",
+    help="Format of each --report-dir report [html] (--report: its suffix decides).")]
 
 
 def restore_cmd(
@@ -125,7 +127,7 @@ def restore_cmd(
     skip_existing: SkipExisting = False,
     report: ReportFile = None,
     report_dir: ReportDir = None,
-    report_format: ReportFormat = "html",
+    report_format: ReportFormat = None,
     progress: ProgressOpt = "auto",
     manifest: ManifestOpt = None,
     resume: ResumeOpt = False,

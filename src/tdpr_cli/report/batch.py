@@ -27,12 +27,15 @@ class RestoreReports:
 
     @classmethod
     def plan(cls, path: Path | None, folder: Path | None, inp: str, out: str | None,
-             out_dir: Path | None, fmt: str = "html") -> RestoreReports | None:
+             out_dir: Path | None, fmt: str | None = None) -> RestoreReports | None:
         """Validate the options before any model is loaded; None when no report is asked for."""
         from tdpr_cli.report.analyse import check_report_path, require_matplotlib
 
+        if fmt is not None and folder is None:
+            raise UsageError("--report-format is for --report-dir; the suffix of --report's file decides its format")
         if path is None and folder is None:
             return None
+        fmt = fmt or "html"
         if path is not None and folder is not None:
             raise UsageError("give --report (one file) or --report-dir (one report per file), not both")
         if fmt not in ("png", "html"):
@@ -87,9 +90,10 @@ class RestoreReports:
         self.rows.append(IndexRow(rec.input, rec.status, rec.message, link))
 
     def finish(self) -> Path | None:
-        """Write ``index.html`` in ``--report-dir`` mode; returns its path."""
+        """Write ``index.html`` in ``--report-dir`` mode; returns its path (``--report``: the
+        report's own path, once written)."""
         from tdpr_cli.report.analyse import write_index
 
         if self.folder is None:
-            return None
+            return self.path if self.path is not None and self.path.exists() else None
         return write_index(self.folder, self.rows)
