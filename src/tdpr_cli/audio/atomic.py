@@ -5,7 +5,8 @@ only atomic within one file system), is flushed to disk, and is renamed over
 the target; on any failure, Ctrl-C included, the temporary file is removed.
 Audio outputs have their own writer (``audio.write``): it converts while streaming,
 verifies the frame count and holds signals around the rename. ``replace_dir``
-swaps whole folders (checkpoints, validation sets).
+swaps whole folders (checkpoints, validation sets). ``writable_folder`` makes sure a
+folder takes new files before any work is done for it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from tdpr_cli.errors import OutputError
 
 
 def atomic_write(path: Path, write: Callable[[Path], None], *, mode: int | None = 0o644, suffix: str = ".tmp") -> None:
@@ -64,3 +67,31 @@ def replace_dir(tmp: Path, final: Path) -> None:
         os.replace(final, old)
     os.replace(tmp, final)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def writable_folder(folder: Path, what: str) -> Path:
+    """Create ``folder`` if missing and make sure a new file can be made in it; else OutputError,
+    its message starting with ``what``. Returns ``folder``.
+
+    The modes (``os.access``) are not enough: root passes them everywhere, and read-only
+    mounts or kernel file systems (/sys) refuse files they allow, so a probe file is made
+    and removed at once.
+    """
+    for parent in (folder, *folder.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputError(f"{what}: cannot create output folder: {parent} is a file")
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{what}: cannot create output folder {folder} ({exc.strerror or exc})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"{what}: output folder {folder} is not writable")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".tdpr-probe-")
+    except OSError as exc:
+        raise OutputError(f"{what}: output folder {folder} is not writable ({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(probe)
+    return folder

@@ -32,14 +32,13 @@ from tdpr_cli.audio.write import (
     WriteResult,
     check_output_format,
     prepare_output,
-    writable_folder,
     write_stream,
 )
 from tdpr_cli.errors import InputError
 
 __all__ = [
     "BLOCK", "FULL_SCALE", "STDIO", "AudioInfo", "AudioSource", "WriteResult",
-    "check_output_format", "prepare_output", "writable_folder", "write_stream",
+    "check_output_format", "prepare_output", "write_stream",
 ]
 
 BLOCK = 1 << 16  # frames per read

@@ -29,6 +29,7 @@ from typing import BinaryIO
 import numpy as np
 import soundfile as sf
 
+from tdpr_cli.audio.atomic import writable_folder
 from tdpr_cli.config import Subtype
 from tdpr_cli.errors import OutputError, UsageError
 
@@ -66,34 +67,6 @@ def prepare_output(path: str) -> Path:
     """Create the output's folder if missing; OutputError if it cannot be written. Returns it."""
     folder = Path(tempfile.gettempdir()) if path == STDIO else Path(os.path.abspath(path)).parent
     return writable_folder(folder, path)
-
-
-def writable_folder(folder: Path, what: str) -> Path:
-    """Create ``folder`` if missing and make sure a new file can be made in it; else OutputError,
-    its message starting with ``what``. Returns ``folder``.
-
-    The modes (``os.access``) are not enough: root passes them everywhere, and read-only
-    mounts or kernel file systems (/sys) refuse files they allow, so a probe file is made
-    and removed at once.
-    """
-    for parent in (folder, *folder.parents):
-        if parent.exists():
-            if not parent.is_dir():
-                raise OutputError(f"{what}: cannot create output folder: {parent} is a file")
-            break
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{what}: cannot create output folder {folder} ({exc.strerror or exc})") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(f"{what}: output folder {folder} is not writable")
-    try:
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".tdpr-probe-")
-    except OSError as exc:
-        raise OutputError(f"{what}: output folder {folder} is not writable ({exc.strerror or exc})") from None
-    os.close(fd)
-    os.unlink(probe)
-    return folder
 
 
 @contextmanager

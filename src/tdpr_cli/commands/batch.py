@@ -96,7 +96,7 @@ def check_outputs(plan: Plan, out_dir: Path | None, opts: BatchOptions) -> None:
     """
     if not plan.folder or out_dir is None:
         return
-    from tdpr_cli.audio.write import writable_folder
+    from tdpr_cli.audio.atomic import writable_folder
 
     writable_folder(out_dir.resolve(), str(out_dir))  # created now: the first file would create it anyway
     if opts.overwrite or opts.skip_existing or opts.resume:
