@@ -233,6 +233,15 @@ def test_models_that_cannot_be_built_end_the_run_with_their_exit_code(tiny_env, 
     assert not (tmp_path / "one.wav").exists()
 
 
+def test_a_subtype_ogg_cannot_store_is_warned_about(tiny_env, wav_in, tmp_path):
+    r = tdpr("restore", wav_in, tmp_path / "a.ogg", "--json", "--subtype", "PCM_24", env=tiny_env)
+    assert r.returncode == 0, r.stderr.decode()
+    assert json.loads(r.stdout)["warnings"] == ["OGG stores VORBIS (lossy) samples; --subtype PCM_24 does not apply"]
+    assert b"--subtype PCM_24 does not apply" in r.stderr and sf.info(tmp_path / "a.ogg").subtype == "VORBIS"
+    r = tdpr("restore", wav_in, tmp_path / "b.ogg", "--json", env=tiny_env)  # the default asks for nothing
+    assert r.returncode == 0 and json.loads(r.stdout)["warnings"] == []
+
+
 def test_short_help_option(tiny_env):
     for args in (["-h"], ["restore", "-h"]):
         r = tdpr(*args, env=tiny_env)

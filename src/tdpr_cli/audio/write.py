@@ -46,6 +46,7 @@ class WriteResult:
     frames: int = 0
     peak: float = 0.0
     gain: float = 1.0  # applied to avoid clipping; 1.0 when none was needed
+    note: str | None = None  # something the caller asked for that the format cannot do
 
 
 def check_output_format(path: str, subtype: Subtype) -> tuple[str, str]:
@@ -262,6 +263,8 @@ def write_stream(path: str, blocks: Iterable[np.ndarray], sr: int, channels: int
     fmt, st = check_output_format(path, subtype)
     t = _Target(path, prepare_output(path), fmt, st, sr, channels)
     res = WriteResult()
+    if st != subtype.value and subtype is not Subtype.PCM_16:  # PCM_16 is the default: not asked for
+        res.note = f"{fmt} stores {st} (lossy) samples; --subtype {subtype.value} does not apply"
     with _write_errors(path):
         raw = tempfile.TemporaryFile(dir=t.folder, prefix=".tdpr-")  # noqa: SIM115 (closed by the with below)
     with raw:

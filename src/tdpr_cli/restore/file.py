@@ -132,7 +132,7 @@ def restore_file(
         res = write_stream(out, blocks, SAMPLE_RATE, src.info.channels, subtype)
     finally:
         src.close()
-    rec.warnings = [*src.warnings, *([dec.warning] if dec.warning else [])]
+    rec.warnings = [*src.warnings, *([dec.warning] if dec.warning else []), *([res.note] if res.note else [])]
     if res.gain != 1.0:
         db = 20 * float(np.log10(res.gain))
         rec.gain_db = round(db, 3)
