@@ -225,3 +225,23 @@ class _no_warnings:
     def __exit__(self, *exc):
         self._ctx.__exit__(*exc)
         assert not self.caught, [str(w.message) for w in self.caught]
+
+
+def test_silence_draws_dark_on_a_sane_axis(tmp_path):
+    """Digital silence: spectrograms in the darkest colours (not the brightest), the LTAS axis at 0 dB."""
+    import matplotlib.image as mpimg
+
+    from tdpr_cli.report.analyse import build_report, write_report
+    from tdpr_cli.report.plot import LTAS_TOP_MIN_DB, SPEC_TOP_MIN_DB
+
+    silent = np.zeros((32000, 1), np.float32)
+    sf.write(tmp_path / "in.wav", silent, 16000)
+    sf.write(tmp_path / "out.wav", silent, 16000)
+    data = build_report(tmp_path / "in.wav", tmp_path / "out.wav", restorer=None, header={}, notes=["silent"])
+    assert data.input.spec_db.max() < SPEC_TOP_MIN_DB and data.input.ltas_db.max() < LTAS_TOP_MIN_DB
+    with _no_warnings():
+        img = mpimg.imread(write_report(data, tmp_path / "r.png"))[..., :3]
+    h, w = img.shape[:2]
+    # The middle of the first spectrogram panel (input, left half of the middle row).
+    panel = img[int(h * 0.30) : int(h * 0.50), int(w * 0.08) : int(w * 0.35)]
+    assert panel.mean() < 0.1, panel.mean()  # magma's darkest end, not its bright yellow top

@@ -29,6 +29,12 @@ FIG_INCHES = (14.0, 9.0)
 DPI = 100
 #: Colour range of the spectrograms below their common maximum.
 DYNAMIC_RANGE_DB = 90.0
+#: Digital silence reads at the analyses' floors (spectrogram power 1e-12, LTAS 1e-20). Scaled to
+#: its own maximum it would draw in the brightest colour, on an LTAS axis around -250 dB; so
+#: the scales never top out lower than these (0 dB full scale for the LTAS), and silence draws
+#: dark and off the spectrum's axis.
+SPEC_TOP_MIN_DB = -120.0 + DYNAMIC_RANGE_DB
+LTAS_TOP_MIN_DB = -200.0 + 10.0
 COLOURS = {
     "input": "tab:gray", "output": "tab:blue", "reference": "tab:green", "TD-CNN": "tab:red", "TD-PR": "tab:blue",
 }
@@ -66,6 +72,7 @@ def _ltas(ax, data: ReportData) -> None:
         ax.plot(freqs, a.ltas_db, color=COLOURS[name], lw=1.0, label=name)
     ax.axvline(data.cutoff_hz / 1000, color="k", lw=0.8, ls="--", label="cutoff")
     top = max(float(a.ltas_db.max()) for a in _analyses(data).values())
+    top = top if top > LTAS_TOP_MIN_DB else 0.0
     ax.set_ylim(top - 110.0, top + 5.0)
     ax.set_xlim(0.0, SAMPLE_RATE / 2000)
     ax.set(title="long-term average spectrum", xlabel="frequency (kHz)", ylabel="power (dB)")
@@ -120,7 +127,7 @@ def figure_png(data: ReportData) -> bytes:
     assert isinstance(rows, np.ndarray)  # three rows: an array of SubFigures
     rows[0].text(0.01, 0.5, _header_text(data.header), va="center", fontsize=9)
     named = _analyses(data)
-    vmax = max(float(a.spec_db.max()) for a in named.values())
+    vmax = max(SPEC_TOP_MIN_DB, *(float(a.spec_db.max()) for a in named.values()))
     axes = rows[1].subplots(1, len(named), sharey=True)
     for ax, (name, a) in zip(axes, named.items()):
         label = "input (resampled to 16 kHz)" if name == "input" else name
