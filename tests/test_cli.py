@@ -135,6 +135,24 @@ def test_wideband_passes_through_unless_forced(tiny_env, tmp_path):
         assert r.returncode == 2 and b"--cutoff" in r.stderr and not (tmp_path / "d.wav").exists()
 
 
+def test_force_in_a_folder_fails_the_wideband_file_only(tiny_env, tmp_path):
+    root = tmp_path / "archive"
+    root.mkdir()
+    sf.write(root / "narrow.wav", band_limited(1.0), 16000)
+    sf.write(root / "wide.wav", (0.1 * np.random.default_rng(0).standard_normal(16000)).astype(np.float32), 16000)
+    for jobs in ("1", "2"):  # in this process, and in worker processes
+        out = tmp_path / f"out{jobs}"
+        r = tdpr("restore", root, "--out", out, "--force", "--json", "--jobs", jobs, env=tiny_env)
+        assert r.returncode == 1, r.stderr.decode()
+        recs = {Path(j["input"]).name: j for j in map(json.loads, r.stdout.decode().splitlines())}
+        assert recs["narrow.wav"]["status"] == "ok" and (out / "narrow.wav").exists()
+        wide = recs["wide.wav"]
+        assert wide["status"] == "error" and wide["detected_cutoff_hz"] == 8000.0 and wide["cutoff_hz"] is None
+        assert not (out / "wide.wav").exists()
+        failed = [line for line in r.stderr.decode().splitlines() if line.startswith("failed:")]
+        assert len(failed) == 1 and failed[0].count("wide.wav") == 1 and "--cutoff HZ" in failed[0]
+
+
 def test_folder_mode_keeps_going(tiny_env, tmp_path):
     root = tmp_path / "archive"
     (root / "sub").mkdir(parents=True)
@@ -174,6 +192,9 @@ def test_folder_into_an_unwritable_place_fails_up_front(tiny_env, tmp_path):
     assert r.returncode == 4 and f"{blocker / 'out'}: cannot create output folder: {blocker} is a file" in r.stderr.decode()
     # A folder whose modes allow writing (to root) but whose file system refuses files: kernel
     # file systems, read-only mounts. It is refused up front too, not file by file (exit 1).
+    # Refused before anything is made: no output folder is left behind by a run that fails.
+    r = tdpr("restore", root, "--out", tmp_path / "new" / "out", "--cutoff", "9000", env=tiny_env)
+    assert r.returncode == 2 and not (tmp_path / "new").exists()
     if Path("/sys/kernel").is_dir():
         r = tdpr("restore", root, "--out", "/sys/kernel", env=tiny_env)
         assert r.returncode == 4 and b"/sys/kernel: output folder /sys/kernel is not writable" in r.stderr
@@ -258,9 +279,10 @@ def test_folder_options_on_a_file_name_what_was_given(tiny_env, wav_in, tmp_path
 
 
 def test_thread_count_follows_omp_num_threads_and_is_recorded(tiny_env, wav_in, tmp_path):
-    # The user's OMP_NUM_THREADS wins over the idle-core guess; --threads wins over both; the
-    # record states the count, since the output's bytes depend on it.
-    for extra, env, threads in (([], {"OMP_NUM_THREADS": "1"}, 1), (["--threads", "2"], {"OMP_NUM_THREADS": "1"}, 2)):
+    # The user's OMP_NUM_THREADS wins over the idle-core guess (3 is more than the idle cores of
+    # a 2-core machine, so only the variable can give it); --threads wins over both; the record
+    # states the count, since the output's bytes depend on it.
+    for extra, env, threads in (([], {"OMP_NUM_THREADS": "3"}, 3), (["--threads", "2"], {"OMP_NUM_THREADS": "3"}, 2)):
         r = tdpr("restore", wav_in, tmp_path / f"t{threads}.wav", "--json", *extra, env={**tiny_env, **env})
         assert r.returncode == 0, r.stderr.decode()
         assert json.loads(r.stdout)["threads"] == threads

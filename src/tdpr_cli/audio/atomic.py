@@ -69,29 +69,34 @@ def replace_dir(tmp: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def writable_folder(folder: Path, what: str) -> Path:
-    """Create ``folder`` if missing and make sure a new file can be made in it; else OutputError,
-    its message starting with ``what``. Returns ``folder``.
+def writable_folder(folder: Path, what: str, *, create: bool = True, role: str = "output folder") -> Path:
+    """Make sure a new file can be made in ``folder`` (created first when ``create``); else
+    OutputError, its message starting with ``what``. Returns ``folder``.
 
-    The modes (``os.access``) are not enough: root passes them everywhere, and read-only
-    mounts or kernel file systems (/sys) refuse files they allow, so a probe file is made
-    and removed at once.
+    Without ``create`` a missing folder is left missing and its nearest existing parent is
+    probed instead: whoever may write there may make the folder later. The modes
+    (``os.access``) are not enough: root passes them everywhere, and read-only mounts or kernel
+    file systems (/sys) refuse files they allow; so a nameless temporary file is made in the
+    folder and closed at once (Linux's O_TMPFILE: nothing is left behind, even by kill -9).
     """
     for parent in (folder, *folder.parents):
         if parent.exists():
             if not parent.is_dir():
-                raise OutputError(f"{what}: cannot create output folder: {parent} is a file")
+                raise OutputError(f"{what}: cannot create {role}: {parent} is a file")
             break
+    probe = folder
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+        else:
+            probe = next(p for p in (folder, *folder.parents) if p.exists())
     except OSError as exc:
-        raise OutputError(f"{what}: cannot create output folder {folder} ({exc.strerror or exc})") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(f"{what}: output folder {folder} is not writable")
+        raise OutputError(f"{what}: cannot create {role} {folder} ({exc.strerror or exc})") from None
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(f"{what}: {role} {folder} is not writable")
     try:
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".tdpr-probe-")
+        with tempfile.TemporaryFile(dir=probe, prefix=".tdpr-probe-"):
+            pass
     except OSError as exc:
-        raise OutputError(f"{what}: output folder {folder} is not writable ({exc.strerror or exc})") from None
-    os.close(fd)
-    os.unlink(probe)
+        raise OutputError(f"{what}: {role} {folder} is not writable ({exc.strerror or exc})") from None
     return folder

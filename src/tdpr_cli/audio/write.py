@@ -66,8 +66,9 @@ def check_output_format(path: str, subtype: Subtype) -> tuple[str, str]:
 
 def prepare_output(path: str) -> Path:
     """Create the output's folder if missing; OutputError if it cannot be written. Returns it."""
-    folder = Path(tempfile.gettempdir()) if path == STDIO else Path(os.path.abspath(path)).parent
-    return writable_folder(folder, path)
+    if path == STDIO:  # the whole file is assembled in scratch space before it goes to stdout
+        return writable_folder(Path(tempfile.gettempdir()), "<stdout>", role="scratch folder (TMPDIR)")
+    return writable_folder(Path(os.path.abspath(path)).parent, path)
 
 
 @contextmanager

@@ -98,7 +98,7 @@ def check_outputs(plan: Plan, out_dir: Path | None, opts: BatchOptions) -> None:
         return
     from tdpr_cli.audio.atomic import writable_folder
 
-    writable_folder(out_dir.resolve(), str(out_dir))  # created now: the first file would create it anyway
+    writable_folder(out_dir.resolve(), str(out_dir), create=False)  # the first file written creates it
     if opts.overwrite or opts.skip_existing or opts.resume:
         return
     existing = [out for _, out in plan.pairs if Path(out).exists()]

@@ -215,19 +215,21 @@ def edge_fit(db: np.ndarray, lo: int, hi: int) -> tuple[float, float]:
 
 def _refit_past_top(db: np.ndarray, lo: int, hi: int, first: tuple[float, float]) -> tuple[float, float]:
     """The edge fit again, ``REFIT_ABOVE_TOP_HZ`` past the music top (bin ``hi``), when it finds
-    a higher corner; else ``first``, the (cutoff Hz, confidence) of the fit up to the top.
+    a higher corner and explains the spectrum at least as well; else ``first``, the (cutoff Hz,
+    confidence) of the fit up to the top.
 
     Why: when the edge sits at the music top itself (a steep filter, or hiss that hides the
     roll-off just past the corner), a fit that stops there holds no fall at all, and its
     "corner" lands on the music's own bumps, 2-3 kHz too low (held-out synthetic cases of
     benchmarks/detection.py: 812-1062 Hz for edges at 3.2-3.8 kHz). Two more bands bring the
     fall into the fit. Measured there (2026-12-07, 500 Hz, below 0.75): misses 22 -> 16 of 48,
-    largest error 2860 -> 1372 Hz; validation renders 224 -> 188 of 576; the fixtures and the
-    real check set unchanged.
+    largest error 2860 -> 1372 Hz, median 135 -> 89 Hz; validation renders 224 -> 188 of 576;
+    the fixtures and the real check set unchanged. (Keeping a higher corner whatever its
+    confidence missed the same cases; the condition keeps a worse fit from moving the corner.)
     """
-    top = min(hi + int(REFIT_ABOVE_TOP_HZ / HZ_PER_BIN), len(db) - 1)
-    refit = edge_fit(db, lo, top)
-    return refit if refit[0] > first[0] else first
+    end = min(hi + int(REFIT_ABOVE_TOP_HZ / HZ_PER_BIN), len(db) - 1)
+    refit = edge_fit(db, lo, end)
+    return refit if refit[0] > first[0] and refit[1] >= first[1] else first
 
 
 def detect(acc: SpectrumAccumulator, wideband_hz: float = 7000.0) -> Bandwidth:

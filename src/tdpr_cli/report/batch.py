@@ -35,7 +35,7 @@ class RestoreReports:
             raise UsageError("--report-format is for --report-dir; the suffix of --report's file decides its format")
         if path is None and folder is None:
             return None
-        fmt = fmt or "html"
+        fmt = "html" if fmt is None else fmt
         if path is not None and folder is not None:
             raise UsageError("give --report (one file) or --report-dir (one report per file), not both")
         if fmt not in ("png", "html"):

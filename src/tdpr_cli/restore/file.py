@@ -110,6 +110,7 @@ def restore_file(
         dec = analyse(src, restorer.cfg)
         _note_decision(rec, dec)
         if dec.refusal is not None:
+            rec.cutoff_hz, rec.warnings = None, list(src.warnings)  # no cutoff was used
             raise RefusedInput(f"{src.name}: {dec.refusal}", rec)
         done = 0
 
