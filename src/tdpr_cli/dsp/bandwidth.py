@@ -11,8 +11,9 @@ Stationary hiss spreads by about 4 dB between them; music by 15-50 dB.
   floor, i.e. where the roll-off reaches the floor (the slope region's end).
 - ``cutoff_hz``: where the input starts to fall: the corner of a two-slope
   ("hinge") fit of the floor-subtracted long-term spectrum, in dB over
-  octaves, between ``FIT_LO_HZ`` and ``top_hz``. For a Butterworth low-pass
-  on a straight (natural) roll-off the corner is exactly its -3 dB point.
+  octaves, between ``FIT_LO_HZ`` and ``top_hz`` (and ``REFIT_ABOVE_TOP_HZ`` past it
+  when that fit is unsure). For a Butterworth low-pass on a straight (natural)
+  roll-off the corner is exactly its -3 dB point.
 - ``confidence``: the share of the spectrum's variance about one straight
   slope that the corner explains (0..1). A filter edge reads 0.7-1; a natural
   roll-off without an edge reads lower, and the cutoff is then a guess.
