@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy import signal
 
 from tdpr_cli.config import SAMPLE_RATE, PhaseMode
 from tdpr_cli.dsp.bandwidth import SpectrumAccumulator, detect
@@ -28,16 +27,8 @@ from tdpr_cli.evaluation.metrics import lsd
 from tdpr_cli.evaluation.table import ModelRunner
 from tdpr_cli.evaluation.valset_index import cutoff_key, load_index
 from tdpr_cli.restore.load import ModelChoice, load_models
-from tdpr_cli.simulate.degrade import SOFT_KINDS, design
-
-
-def minus3_hz(kind: str, cutoff_hz: float, order: int) -> float:
-    """Where the degradation's own gain first falls 3 dB (Hz); the cutoff for the brick walls."""
-    if kind in ("subsample", "stft"):
-        return cutoff_hz
-    w, h = signal.sosfreqz(design(kind, SAMPLE_RATE, cutoff_hz, order), worN=8000, fs=SAMPLE_RATE)
-    gain = (1 if kind in SOFT_KINDS else 2) * 20 * np.log10(np.abs(h) + 1e-12)
-    return float(w[np.argmax(gain < -3.0)])
+from tdpr_cli.simulate.degrade import SOFT_KINDS
+from tdpr_cli.simulate.response import minus3_hz
 
 
 def main() -> None:
@@ -61,7 +52,7 @@ def main() -> None:
         acc = SpectrumAccumulator()
         acc.add(lr)
         bw = detect(acc)
-        given = {"nominal": item.cutoff_hz, "minus3": minus3_hz(item.kind, item.cutoff_hz, item.order),
+        given = {"nominal": item.cutoff_hz, "minus3": minus3_hz(item.kind, SAMPLE_RATE, item.cutoff_hz, item.order),
                  "detect": item.cutoff_hz if bw.wideband else bw.cutoff_hz}
         row = {}
         for name in told:

@@ -370,6 +370,20 @@ def test_intact_edge_of_the_kinds_whose_wn_is_not_their_edge():
     assert intact_edge_hz("soft-butterworth", 16000, 3000.0, 4, -6.0) < intact_edge_hz("soft-butterworth", 16000, 3000.0, 4)
 
 
+@pytest.mark.parametrize("kind,order,sos,passes", [
+    ("cheby2", 6, signal.cheby2(6, 60, 3000, fs=16000, output="sos"), 2),
+    ("bessel", 9, signal.bessel(9, 3000, fs=16000, output="sos"), 2),
+    ("cheby1", 9, signal.cheby1(9, 0.1, 3000, fs=16000, output="sos"), 2),  # -3 dB above Wn: searched past it
+    ("soft-bessel", 2, signal.bessel(2, 3000, fs=16000, output="sos", norm="mag"), 1),
+])
+def test_minus3_is_where_the_direct_design_first_loses_3_db(kind, order, sos, passes):
+    from tdpr_cli.simulate.response import minus3_hz
+
+    edge = minus3_hz(kind, 16000, 3000.0, order)
+    assert _gain_db(sos, np.arange(1.0, edge), passes).min() >= -3.0 and _gain_db(sos, edge, passes)[0] < -3.0
+    assert minus3_hz("subsample", 16000, 3000.0, 6) == minus3_hz("stft", 16000, 3000.0, 6) == 3000.0
+
+
 def test_intact_edge_checks_its_spec():
     with pytest.raises(UsageError, match="unknown filter kind"):
         intact_edge_hz("sinc", 16000, 3000.0, 8)

@@ -254,6 +254,14 @@ def test_run_folder_misuse_is_a_usage_error(corpus, tmp_path):
     # A resumed run keeps its simulation mix: another --kind-weights would change its data.
     with pytest.raises(UsageError, match="--kind-weights None"):
         train_tdcnn(_cfg(corpus, tmp_path / "run", max_steps=3, resume=True, kind_weights={"bessel": 3.0}))
+    # ... and what its inputs are said to be cut at; a run from before the option ran with design.
+    with pytest.raises(UsageError, match="--stated-cutoff 'design'"):
+        train_tdcnn(_cfg(corpus, tmp_path / "run", max_steps=3, resume=True, stated_cutoff="edge"))
+    state = tmp_path / "run" / "checkpoint" / "state.json"
+    raw = json.loads(state.read_text())
+    del raw["config"]["stated_cutoff"]
+    state.write_text(json.dumps(raw))
+    train_tdcnn(_cfg(corpus, tmp_path / "run", max_steps=3, resume=True))
 
 
 def test_bad_options_are_usage_errors(tmp_path):
@@ -395,6 +403,27 @@ def test_stated_cutoffs_follow_the_filter_within_the_jitter(corpus):
     cutoffs = np.concatenate([sampler.batch(s)[2] for s in range(6)])
     assert cutoffs.dtype == np.float32 and np.all((cutoffs >= lo - 1) & (cutoffs <= hi + 1))
     assert len(np.unique(cutoffs)) == len(cutoffs)
+
+
+def test_stated_edge_is_the_filters_own_minus3_point(corpus):
+    # --stated-cutoff edge: a "3 kHz" cheby2 or bessel input is stated where it starts to fall
+    # (what detection reads), not at its design Wn; the inputs and targets stay the same draws.
+    from tdpr_cli.simulate import degrade as deg
+    from tdpr_cli.simulate.response import minus3_hz
+
+    clips = read_clips(corpus / "manifest.json", corpus, "train")
+    sim = deg.SimConfig(soft_share=0.0, kind_weights=(("butterworth", 0.0), ("cheby1", 0.0), ("ellip", 0.0),
+                                                      ("subsample", 0.0), ("stft", 0.0)))
+    design, edge = (SegmentSampler(clips, SegmentConfig(batch=4, seconds=0.5, sim=sim, cutoff_jitter_octaves=0.0,
+                                                        stated_cutoff=s), seed=5) for s in ("design", "edge"))
+    for step in range(3):
+        (xd, yd, cd), (xe, ye, ce) = design.batch(step), edge.batch(step)
+        assert np.array_equal(xd, xe) and np.array_equal(yd, ye)
+        for wn, stated in zip(cd, ce):  # Wn of a cheby2 or bessel of order 6-10, and its -3 dB point
+            edges = [minus3_hz(k, 16000, float(wn), o) for k in ("cheby2", "bessel") for o in range(6, 11)]
+            assert min(abs(stated - e) for e in edges) <= 2.0 and stated < wn - 300
+    with pytest.raises(UsageError, match="--stated-cutoff"):
+        SegmentConfig(stated_cutoff="nominal")
 
 
 def test_the_cutoff_jitter_draws_last_so_inputs_and_targets_do_not_depend_on_it(corpus):

@@ -121,6 +121,11 @@ def tdcnn(
     kind_weights: Annotated[Optional[str], typer.Option(
         "--kind-weights", help="Relative weight of filter kinds within their family, as KIND=W,... "
         "(unlisted kinds weigh 1) [every kind equally].")] = None,
+    stated_cutoff: Annotated[str, typer.Option(
+        "--stated-cutoff", metavar="design|edge",
+        help="The cutoff a --condition-cutoff model is told in training: each filter's design cutoff (Wn), or "
+        "where its gain first falls 3 dB (edge: what detection reads; cheby2 and bessel fall 1-2 kHz "
+        "under their Wn).")] = "design",
 ) -> None:
     """Train the TD-CNN on on-the-fly degraded segments (--loss picks the objective)."""
     from tdpr_cli.train.loop import train_tdcnn
@@ -140,7 +145,7 @@ def tdcnn(
         refresh_every=refresh_every, device=device, threads=threads, resume=resume, export_dir=export_dir,
         export_name=name, init=init, soft_share=soft_share, colour_probability=colour_probability,
         model=model, loss=weights, train_only=train_only, soundfont_weights=_font_weights(soundfont_weights),
-        kind_weights=_name_weights(kind_weights, "--kind-weights", "KIND=W"),
+        kind_weights=_name_weights(kind_weights, "--kind-weights", "KIND=W"), stated_cutoff=stated_cutoff,
     )
     train_tdcnn(cfg, progress=_say)
 

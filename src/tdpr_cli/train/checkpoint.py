@@ -93,13 +93,18 @@ def save_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Opti
         raise OutputError(f"cannot write checkpoint in {run_dir}: {exc}") from None
 
 
+#: What a run's config means by an option it does not record (it predates the option).
+UNRECORDED: dict[str, Any] = {"stated_cutoff": "design"}
+
+
 def load_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
                     extra: Callable[[Path], None] | None = None, same: dict[str, Any] | None = None) -> RunState:
     """Restore model, optimizer and progress from ``run_dir/checkpoint`` (or its backup);
     ``extra(folder)`` reads what ``save_checkpoint``'s ``extra`` wrote. ``same`` maps run
     options to their values now: each must equal the one the run was started with (a
     different ``train_only`` would not fit the saved optimizer, different soundfont weights
-    would silently change the data), else a UsageError names it."""
+    would silently change the data), else a UsageError names it. A run started before an
+    option existed ran with the value ``UNRECORDED`` gives it."""
     folder = run_dir / CHECKPOINT
     if not folder.is_dir() and (run_dir / f".{CHECKPOINT}.old").is_dir():
         folder = run_dir / f".{CHECKPOINT}.old"  # interrupted between the two renames
@@ -110,7 +115,7 @@ def load_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Opti
     except (OSError, ValueError) as exc:
         raise InputError(f"{folder}: damaged checkpoint ({exc})") from None
     for key, now in (same or {}).items():
-        then = raw.get("config", {}).get(key)
+        then = raw.get("config", {}).get(key, UNRECORDED.get(key))
         if then != now:
             flag = "--" + key.replace("_", "-")
             raise UsageError(f"--resume: the run in {run_dir} was started with {flag} {then!r}, not {now!r}; "

@@ -16,8 +16,11 @@ One example, 16 kHz mono, float32:
    paper's seven filters at 2.5-4 kHz, order 6-10, or the soft family) to
    make the input;
 5. state its cutoff as a cutoff-conditioned TD-CNN is told it at restore
-   time: the filter's cutoff, off by up to ``cutoff_jitter_octaves`` as a
-   detected one would be (drawn last, so steps 1-4 do not depend on it).
+   time: the filter's design cutoff (``stated_cutoff="design"``: ``Wn``, as
+   ssr_eval labels its files) or where its gain first falls 3 dB (``"edge"``:
+   what detection estimates; 1.2-2.4 kHz for a "3 kHz" cheby2 or bessel), off
+   by up to ``cutoff_jitter_octaves`` as a detected one would be (drawn last,
+   so steps 1-4 do not depend on it).
 
 Steps 2-4 run on the segment plus ``MARGIN`` real neighbouring samples on
 each side, cut off at the end, so filter and FFT edge effects never reach the
@@ -35,8 +38,11 @@ import numpy as np
 from tdpr_cli.config import SAMPLE_RATE
 from tdpr_cli.errors import InputError, UsageError
 from tdpr_cli.simulate import degrade as deg
+from tdpr_cli.simulate.response import minus3_hz
 from tdpr_cli.train.timbre import ColourRange, apply_colour, draw_colour
 
+#: What the stated cutoff of a training input is (``SegmentConfig.stated_cutoff``).
+STATED_CUTOFFS = ("design", "edge")
 #: Realism weights: the share of segments drawn from each soundfont, before normalising.
 #: MuseScore General is the most piano-like render; FluidR3 is the brightest.
 SOUNDFONT_WEIGHTS: dict[str, float] = {"musescore": 0.6, "fluidr3": 0.2, "timgm6mb": 0.2}
@@ -87,12 +93,15 @@ class SegmentConfig:
     soundfont_weights: tuple[tuple[str, float], ...] = tuple(SOUNDFONT_WEIGHTS.items())
     # The stated cutoff is the filter's times 2**u, u uniform in +-this (0.1: about +-7 %).
     cutoff_jitter_octaves: float = 0.1
+    stated_cutoff: str = "design"  # design (Wn) | edge (the -3 dB point): see the module docstring
 
     def __post_init__(self) -> None:
         if self.batch < 1 or not 0.1 <= self.seconds <= 60.0:
             raise UsageError(f"need batch >= 1 and 0.1 <= segment seconds <= 60, got {self.batch}, {self.seconds}")
         if not 0.0 <= self.cutoff_jitter_octaves <= 1.0:
             raise UsageError(f"cutoff jitter must lie in 0..1 octave, got {self.cutoff_jitter_octaves}")
+        if self.stated_cutoff not in STATED_CUTOFFS:
+            raise UsageError(f"--stated-cutoff must be one of {', '.join(STATED_CUTOFFS)}, got {self.stated_cutoff!r}")
 
     @property
     def length(self) -> int:
@@ -149,6 +158,12 @@ class SegmentSampler:
                 break
         return seg
 
+    def _stated(self, spec: deg.DegradeSpec) -> float:
+        """The cutoff (Hz) a degradation is stated at, before the jitter."""
+        if self.cfg.stated_cutoff == "design":
+            return spec.cutoff_hz
+        return minus3_hz(spec.kind, SAMPLE_RATE, spec.cutoff_hz, spec.order, spec.shelf_db)
+
     def example(self, step: int, index: int) -> tuple[np.ndarray, np.ndarray, float]:
         """One (input, target) pair, float32 (T,) each, and the input's stated cutoff in Hz."""
         rng = np.random.default_rng([self.seed, step, index])
@@ -160,7 +175,7 @@ class SegmentSampler:
         if self.cfg.degrade:
             source, spec = deg.degrade_random(target, SAMPLE_RATE, rng, self.cfg.sim)
             jitter = self.cfg.cutoff_jitter_octaves
-            cutoff = spec.cutoff_hz * 2.0 ** rng.uniform(-jitter, jitter)
+            cutoff = self._stated(spec) * 2.0 ** rng.uniform(-jitter, jitter)
         keep = slice(MARGIN, MARGIN + self.cfg.length)
         return np.asarray(source[keep], np.float32), np.asarray(target[keep], np.float32), float(cutoff)
 

@@ -96,7 +96,7 @@ class Trainer:
         if cfg.resume:
             extra = task.adversary.load if task.adversary is not None else None
             same = {"train_only": cfg.train_only, "soundfont_weights": cfg.soundfont_weights,
-                    "kind_weights": cfg.kind_weights}
+                    "kind_weights": cfg.kind_weights, "stated_cutoff": cfg.stated_cutoff}
             self.state = ck.load_checkpoint(cfg.run_dir, self.model, self.optimizer, extra, same)
             self.state.config = cfg.to_json()
             self.log.truncate_after(self.state.step)

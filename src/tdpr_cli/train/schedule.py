@@ -61,6 +61,7 @@ class TrainConfig:
     init: Optional[Path] = None  # weights (safetensors) to start a new run from: fine-tuning
     soundfont_weights: Optional[dict[str, float]] = None  # share of segments per soundfont [dataset's]
     kind_weights: Optional[dict[str, float]] = None  # filter kinds' weight in their family [equal]
+    stated_cutoff: str = "design"  # the cutoff a conditioned TD-CNN is told: design (Wn) or edge (-3 dB)
     train_only: Optional[str] = None  # train only parameters whose names start with this (the rest frozen)
     model: dict[str, Any] = field(default_factory=dict)  # architecture parameters
     loss: dict[str, float] = field(default_factory=dict)  # loss weights

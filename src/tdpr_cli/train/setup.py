@@ -45,7 +45,7 @@ def segment_config(cfg: TrainConfig, degrade: bool) -> SegmentConfig:
     seg = SegmentConfig(batch=cfg.batch, seconds=cfg.segment_s, degrade=degrade,
                         sim=SimConfig(soft_share=cfg.soft_share,
                                       kind_weights=tuple((cfg.kind_weights or {}).items())),
-                        colour=ColourRange(probability=cfg.colour_probability))
+                        colour=ColourRange(probability=cfg.colour_probability), stated_cutoff=cfg.stated_cutoff)
     if cfg.soundfont_weights is None:
         return seg
     return replace(seg, soundfont_weights=tuple(cfg.soundfont_weights.items()))
