@@ -307,6 +307,14 @@ def test_cli_command_trains_and_exports(corpus, tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "run" / "export" / "tdcnn.safetensors").is_file()
     assert '"colour_probability": 0.25' in (tmp_path / "run" / "export" / "tdcnn.json").read_text()
+    # --stated-cutoff edge only means something to a model told the cutoff: alone it is refused.
+    edge = ["--stated-cutoff", "edge", "--run", str(tmp_path / "edge")]
+    refused = CliRunner().invoke(app, [*args, *edge])
+    assert isinstance(refused.exception, UsageError) and "--condition-cutoff" in str(refused.exception)
+    assert not (tmp_path / "edge").exists()
+    result = CliRunner().invoke(app, [*args, *edge, "--condition-cutoff"])
+    assert result.exit_code == 0, result.output
+    assert '"stated_cutoff": "edge"' in (tmp_path / "edge" / "export" / "tdcnn.json").read_text()
 
 
 def test_refresh_takes_new_manifest_copies_and_resume_reuses_them(corpus, tmp_path):

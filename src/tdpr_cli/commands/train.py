@@ -137,6 +137,8 @@ def tdcnn(
     if wave_weight is not None:
         weights["wave_weight"] = wave_weight
 
+    if stated_cutoff != "design" and not condition:
+        raise UsageError("--stated-cutoff only changes what a --condition-cutoff model is told; add --condition-cutoff")
     model = _tdcnn_model(arch, exciter, channels, strides, upsampler, condition, level_head)
     cfg = _config(
         data_dir=data, run_dir=run, max_steps=max_steps, max_minutes=max_minutes, max_cpu_minutes=max_cpu_minutes,
