@@ -45,8 +45,10 @@ def names_cuda(name: str) -> bool:
 
 def runs_on_cpu(name: str) -> bool:
     """Whether ``--device name`` runs on the CPU; only ``auto`` imports torch, to ask for CUDA."""
-    if names_cuda(name) or name == "cpu":
-        return name == "cpu"
+    if names_cuda(name):  # checks the name too
+        return False
+    if name == "cpu":
+        return True
     import torch
 
     return not torch.cuda.is_available()

@@ -79,19 +79,15 @@ def writable_folder(folder: Path, what: str, *, create: bool = True, role: str =
     file systems (/sys) refuse files they allow; so a nameless temporary file is made in the
     folder and closed at once (Linux's O_TMPFILE: nothing is left behind, even by kill -9).
     """
-    for parent in (folder, *folder.parents):
-        if parent.exists():
-            if not parent.is_dir():
-                raise OutputError(f"{what}: cannot create {role}: {parent} is a file")
-            break
-    probe = folder
-    try:
-        if create:
+    nearest = next(p for p in (folder, *folder.parents) if p.exists())  # the root always exists
+    if not nearest.is_dir():
+        raise OutputError(f"{what}: cannot create {role}: {nearest} is a file")
+    probe = folder if create else nearest
+    if create:
+        try:
             folder.mkdir(parents=True, exist_ok=True)
-        else:
-            probe = next(p for p in (folder, *folder.parents) if p.exists())
-    except OSError as exc:
-        raise OutputError(f"{what}: cannot create {role} {folder} ({exc.strerror or exc})") from None
+        except OSError as exc:
+            raise OutputError(f"{what}: cannot create {role} {folder} ({exc.strerror or exc})") from None
     if not os.access(probe, os.W_OK | os.X_OK):
         raise OutputError(f"{what}: {role} {folder} is not writable")
     try:
