@@ -2,6 +2,7 @@
 
     python benchmarks/profile_restore.py --seconds 1 --threads 1      # one run
     python benchmarks/profile_restore.py --sweep 1,60 --threads 1     # a fresh process per length
+    python benchmarks/profile_restore.py --seconds 1 --runtime torch  # the torch runtime instead
 
 Each measurement runs in a fresh interpreter so that the import stage is real.
 It does what ``tdpr restore IN OUT`` does with the shipped models, with a
@@ -28,11 +29,12 @@ from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 
-def profile(seconds: float, threads: int, tmp: Path) -> dict:
+def profile(seconds: float, threads: int, runtime: str, tmp: Path) -> dict:
     """Stage seconds of one restore of ``seconds`` of stereo 44.1 kHz audio, in this process.
 
-    The audio stages are ``speed.py``'s own (``read_stages``, ``model_stages``,
-    ``write_stage``): the same clock and the same booking of the stream's remainder.
+    ``runtime``: "torch" or "onnxruntime" (the graph runtime imports no torch). The audio stages
+    are ``stages.py``'s (``read_stages``, ``model_stages``, ``write_stage``): the same clock and
+    the same booking of the stream's remainder as ``speed.py``.
     """
     stages: dict[str, float] = defaultdict(float)
 
@@ -43,43 +45,44 @@ def profile(seconds: float, threads: int, tmp: Path) -> dict:
         stages[name] += time.perf_counter() - t
 
     with clock("import"):
-        import torch
+        if runtime == "torch":
+            import torch  # noqa: F401
 
+            from tdpr_cli.restore import pipeline  # noqa: F401
+        else:
+            import onnxruntime  # noqa: F401
+
+            from tdpr_cli.restore import graph_pipeline  # noqa: F401
         from tdpr_cli.audio.read import AudioSource
         from tdpr_cli.audio.resample import resampled
-        from tdpr_cli.config import RestoreConfig
-        from tdpr_cli.device import quiet_openmp
-        from tdpr_cli.models.load import load_model
-        from tdpr_cli.restore.pipeline import Restorer
-        from tdpr_cli.weights import resolve as W
+        from tdpr_cli.config import CHUNK_SECONDS, PhaseMode, RestoreConfig, Runtime
+        from tdpr_cli.device import Precision
+        from tdpr_cli.restore.load import ModelChoice, build_restorer, resolve_models
     stages["import"] += time.perf_counter() - T0 - sum(stages.values())  # interpreter start-up to here
-    quiet_openmp()
-    torch.set_num_threads(threads)
-    torch.set_flush_denormal(True)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_env import load_avg, make_input
-    from speed import Clock, model_stages, read_stages, write_stage
+    from stages import Clock, model_stages, read_stages, write_stage
 
     src_path = make_input(tmp / f"in-{seconds:g}.wav", seconds)
+    cfg = RestoreConfig(runtime=Runtime(runtime))
     with clock("lock + weights verification"):
-        lock = W.load_lock()
-        t, v = W.resolve(lock, None, "tdcnn", offline=True), W.resolve(lock, None, "vocoder", offline=True)
+        found = resolve_models(ModelChoice(offline=True), PhaseMode.BAND)
     with clock("model build + load"):
-        tdcnn, vocoder = load_model(t.weights_path, t.config_path, "tdcnn"), load_model(v.weights_path, v.config_path, "vocoder")
-    audio = Clock(torch.device("cpu"))
+        restorer = build_restorer(found, cfg, "cpu", Precision.FP32, threads, CHUNK_SECONDS)
+    audio = Clock("cpu")
     blocks, channels, cutoff = read_stages(src_path, audio)
     with audio("read + resample"):
         list(resampled(AudioSource(str(src_path))))  # restore reads the file a second time
-    outputs = model_stages(Restorer(tdcnn, vocoder, RestoreConfig(), "cpu"), blocks, channels, cutoff, audio)
+    outputs = model_stages(restorer, blocks, channels, cutoff, audio)
     write_stage(tmp / "out.wav", outputs, channels, audio)
     every = {**stages, **audio.s}
     total = sum(every.values())  # the restore's own stages: making the input file is not one of them
-    return {"seconds": seconds, "threads": threads, "stages": every, "total_s": total,
-            "x_real_time": seconds / total, "load": load_avg()}
+    return {"seconds": seconds, "threads": threads, "runtime": restorer.runtime, "stages": every, "total_s": total,
+            "x_real_time": seconds / total, "load": load_avg(), "torch_imported": "torch" in sys.modules}
 
 
 def table(res: dict) -> str:
-    lines = [f"{res['seconds']:g} s stereo 44.1 kHz, {res['threads']} thread(s), load {res['load']:.2f}: "
+    lines = [f"{res['seconds']:g} s stereo 44.1 kHz, {res['runtime']}, {res['threads']} thread(s), load {res['load']:.2f}: "
              f"{res['total_s']:.2f} s ({res['x_real_time']:.2f}x real time)"]
     for name, s in res["stages"].items():
         lines.append(f"  {name:<28} {s:7.3f} s  {100 * s / res['total_s']:5.1f} %")
@@ -90,16 +93,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=1.0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--runtime", choices=("onnxruntime", "torch"), default="onnxruntime")
     ap.add_argument("--sweep", help="comma-separated lengths: one fresh process each")
     args = ap.parse_args()
     if args.sweep:
         for s in args.sweep.split(","):
-            subprocess.run([sys.executable, __file__, "--seconds", s, "--threads", str(args.threads)], check=True)
+            subprocess.run([sys.executable, __file__, "--seconds", s, "--threads", str(args.threads),
+                            "--runtime", args.runtime], check=True)
         return
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        res = profile(args.seconds, args.threads, Path(tmp))
+        res = profile(args.seconds, args.threads, args.runtime, Path(tmp))
     print(table(res), file=sys.stderr)
     print(json.dumps(res))
 

@@ -128,7 +128,7 @@ def test_mode_needs_vocoder_and_alignment():
 def test_chunk_grid_follows_the_model_and_the_stft():
     from tdpr_cli.config import StftConfig
     from tdpr_cli.models.subband import SubbandConfig, SubbandTdcnn
-    from tdpr_cli.restore.pipeline import chunk_grid
+    from tdpr_cli.restore.stream import chunk_grid
 
     assert chunk_grid(Seanet(SeanetConfig(channels=4)), StftConfig()) == 512  # strides 2*4*8*8
     subband = SubbandTdcnn(SubbandConfig(unet={"channels": 4, "strides": (2, 4, 4)}))

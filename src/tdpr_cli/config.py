@@ -23,6 +23,15 @@ class PhaseMode(str, Enum):
     NONE = "none"  # TD-CNN output only
 
 
+class Runtime(str, Enum):
+    """What runs the networks (``--runtime``): ONNX Runtime on the CPU needs no torch import
+    (models/graph.py); torch serves CUDA, fp16/bf16 and architectures without a graph."""
+
+    AUTO = "auto"  # onnxruntime where it can serve the run, else torch
+    ONNX = "onnxruntime"
+    TORCH = "torch"
+
+
 class Subtype(str, Enum):
     """Sample format of written files."""
 
@@ -113,6 +122,7 @@ class RestoreConfig:
     stft: StftConfig = field(default_factory=StftConfig)
     chunk: ChunkConfig = field(default_factory=ChunkConfig)
     batch_size: int = 1  # chunks per forward pass
+    runtime: Runtime = Runtime.AUTO  # what runs the networks
 
     def __post_init__(self) -> None:
         if self.consistency < 0:

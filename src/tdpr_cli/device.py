@@ -43,11 +43,22 @@ def names_cuda(name: str) -> bool:
     return check_device_name(name).startswith("cuda")
 
 
+#: Device nodes of GPU drivers that torch's CUDA (NVIDIA) or ROCm (AMD) builds talk to.
+_GPU_NODES = ("/dev/nvidiactl", "/dev/nvidia0", "/proc/driver/nvidia/version", "/dev/kfd")
+
+
+def gpu_driver_present() -> bool:
+    """Whether this machine has a GPU driver torch could use; without one, CUDA is surely
+    unavailable and nobody needs to import torch (1-1.5 s) to ask."""
+    return any(os.path.exists(node) for node in _GPU_NODES)
+
+
 def runs_on_cpu(name: str) -> bool:
-    """Whether ``--device name`` runs on the CPU; only ``auto`` imports torch, to ask for CUDA."""
+    """Whether ``--device name`` runs on the CPU; only ``auto`` on a machine with a GPU driver
+    imports torch, to ask for CUDA."""
     if names_cuda(name):  # checks the name too
         return False
-    if name == "cpu":
+    if name == "cpu" or not gpu_driver_present():
         return True
     import torch
 

@@ -20,7 +20,7 @@ from tdpr_cli.config import PhaseMode
 from tdpr_cli.errors import InputError, WeightsError
 
 if TYPE_CHECKING:
-    from tdpr_cli.restore.pipeline import Restorer
+    from tdpr_cli.restore.stream import ChunkRestorer
 
 In = Annotated[Path, typer.Argument(metavar="IN", help="The band-limited input file.")]
 Out = Annotated[Path, typer.Argument(metavar="OUT", help="The restored file.")]
@@ -31,7 +31,7 @@ PhaseOpt = Annotated[PhaseMode, typer.Option("--phase", help="Phase mode of the 
 
 
 def _restorer(model: str | None, vocoder: str | None, offline: bool, phase: PhaseMode,
-              device: str) -> tuple[Restorer, dict[str, str]]:
+              device: str) -> tuple[ChunkRestorer, dict[str, str]]:
     """Build the models for the phase view as ``tdpr restore`` does with its defaults: verified,
     chunks on the model's grid, the same thread policy (``restore.load.build_restorer``)."""
     from tdpr_cli.config import CHUNK_SECONDS, RestoreConfig

@@ -16,7 +16,7 @@ import typer
 
 from tdpr_cli.commands.console import stderr_console
 from tdpr_cli.commands.options import Device, Model, Offline, Sha, Trust, VocoderName, Weights
-from tdpr_cli.config import CHUNK_SECONDS, KEEP_MARGIN_HZ, ChunkConfig, PhaseMode, RestoreConfig, Subtype
+from tdpr_cli.config import CHUNK_SECONDS, KEEP_MARGIN_HZ, ChunkConfig, PhaseMode, RestoreConfig, Runtime, Subtype
 from tdpr_cli.device import Precision
 from tdpr_cli.errors import UsageError
 from tdpr_cli.restore.load import LazyRestorer, ModelChoice
@@ -60,7 +60,10 @@ Batch = Annotated[int, typer.Option("--batch-size", min=1, help="Chunks per forw
 PrecisionOpt = Annotated[Precision, typer.Option("--precision", help="Autocast dtype for the models (fp16 needs CUDA).")]
 Threads = Annotated[Optional[int], typer.Option(
     "--threads", min=1,
-    help="CPU threads for torch [auto: OMP_NUM_THREADS when set, else the idle cores, from the load average; at least 1].")]
+    help="CPU threads for the models [auto: OMP_NUM_THREADS when set, else the idle cores, from the load average; at least 1].")]
+RuntimeOpt = Annotated[Runtime, typer.Option(
+    "--runtime", help="What runs the networks: onnxruntime (CPU and fp32 only; no torch import, the faster start), "
+    "torch, or auto: onnxruntime where it can, else torch.")]
 ChunkS = Annotated[float, typer.Option("--chunk-seconds", min=0.5, help="Chunk length in seconds.")]
 ManifestOpt = Annotated[Optional[Path], typer.Option(
     "--manifest", help="Append one JSON record per finished file (fsynced), for --resume and tdpr manifest merge.")]
@@ -121,6 +124,7 @@ def restore_cmd(
     precision: PrecisionOpt = Precision.FP32,
     chunk_seconds: ChunkS = CHUNK_SECONDS,
     threads: Threads = None,
+    runtime: RuntimeOpt = Runtime.AUTO,
     quiet: Quiet = False,
     json_out: Json = False,
     overwrite: Overwrite = False,
@@ -147,7 +151,8 @@ def restore_cmd(
     plan = batch.plan_outputs(inp, out, out_dir, fmt, parse_shard(shard) if shard else None)
     shaping = {"phase": phase.value, "consistency": consistency, "force": force, "cutoff": cutoff,
                "keep_input_band": keep_input_band, "subtype": subtype.value, "format": fmt,
-               "chunk_seconds": chunk_seconds, "batch_size": batch_size, "precision": precision.value}
+               "chunk_seconds": chunk_seconds, "batch_size": batch_size, "precision": precision.value,
+               "runtime": runtime.value}
     opts = batch.BatchOptions(subtype, overwrite, skip_existing, quiet, json_out, progress, manifest, resume, shaping)
     batch.check_outputs(plan, out_dir, opts)
     reports = RestoreReports.plan(report, report_dir, inp, out, out_dir, report_format)
@@ -158,7 +163,7 @@ def restore_cmd(
     cfg = RestoreConfig(
         phase=phase, consistency=consistency, force=force, cutoff_hz=parse_cutoff(cutoff), batch_size=batch_size,
         keep_margin_hz=KEEP_MARGIN_HZ if keep_input_band else None,
-        chunk=ChunkConfig.from_seconds(chunk_seconds),
+        chunk=ChunkConfig.from_seconds(chunk_seconds), runtime=runtime,
     )
     choice = ModelChoice(model, vocoder, weights, sha256, trust_local, offline)
     if ray or ray_address is not None:

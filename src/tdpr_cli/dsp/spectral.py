@@ -9,8 +9,6 @@ are computed once and move with ``.to(device)``.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
@@ -52,34 +50,12 @@ class Stft(nn.Module):
         )
 
 
-def _hz_to_mel(f: Tensor) -> Tensor:
-    # Slaney scale: linear below 1 kHz, logarithmic above.
-    f_sp = 200.0 / 3
-    logstep = math.log(6.4) / 27.0
-    lin = f / f_sp
-    log = 15.0 + torch.log(torch.clamp(f, min=1e-9) / 1000.0) / logstep
-    return torch.where(f >= 1000.0, log, lin)
-
-
-def _mel_to_hz(m: Tensor) -> Tensor:
-    f_sp = 200.0 / 3
-    logstep = math.log(6.4) / 27.0
-    return torch.where(m >= 15.0, 1000.0 * torch.exp(logstep * (m - 15.0)), f_sp * m)
-
-
 def mel_filterbank(cfg: StftConfig, sample_rate: int = SAMPLE_RATE) -> Tensor:
-    """Slaney-normalised triangular mel filters, shape (n_mels, n_fft // 2 + 1)."""
-    n_bins = cfg.n_fft // 2 + 1
-    freqs = torch.linspace(0.0, sample_rate / 2, n_bins, dtype=torch.float64)
-    m_lo, m_hi = _hz_to_mel(torch.tensor([cfg.f_min, cfg.f_max], dtype=torch.float64))
-    edges = _mel_to_hz(torch.linspace(float(m_lo), float(m_hi), cfg.n_mels + 2, dtype=torch.float64))
-    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    rise = (freqs[None] - lower) / (centre - lower)
-    fall = (upper - freqs[None]) / (upper - centre)
-    fb = torch.clamp(torch.minimum(rise, fall), min=0.0)
-    # Equal-area normalisation keeps band energies comparable across the scale.
-    fb = fb * (2.0 / (upper - lower))
-    return fb.to(torch.float32)
+    """Slaney-normalised triangular mel filters, shape (n_mels, n_fft // 2 + 1), float32: the one
+    filterbank (``dsp.stft_np.mel_filterbank``), which the torch-free runtime shares."""
+    from tdpr_cli.dsp import stft_np
+
+    return torch.from_numpy(stft_np.mel_filterbank(cfg, sample_rate))
 
 
 class LogMel(nn.Module):

@@ -31,53 +31,25 @@ real check 0.767 (2026-12-07 (9)).
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from tdpr_cli.config import SAMPLE_RATE
-
-N_FFT, HOP = 512, 128
-#: Edges (Hz) of the input's feature bands, and of the reference band (its first five).
-FEATURE_EDGES_HZ: tuple[float, ...] = (125, 250, 500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 6000, 8000)
-REF_BAND_HZ = (125.0, 2000.0)
-N_FEATURES = len(FEATURE_EDGES_HZ) - 1
-#: Where the gain curve has its knots (Hz); the first is pinned at 0 so the band under 2 kHz,
-#: which every input keeps, is never touched.
-GAIN_CENTRES_HZ: tuple[float, ...] = tuple(2000.0 + 500.0 * i for i in range(13))
-HIDDEN = 64
-#: Frames more than 40 dB under the segment's loudest (in the reference band) are left out.
-ACTIVE_LOG10 = -4.0
-#: Features are log10 power ratios; empty bands are floored this far under the reference band.
-#: 40 dB down a band counts as empty: deeper values only tell filter stopbands and hiss levels
-#: apart, and a first head keyed on them (joint training, floor -80 dB) came out worse.
-FLOOR_LOG10 = -4.0
-#: Scale of the output. Adam moves each weight by about the LR per step whatever its gradient;
-#: at fine-tuning LRs (5e-5) a zero-started last layer would take tens of thousands of steps to
-#: reach the 1-1.5 (log10) corrections measured, so its output is multiplied up.
-HEAD_GAIN = 10.0
-#: Frames (hop ``HOP``) the features average over, centred: 0.8 s, near the 1 s training
-#: segments, and reaching 50 * 128 + 256 = 6656 samples either way, inside restore's 8192-sample
-#: chunk context, so the head sees the same input whatever the chunking.
-WINDOW_FRAMES = 101
-
-
-def _band_matrix(edges: tuple[float, ...], bins: int) -> Tensor:
-    """(bands, bins) 0/1 rows selecting the STFT bins of each band, normalised to a mean."""
-    freqs = np.arange(bins) * SAMPLE_RATE / N_FFT
-    rows = [((freqs >= lo) & (freqs < hi)).astype(np.float32) for lo, hi in zip(edges[:-1], edges[1:])]
-    m = np.stack(rows)
-    return torch.from_numpy(m / m.sum(axis=1, keepdims=True))
-
-
-def _interp_matrix(bins: int) -> Tensor:
-    """(knots, bins) linear interpolation weights from the gain knots onto the STFT bins."""
-    freqs = np.arange(bins) * SAMPLE_RATE / N_FFT
-    knots = np.asarray(GAIN_CENTRES_HZ)
-    eye = np.eye(len(knots), dtype=np.float32)
-    # np.interp holds the end values outside the knots: 0 under 2 kHz (knot 0 is pinned at 0).
-    return torch.from_numpy(np.stack([np.interp(freqs, knots, row) for row in eye]).astype(np.float32))
+from tdpr_cli.models.level_np import (
+    ACTIVE_LOG10,
+    FEATURE_EDGES_HZ,
+    FLOOR_LOG10,
+    GAIN_CENTRES_HZ,
+    HEAD_GAIN,
+    HIDDEN,
+    HOP,
+    N_FEATURES,
+    N_FFT,
+    REF_BAND_HZ,
+    WINDOW_FRAMES,
+    band_matrix,
+    interp_matrix,
+)
 
 
 class LevelHead(nn.Module):
@@ -97,9 +69,9 @@ class LevelHead(nn.Module):
         nn.init.zeros_(self.out.bias)
         # Fixed analysis tables: not parameters, and not written to weight files.
         self.register_buffer("window", torch.hann_window(N_FFT), persistent=False)
-        self.register_buffer("bands", _band_matrix(FEATURE_EDGES_HZ, bins), persistent=False)
-        self.register_buffer("ref", _band_matrix(REF_BAND_HZ, bins), persistent=False)
-        self.register_buffer("interp", _interp_matrix(bins), persistent=False)
+        self.register_buffer("bands", torch.from_numpy(band_matrix(FEATURE_EDGES_HZ, bins)), persistent=False)
+        self.register_buffer("ref", torch.from_numpy(band_matrix(REF_BAND_HZ, bins)), persistent=False)
+        self.register_buffer("interp", torch.from_numpy(interp_matrix(bins)), persistent=False)
 
     def _spec(self, x: Tensor) -> Tensor:
         """(B, T) float32 -> (B, bins, frames) complex STFT."""
@@ -132,10 +104,13 @@ class LevelHead(nn.Module):
         # Every window holds its own loudest frame, so the count is at least 1.
         return window_sum(ratio * active) / window_sum(active).clamp(min=1.0)
 
+    def mlp(self, feats: Tensor) -> Tensor:
+        """(B, frames, N_FEATURES) features -> (B, frames, knots - 1) gains, log10 power units."""
+        return HEAD_GAIN * self.out(F.gelu(self.hidden(feats)))
+
     def gains(self, x: Tensor) -> Tensor:
         """(B, 1, T) input -> (B, bins, frames) gain in log10 power units (0 under 2 kHz)."""
-        h = self.features(x).transpose(1, 2)  # (B, frames, N_FEATURES)
-        g = HEAD_GAIN * self.out(F.gelu(self.hidden(h)))
+        g = self.mlp(self.features(x).transpose(1, 2))
         knots = torch.cat([torch.zeros_like(g[..., :1]), g], dim=-1)  # knot 0 (2 kHz) pinned at 0
         return (knots @ self.interp).transpose(1, 2)
 

@@ -160,6 +160,11 @@ class Seanet(TdcnnBase):
 
     def forward(self, x: Tensor, cutoff_hz: Tensor | None = None) -> Tensor:
         """(B, in, T) -> (B, out, T); ``cutoff_hz`` (B,) in Hz, needed when ``cfg.condition``."""
+        y = self.body(x, cutoff_hz)
+        return y if self.level is None else self.level(x, y)
+
+    def body(self, x: Tensor, cutoff_hz: Tensor | None = None) -> Tensor:
+        """The U-Net without the level head: (B, in, T) -> (B, out, T), as ``forward``."""
         feats = None
         if self.films is not None:
             if cutoff_hz is None:
@@ -181,5 +186,4 @@ class Seanet(TdcnnBase):
         h = self.bottleneck(F.elu(h))
         for up, dec, skip in zip(self.up, self.dec, reversed(skips)):
             h = dec(film(up(F.elu(h))) + skip)
-        y = x[:, : self.cfg.out_channels] + self.conv_out(F.elu(h))[..., :length]
-        return y if self.level is None else self.level(x, y)
+        return x[:, : self.cfg.out_channels] + self.conv_out(F.elu(h))[..., :length]

@@ -89,13 +89,17 @@ class Vocoder(ModelBase):
         self.istft = Stft(cfg.stft)
 
 
-    def spectrum(self, mel: Tensor) -> Tensor:
-        """(B, n_mels, N) log-mel -> (B, n_fft // 2 + 1, N) complex STFT estimate."""
+    def frames(self, mel: Tensor) -> Tensor:
+        """(B, n_mels, N) log-mel -> (B, n_fft + 2, N): per frame, the bins' log-magnitudes, then
+        their phase angles (the network; ``spectrum`` makes the complex STFT of them)."""
         h = self.norm_in(self.embed(mel).transpose(1, 2)).transpose(1, 2)
         for block in self.blocks:
             h = block(h)
-        out = self.head(self.norm_out(h.transpose(1, 2))).transpose(1, 2)
-        log_mag, angle = out.chunk(2, dim=1)
+        return self.head(self.norm_out(h.transpose(1, 2))).transpose(1, 2)
+
+    def spectrum(self, mel: Tensor) -> Tensor:
+        """(B, n_mels, N) log-mel -> (B, n_fft // 2 + 1, N) complex STFT estimate."""
+        log_mag, angle = self.frames(mel).chunk(2, dim=1)
         # The clamp keeps exp() finite for a degenerate input; real spectra sit far below it.
         mag = torch.exp(torch.clamp(log_mag.float(), max=8.0))
         angle = angle.float()

@@ -28,7 +28,7 @@ from tdpr_cli.report.data import Analysis, IndexRow, ReportData
 from tdpr_cli.report.phase_view import BIN_MARGIN_HZ, phase_view
 
 if TYPE_CHECKING:
-    from tdpr_cli.restore.pipeline import Restorer
+    from tdpr_cli.restore.stream import ChunkRestorer
 
 #: At most this many spectrogram columns: about one per pixel of the figure.
 MAX_COLUMNS = 1200
@@ -142,7 +142,7 @@ def build_report(
     *,
     ref: str | Path | None = None,
     cutoff_hz: float | None = None,
-    restorer: Restorer | None = None,
+    restorer: ChunkRestorer | None = None,
     header: dict[str, str] | None = None,
     notes: list[str] | None = None,
 ) -> ReportData:

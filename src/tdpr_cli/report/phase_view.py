@@ -2,7 +2,7 @@
 
 A whole phase spectrogram is unreadable; the wrapped phase of one STFT bin
 over 40 frames shows whether it advances steadily, as a real partial's does,
-or jumps about. The view is recomputed with ``Restorer.process`` on a short
+or jumps about. The view is recomputed with ``ChunkRestorer.process_np`` on a short
 excerpt (40 frames plus ``EXCERPT_CONTEXT`` of real audio either side, about
 1.7 s) around the loudest part of the input: cheaper than keeping the
 pipeline's intermediates for a whole file, and it leaves the pipeline as it is.
@@ -22,7 +22,7 @@ from tdpr_cli.config import SAMPLE_RATE, StftConfig
 from tdpr_cli.errors import InputError, UsageError
 
 if TYPE_CHECKING:
-    from tdpr_cli.restore.pipeline import Restorer
+    from tdpr_cli.restore.stream import ChunkRestorer
 
 #: Frames of the phase view, as in the paper's figure 4.
 PHASE_FRAMES = 40
@@ -87,25 +87,22 @@ def _bin_phase(x: np.ndarray, first: int, frames: int, cfg: StftConfig) -> np.nd
 
 
 def phase_view(
-    restorer: Restorer, inp: str | Path, cutoff_hz: float, centre_s: float, ref: str | Path | None = None,
+    restorer: ChunkRestorer, inp: str | Path, cutoff_hz: float, centre_s: float, ref: str | Path | None = None,
     top_hz: float | None = None,
 ) -> PhaseView:
     """Figure 4 of the paper for one file: input, TD-CNN, TD-PR (and reference) phase at one bin.
 
     The excerpt is centred on ``centre_s``; the bin is the strongest of the
     repaired output between ``cutoff_hz + BIN_MARGIN_HZ`` and 7.8 kHz. ``top_hz``: the
-    detected end of the roll-off, as ``Restorer.process`` takes it.
+    detected end of the roll-off, as ``ChunkRestorer.process_np`` takes it.
     """
-    import torch
-
     cfg, ctx = restorer.cfg.stft, EXCERPT_CONTEXT
     length = PHASE_FRAMES * cfg.hop + 2 * ctx
     start = max(0, round(centre_s * SAMPLE_RATE - length / 2) // EXCERPT_GRID * EXCERPT_GRID)
     x = excerpt_16k(inp, start, length)
     first = min(ctx, len(x) // 2) // cfg.hop  # near a file's end there is less context
-    with torch.inference_mode():
-        repaired, tdcnn = restorer.process(torch.from_numpy(x)[None], cutoff_hz, top_hz)
-    signals = {"input": x, "TD-CNN": tdcnn[0].cpu().numpy(), "TD-PR": repaired[0].cpu().numpy()}
+    repaired, tdcnn = restorer.process_np(x[None], cutoff_hz, top_hz)
+    signals = {"input": x, "TD-CNN": tdcnn[0], "TD-PR": repaired[0]}
     if ref is not None:
         signals["reference"] = excerpt_16k(ref, start, len(x))
     specs = {k: _bin_phase(v, first, PHASE_FRAMES, cfg) for k, v in signals.items()}

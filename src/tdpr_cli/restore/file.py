@@ -25,7 +25,7 @@ from tdpr_cli.errors import ModelsUnavailable, OutputError, RefusedInput, TdprEr
 from tdpr_cli.restore.decision import Decision, decide
 
 if TYPE_CHECKING:
-    from tdpr_cli.restore.pipeline import Restorer
+    from tdpr_cli.restore.stream import ChunkRestorer
 
 #: Extensions picked up in batch mode.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
@@ -35,11 +35,11 @@ WRITABLE = (".wav", ".flac", ".ogg", ".aiff", ".aif")
 
 class Models(Protocol):
     """What a file needs of a run's models (``restore.load.LazyRestorer``): the restore
-    configuration, and the ``Restorer``, built only when a file is restored."""
+    configuration, and the restorer (torch or ONNX Runtime), built only when a file is restored."""
 
     cfg: RestoreConfig
 
-    def get(self) -> Restorer: ...
+    def get(self) -> ChunkRestorer: ...
 
 
 @dataclass
@@ -57,7 +57,8 @@ class FileRecord:
     duration_s: float = 0.0  # length of the audio
     wall_s: float = 0.0  # wall-clock time spent on the file
     device: str = "cpu"  # where the models ran; cpu for a pass-through (no model runs)
-    threads: int | None = None  # torch's CPU threads for the models (None: no model ran); bytes depend on it
+    runtime: str | None = None  # what ran the models: onnxruntime or torch (None: no model ran)
+    threads: int | None = None  # CPU threads for the models (None: no model ran); bytes depend on it
     models: dict[str, str] = field(default_factory=dict)
     gain_db: float = 0.0
     warnings: list[str] = field(default_factory=list)
@@ -124,8 +125,7 @@ def restore_file(
             built = time.perf_counter()
             models = restorer.get()
             t0 += time.perf_counter() - built  # the first restored file does not pay for the models' build
-            rec.device = str(models.device)
-            rec.threads = _torch_threads()
+            rec.device, rec.runtime, rec.threads = str(models.device), models.runtime, models.threads
             blocks = models.stream(resampled(src), src.info.channels, dec.cutoff_hz, progress, dec.slope_top_hz)
         else:
             rec.status = "passthrough"
@@ -140,13 +140,6 @@ def restore_file(
         rec.warnings.append(f"output peak {res.peak:.4g} exceeds full scale; scaled by {db:.2g} dB")
     rec.wall_s = round(time.perf_counter() - t0, 3)
     return rec
-
-
-def _torch_threads() -> int:
-    """torch's CPU thread count (torch is loaded: the models have just been built)."""
-    import torch
-
-    return torch.get_num_threads()
 
 
 def _note_decision(rec: FileRecord, dec: Decision) -> None:

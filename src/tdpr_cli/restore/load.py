@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tdpr_cli.config import PhaseMode
-from tdpr_cli.errors import ModelsUnavailable, TdprError, WeightsError
+from tdpr_cli.errors import ModelsUnavailable, TdprError, UsageError, WeightsError
 
 if TYPE_CHECKING:
-    from tdpr_cli.config import RestoreConfig, Subtype
+    from tdpr_cli.config import RestoreConfig, Runtime, Subtype
     from tdpr_cli.device import Precision
     from tdpr_cli.models.base import ModelBase
     from tdpr_cli.restore.pipeline import Restorer
+    from tdpr_cli.restore.stream import ChunkRestorer
     from tdpr_cli.weights.resolve import ResolvedModel
 
 
@@ -129,26 +130,79 @@ def load_vocoders(names: list[str], local: list[Path]) -> dict[str, ModelBase]:
 
 
 def build_restorer(found: ResolvedModels, cfg: RestoreConfig, device: str, precision: Precision,
-                   threads: int | None, chunk_seconds: float) -> Restorer:
-    """A ``Restorer`` on the verified models ``found``, in this process (a local run or a pool
-    worker); ``threads`` None: ``OMP_NUM_THREADS`` when set, else the idle cores."""
+                   threads: int | None, chunk_seconds: float) -> ChunkRestorer:
+    """A restorer on the verified models ``found``, in this process (a local run or a pool
+    worker): on ONNX Runtime where ``use_graphs`` says so, else on torch; ``threads`` None:
+    ``OMP_NUM_THREADS`` when set, else the idle cores."""
+    import dataclasses
+
+    from tdpr_cli.config import ChunkConfig
+    from tdpr_cli.device import auto_threads, reuse_freed_memory, user_threads
+    from tdpr_cli.restore.stream import chunk_grid
+
+    reuse_freed_memory()
+    n = threads or user_threads() or auto_threads()
+    if use_graphs(found, cfg.runtime, device, precision):
+        from tdpr_cli.models.graph import GraphTdcnn, GraphVocoder, load_graph
+        from tdpr_cli.restore.graph_pipeline import GraphRestorer
+
+        for model in (found.tdcnn, found.vocoder):
+            if model is not None:
+                still_verified(model)
+        tdcnn = GraphTdcnn(load_graph(found.tdcnn.config_sha256), found.tdcnn.weights_path, n)
+        voc = found.vocoder
+        vocoder = None if voc is None else GraphVocoder(load_graph(voc.config_sha256), voc.weights_path, n)
+        chunk = ChunkConfig.from_seconds(chunk_seconds, align=chunk_grid(tdcnn, cfg.stft))
+        return GraphRestorer(tdcnn, vocoder, dataclasses.replace(cfg, chunk=chunk), n)
+    return _torch_restorer(found, cfg, device, precision, n, chunk_seconds)
+
+
+def _torch_restorer(found: ResolvedModels, cfg: RestoreConfig, device: str, precision: Precision,
+                    threads: int, chunk_seconds: float) -> Restorer:
     import dataclasses
 
     import torch
 
     from tdpr_cli.config import ChunkConfig
-    from tdpr_cli.device import auto_threads, pick_device, quiet_openmp, reuse_freed_memory, user_threads
-    from tdpr_cli.restore.pipeline import Restorer, chunk_grid
+    from tdpr_cli.device import pick_device, quiet_openmp
+    from tdpr_cli.restore.pipeline import Restorer
+    from tdpr_cli.restore.stream import chunk_grid
 
     quiet_openmp()
-    reuse_freed_memory()
     torch.set_flush_denormal(True)
-    torch.set_num_threads(threads or user_threads() or auto_threads())
+    torch.set_num_threads(threads)
     dev, amp = pick_device(device, precision)
     loaded = _load(found)
     # Chunk lengths are whole multiples of this model's grid, not of a fixed 512.
     chunk = ChunkConfig.from_seconds(chunk_seconds, align=chunk_grid(loaded.tdcnn, cfg.stft))
     return Restorer(loaded.tdcnn, loaded.vocoder, dataclasses.replace(cfg, chunk=chunk), dev, amp)
+
+
+def use_graphs(found: ResolvedModels, runtime: Runtime, device: str, precision: Precision) -> bool:
+    """Whether ONNX Runtime runs the networks: ``--runtime onnxruntime``, or ``auto`` where it can
+    (the CPU, fp32, a shipped graph for each model's architecture, the package installed);
+    ``--runtime onnxruntime`` where it cannot is a ``UsageError`` that says why."""
+    from tdpr_cli.config import Runtime
+    from tdpr_cli.device import Precision, runs_on_cpu
+    from tdpr_cli.models.graph import has_graph
+
+    if runtime is Runtime.TORCH:
+        return False
+    why = []
+    if precision is not Precision.FP32:
+        why.append(f"runs in fp32 only, not {precision.value}")
+    if not runs_on_cpu(device):
+        why.append("runs on the CPU only")
+    no_graph = [m.name for m in (found.tdcnn, found.vocoder) if m is not None and not has_graph(m.config_sha256)]
+    if no_graph:
+        why.append(f"has no graph for the architecture of {', '.join(no_graph)}")
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        why.append("needs the onnxruntime package")
+    if why and runtime is Runtime.ONNX:
+        raise UsageError("--runtime onnxruntime " + "; ".join(why) + ": use --runtime torch")
+    return not why
 
 
 class LazyRestorer:
@@ -175,12 +229,12 @@ class LazyRestorer:
         self.found = resolve_models(choice, cfg.phase)
         self.info = self.found.info
         self._build = (device, precision, threads, chunk_seconds)
-        self._restorer: Restorer | None = None
+        self._restorer: ChunkRestorer | None = None
         self._failure: ModelsUnavailable | None = None
         if eager:
             self._restorer = build_restorer(self.found, self.cfg, *self._build)
 
-    def get(self) -> Restorer:
+    def get(self) -> ChunkRestorer:
         """The ``Restorer``, built on the first call; ``ModelsUnavailable`` if that failed."""
         if self._restorer is None and self._failure is None:
             try:

@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import math
-from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from tdpr_cli.config import PhaseMode, RestoreConfig, StftConfig
-from tdpr_cli.dsp.chunking import Chunk, run_chunked
+from tdpr_cli.config import PhaseMode, RestoreConfig
 from tdpr_cli.dsp.phase import keep_input_band, repair
 from tdpr_cli.dsp.spectral import LogMel, Stft
-from tdpr_cli.errors import UsageError
 from tdpr_cli.models.condition import call_tdcnn, cutoff_tensor
+from tdpr_cli.restore.stream import ChunkRestorer, StageTimer, check_models, untimed
 
 
 def _ready(model: nn.Module, device: torch.device) -> nn.Module:
@@ -36,31 +34,10 @@ def _ready(model: nn.Module, device: torch.device) -> nn.Module:
     return copy.deepcopy(model).to(device).eval()
 
 
-def _check_vocoder_stft(vocoder: nn.Module, cfg: RestoreConfig) -> None:
-    """The vocoder's mel frames must be the restore STFT's frames, or phase repair mixes grids."""
-    vcfg = getattr(vocoder, "cfg", None)
-    pairs = (("n_fft", cfg.stft.n_fft), ("hop", cfg.stft.hop), ("n_mels", cfg.stft.n_mels))
-    for name, want in pairs:
-        got = getattr(vcfg, name, want)
-        if got != want:
-            raise UsageError(f"the vocoder was trained with {name}={got}, the restore STFT uses {want}")
+class Restorer(ChunkRestorer):
+    """Runs TD-CNN + TD-PR on torch over chunks; models stay on ``device``, the stream on the CPU."""
 
-
-def chunk_grid(tdcnn: nn.Module, stft: StftConfig) -> int:
-    """Samples that chunk boundaries must be multiples of: the STFT hop and the TD-CNN's total stride."""
-    return math.lcm(stft.hop, getattr(tdcnn, "total_stride", 1))
-
-
-#: Times a named stage (``with timer("TD-CNN"): ...``); benchmarks pass one, restore does not.
-StageTimer = Callable[[str], AbstractContextManager[None]]
-
-
-def _untimed(name: str) -> AbstractContextManager[None]:
-    return contextlib.nullcontext()
-
-
-class Restorer:
-    """Runs TD-CNN + TD-PR over chunks; models stay on ``device``, the stream on the CPU."""
+    runtime = "torch"
 
     def __init__(
         self,
@@ -71,19 +48,21 @@ class Restorer:
         autocast: torch.dtype | None = None,
         timer: StageTimer | None = None,
     ) -> None:
-        if cfg.phase is not PhaseMode.NONE and vocoder is None:
-            raise UsageError(f"--phase {cfg.phase.value} needs a vocoder")
-        grid = chunk_grid(tdcnn, cfg.stft)
-        if cfg.chunk.align % grid:
-            raise UsageError(f"chunk alignment {cfg.chunk.align} must be a multiple of {grid}")
-        if vocoder is not None:
-            _check_vocoder_stft(vocoder, cfg)
-        self.cfg, self.device, self.autocast = cfg, torch.device(device), autocast
-        self.timer = timer or _untimed
+        check_models(tdcnn, None if vocoder is None else getattr(vocoder, "cfg", None), vocoder is not None, cfg)
+        self.cfg, self._device, self.autocast = cfg, torch.device(device), autocast
+        self.timer = timer or untimed
         self.tdcnn = _ready(tdcnn, self.device)
         self.vocoder = _ready(vocoder, self.device) if vocoder is not None else None
         self.logmel = LogMel(cfg.stft).to(self.device)
         self.stft = Stft(cfg.stft).to(self.device)
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    @property
+    def threads(self) -> int:
+        return torch.get_num_threads()
 
     def _amp(self) -> contextlib.AbstractContextManager[None]:
         if self.autocast is None:
@@ -112,48 +91,13 @@ class Restorer:
             out = keep_input_band(x, out, cutoff_hz, self.cfg, self.stft)
         return out, y
 
-    def _run(self, chunks: list[Chunk], cutoff_hz: float, top_hz: float | None) -> list[np.ndarray]:
-        """Batch chunks (all channels of each) into one forward pass."""
-        lengths = [c.data.shape[1] for c in chunks]
-        rows = [c.data.shape[0] for c in chunks]
-        batch = np.zeros((sum(rows), max(lengths)), np.float32)
-        r = 0
-        for c in chunks:
-            # Right-padding with zeros is what a chunk sees past the file end anyway.
-            batch[r : r + c.data.shape[0], : c.data.shape[1]] = c.data
-            r += c.data.shape[0]
-        repaired, _ = self.process(torch.from_numpy(batch), cutoff_hz, top_hz)
-        out = repaired.cpu().numpy()
-        res: list[np.ndarray] = []
-        r = 0
-        for n, length in zip(rows, lengths):
-            res.append(out[r : r + n, :length])
-            r += n
-        return res
-
-    def stream(
-        self,
-        blocks: Iterable[np.ndarray],
-        channels: int,
-        cutoff_hz: float,
-        on_progress: Callable[[int], None] | None = None,
-        top_hz: float | None = None,
-    ) -> Iterator[np.ndarray]:
-        """Restore a stream of (C, n) float32 blocks at 16 kHz; yields (C, m) blocks in order.
-
-        ``cutoff_hz`` and ``top_hz`` as for ``process``."""
+    def process_np(self, x: np.ndarray, cutoff_hz: float, top_hz: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         with torch.inference_mode():
-            for done in run_chunked(
-                blocks, self.cfg.chunk, channels, lambda chunks: self._run(chunks, cutoff_hz, top_hz), self.cfg.batch_size
-            ):
-                if on_progress is not None:
-                    on_progress(done.shape[1])
-                yield done
+            out, y = self.process(torch.from_numpy(np.ascontiguousarray(x, np.float32)), cutoff_hz, top_hz)
+        return out.cpu().numpy(), y.cpu().numpy()
 
-    def restore(self, wave: np.ndarray, cutoff_hz: float, top_hz: float | None = None) -> np.ndarray:
-        """Whole-array convenience: (C, T) float32 at 16 kHz -> (C, T)."""
-        parts = list(self.stream([wave], wave.shape[0], cutoff_hz, top_hz=top_hz))
-        return np.concatenate(parts, axis=1) if parts else np.zeros_like(wave)
+    def _context(self) -> AbstractContextManager[Any]:
+        return torch.inference_mode()
 
     def one_shot(self, wave: np.ndarray, cutoff_hz: float, top_hz: float | None = None) -> np.ndarray:
         """Run the models on the whole (C, T) array at once (reference for tests, small inputs)."""
