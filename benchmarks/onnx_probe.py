@@ -1,7 +1,7 @@
 """Probe: would ONNX Runtime serve the CPU path better than torch? (issue 14's fixed cost)
 
-Not a dependency of tdpr: run it in a separate environment with
-``pip install onnxruntime onnx`` next to the project. It exports the shipped
+Kept as the record of the probe that led to tdpr's ONNX Runtime path (``models/graph.py``);
+needs ``pip install onnx``. It exports the shipped
 TD-CNN (weights from the verified lock, as ``tdpr restore`` loads them) to
 ONNX with dynamic batch and length, then times one pipeline chunk of stereo
 (4.8 s + fade + 2 x context) through torch and through ONNX Runtime on one

@@ -67,3 +67,27 @@ def test_device_names_are_parsed_once():
     for bad in ("gpu", "cuda:x", "CPU", ""):
         with pytest.raises(UsageError, match="--device"):
             runs_on_cpu(bad)
+
+
+def test_numpy_blas_gets_one_thread_unless_the_user_chose(monkeypatch):
+    from tdpr_cli import device
+
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    device.single_threaded_blas()
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
+    device.single_threaded_blas()
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "3"
+
+
+def test_auto_device_without_a_gpu_driver_is_the_cpu_without_asking_torch(monkeypatch, tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom tdpr_cli import device\ndevice._GPU_NODES = (sys.argv[1],)\n"
+            "print(device.runs_on_cpu('auto'), 'torch' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "no-such-node")], capture_output=True, text=True)
+    assert r.stdout.split() == ["True", "False"], r.stderr
+    (tmp_path / "nvidiactl").touch()  # a driver node: now torch decides
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "nvidiactl")], capture_output=True, text=True)
+    assert r.stdout.split()[1] == "True", r.stderr

@@ -112,6 +112,9 @@ def _run(argv: list[str] | None, debug: bool) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; exit with the documented code."""
+    from tdpr_cli.device import single_threaded_blas
+
+    single_threaded_blas()  # before any command imports numpy
     _register()
     for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
         if sig is not None:

@@ -113,6 +113,15 @@ def quiet_openmp() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+def single_threaded_blas() -> None:
+    """Give numpy's BLAS one thread unless the user set one (before numpy is imported; OpenBLAS
+    reads it once). The matrix products numpy runs in a restore (the log-mel, the level head's
+    gain curve) are small; OpenBLAS's idle workers spin after each, and took 1.5 s of a second
+    core's CPU in a 7.5 s single-thread restore of 60 s of stereo without shortening it
+    (docs/benchmarks.md). ``--threads`` goes to the networks."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
 #: glibc's mallopt parameters (malloc.h) and the values set.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _MMAP_THRESHOLD = 32 << 20  # glibc's own ceiling for its adaptive threshold on 64-bit
