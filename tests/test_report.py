@@ -245,3 +245,31 @@ def test_silence_draws_dark_on_a_sane_axis(tmp_path):
     # The middle of the first spectrogram panel (input, left half of the middle row).
     panel = img[int(h * 0.30) : int(h * 0.50), int(w * 0.08) : int(w * 0.35)]
     assert panel.mean() < 0.1, panel.mean()  # magma's darkest end, not its bright yellow top
+
+
+def test_an_unsure_detection_points_at_the_report_being_drawn(tiny_env, tmp_path):
+    # The bundled example reads as unsure (confidence 0.83 < 0.85): the log line suggests
+    # --report, or, when the run draws one, that report; the JSON message says the same.
+    import json
+    from pathlib import Path
+
+    from tdpr_cli.dsp.bandwidth import UNSURE_HINT, UNSURE_HINT_REPORTED
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "handel-lascia-3k.flac"
+    plain = tdpr("restore", example, tmp_path / "a.wav", "--json", env=tiny_env)
+    assert plain.returncode == 0 and UNSURE_HINT in json.loads(plain.stdout)["message"]
+    drawn = tdpr("restore", example, tmp_path / "b.wav", "--json", "--report", tmp_path / "b.html", env=tiny_env)
+    assert drawn.returncode == 0, drawn.stderr.decode()
+    message = json.loads(drawn.stdout)["message"]
+    assert UNSURE_HINT_REPORTED in message and UNSURE_HINT not in message
+    assert UNSURE_HINT_REPORTED.encode() in drawn.stderr
+
+
+def test_report_header_says_where_the_cutoff_came_from():
+    from tdpr_cli.report.batch import _cutoff_note
+    from tdpr_cli.restore.file import FileRecord
+
+    assert _cutoff_note(FileRecord("i", "o", cutoff_hz=3000.0, detected_cutoff_hz=3000.0)) == "3000 Hz (detected)"
+    told = FileRecord("i", "o", cutoff_hz=3500.0, detected_cutoff_hz=2781.3)
+    assert _cutoff_note(told) == "3500 Hz (--cutoff; detected 2781 Hz)"
+    assert _cutoff_note(FileRecord("i", "o")) == "-"

@@ -179,6 +179,7 @@ def run(plan: Plan, restorer: LazyRestorer | None, info: dict[str, str], opts: B
     folder runs only), whose records arrive as workers finish. ``reports`` draws a report of each file after it is
     written, before its record is logged, so report warnings show.
     """
+    from tdpr_cli.dsp.bandwidth import UNSURE_HINT, UNSURE_HINT_REPORTED
     from tdpr_cli.restore import manifest as run_manifest
 
     folder = plan.folder
@@ -192,6 +193,8 @@ def run(plan: Plan, restorer: LazyRestorer | None, info: dict[str, str], opts: B
             run_manifest.append(opts.manifest, _manifest_record(rec, opts))
 
     def finish(rec: FileRecord, worked: bool, persisted: bool = False) -> None:
+        if reports is not None and rec.status in ("ok", "passthrough"):  # its report is drawn next
+            rec.message = rec.message.replace(UNSURE_HINT, UNSURE_HINT_REPORTED)
         if worked and not persisted:
             persist(rec)
         if reports is not None and restorer is not None:

@@ -273,6 +273,9 @@ def detect(acc: SpectrumAccumulator, wideband_hz: float = 7000.0) -> Bandwidth:
 
 #: Below this confidence the reason line says the detection may be wrong.
 LOW_CONFIDENCE = 0.85
+#: What the reason line then suggests; a run that draws the file's report says to look at it.
+UNSURE_HINT = "unsure: check with --report, or set --cutoff HZ"
+UNSURE_HINT_REPORTED = "unsure: check its report, or set --cutoff HZ"
 
 
 def describe(bw: Bandwidth) -> str:
@@ -282,5 +285,5 @@ def describe(bw: Bandwidth) -> str:
     else:
         text = f"roll-off from {bw.cutoff_hz:.0f} Hz into the noise floor by {bw.top_hz:.0f} Hz (confidence {bw.confidence:.2f})"
     if bw.confidence < LOW_CONFIDENCE:
-        text += "; unsure: check with --report, or set --cutoff HZ"
+        text += f"; {UNSURE_HINT}"
     return text

@@ -70,7 +70,7 @@ class RestoreReports:
         link = None
         if rec.status in ("ok", "passthrough"):
             header = {
-                "cutoff": f"{rec.cutoff_hz:.0f} Hz (detected)" if rec.cutoff_hz is not None else "-",
+                "cutoff": _cutoff_note(rec),
                 "models": short_models(self.info), "phase": models.cfg.phase.value,
                 "device": rec.device,
             }
@@ -97,3 +97,12 @@ class RestoreReports:
         if self.folder is None:
             return self.path if self.path is not None and self.path.exists() else None
         return write_index(self.folder, self.rows)
+
+
+def _cutoff_note(rec: FileRecord) -> str:
+    """The cutoff a file was restored at, and where it came from (detection or ``--cutoff``)."""
+    if rec.cutoff_hz is None:
+        return "-"
+    if rec.detected_cutoff_hz is not None and rec.detected_cutoff_hz != rec.cutoff_hz:
+        return f"{rec.cutoff_hz:.0f} Hz (--cutoff; detected {rec.detected_cutoff_hz:.0f} Hz)"
+    return f"{rec.cutoff_hz:.0f} Hz (detected)"
