@@ -5,8 +5,9 @@ that the runtime could serve has no graph. Needs torch and ``pip install onnx``.
 
     python scripts/export_graphs.py
 
-Writes ``src/tdpr_cli/models/graphs/<config sha256[:16]>.onnx`` and rewrites ``index.json``
-(every lock architecture with a graph: file, sha256, inputs, outputs, initializers, facts).
+Writes ``src/tdpr_cli/models/graphs/<graph sha256[:16]>.onnx`` and rewrites ``index.json``
+(per lock architecture, by config sha256: file, sha256, kind, initializers, state-dict keys,
+facts).
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ def main() -> None:
         except UsageError as exc:
             print(f"{entry.name}: {exc}")
             continue
-        name = f"{entry.config_sha256[:16]}.onnx"
+        digest = sha256_bytes(data)
+        name = f"{digest[:16]}.onnx"  # by content: configs that differ only in spelled-out defaults share one
         atomic_write_bytes(GRAPH_DIR / name, data)
-        index[entry.config_sha256] = {"file": name, "sha256": sha256_bytes(data), **info}
+        index[entry.config_sha256] = {"file": name, "sha256": digest, **info}
         print(f"{entry.name}: {name} ({len(data)} bytes, {len(info['initializers'])} external initializers)")
     for stale in GRAPH_DIR.glob("*.onnx"):
         if stale.name not in {str(v["file"]) for v in index.values()}:

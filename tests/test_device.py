@@ -91,3 +91,14 @@ def test_auto_device_without_a_gpu_driver_is_the_cpu_without_asking_torch(monkey
     (tmp_path / "nvidiactl").touch()  # a driver node: now torch decides
     r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "nvidiactl")], capture_output=True, text=True)
     assert r.stdout.split()[1] == "True", r.stderr
+
+
+def test_the_cli_sets_the_blas_threads_before_numpy_loads():
+    import subprocess
+    import sys
+
+    code = ("import os, sys\nfrom tdpr_cli import cli\ntry:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(os.environ.get('OPENBLAS_NUM_THREADS'), 'numpy' in sys.modules, file=sys.stderr)")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert r.stderr.split()[-2:] == ["1", "False"], r.stderr

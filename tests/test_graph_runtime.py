@@ -55,7 +55,20 @@ def test_reflect_padded_stft_and_log_mel_match_torch():
     mag = np.abs(NpStft(cfg)(x))
     want = LogMel(cfg).from_magnitude(torch.from_numpy(mag)).numpy()
     assert np.abs(log_mel(mel_filterbank(cfg), mag) - want).max() < 1e-5
-    assert np.array_equal(LogMel(cfg).fb.numpy(), mel_filterbank(cfg))  # one filterbank
+
+
+def test_mel_filterbank_is_slaney_normalised_triangles():
+    cfg = StftConfig()
+    fb = mel_filterbank(cfg).astype(np.float64)
+    hz = np.linspace(0.0, 8000.0, cfg.n_fft // 2 + 1)
+    assert fb.shape == (80, 513) and fb.min() == 0.0
+    peaks = hz[fb.argmax(axis=1)]
+    assert np.all(np.diff(peaks) >= 0) and peaks[0] < 60 and peaks[-1] > 7500  # spread over the band
+    assert np.all(np.diff(peaks[:12]) < 80) and np.diff(peaks[-5:]).min() >= 240  # linear below 1 kHz, log above
+    # Equal area: each triangle integrates to 1 over Hz, where it spans enough bins to sample it.
+    area = fb.sum(axis=1) * (hz[1] - hz[0])
+    wide = (fb > 0).sum(axis=1) >= 6
+    assert wide.sum() > 50 and np.allclose(area[wide], 1.0, atol=0.05)
 
 
 @pytest.mark.parametrize("cutoff,top", [(None, None), (3000.0, None), (3000.0, 4200.0), (100.0, None)])
@@ -210,7 +223,7 @@ def test_graph_runtime_refuses_what_it_cannot_serve(tmp_path, monkeypatch):
     target = copy / G._index()[found.tdcnn.config_sha256]["file"]
     target.write_bytes(target.read_bytes() + b"\0")
     with pytest.raises(WeightsError, match="sha256 mismatch"):
-        G.load_graph(found.tdcnn.config_sha256)
+        G.load_graph(found.tdcnn.config_sha256, "tdcnn")
     # Weights that lack a parameter the graph names are refused.
     from safetensors.numpy import load_file, save_file
 
@@ -218,7 +231,14 @@ def test_graph_runtime_refuses_what_it_cannot_serve(tmp_path, monkeypatch):
     state.pop(sorted(state)[0])
     save_file(state, str(tmp_path / "short.safetensors"))
     with pytest.raises(WeightsError, match="do not fit"):
-        G.session(G.load_graph(found.vocoder.config_sha256), tmp_path / "short.safetensors", 1)
+        G.session(G.load_graph(found.vocoder.config_sha256, "vocoder"), tmp_path / "short.safetensors", 1)
+    state = load_file(str(found.vocoder.weights_path))
+    state["stray"] = np.zeros(3, np.float32)  # torch's strict load refuses it too
+    save_file(state, str(tmp_path / "long.safetensors"))
+    with pytest.raises(WeightsError, match="unexpected stray"):
+        G.session(G.load_graph(found.vocoder.config_sha256, "vocoder"), tmp_path / "long.safetensors", 1)
+    with pytest.raises(WeightsError, match="is a vocoder, expected a tdcnn"):
+        G.load_graph(found.vocoder.config_sha256, "tdcnn")
     monkeypatch.setattr(G, "INDEX", tmp_path / "none.json")
     assert not use_graphs(found, Runtime.AUTO, "cpu", Precision.FP32)  # no graph: torch
     with pytest.raises(UsageError, match="no graph"):
@@ -250,3 +270,124 @@ def test_cli_restore_runs_without_torch(tmp_path):
         assert f"TORCH {torch_used}" in r.stderr
     a, b = (sf.read(outs[k], dtype="int16")[0].astype(int) for k in ("auto", "torch"))
     assert a.shape == b.shape and np.abs(a - b).max() <= 1
+
+
+def test_every_lock_model_with_a_graph_matches_torch():
+    # Each shipped architecture's graph against its torch module, on its own weights.
+    from tdpr_cli.models.graph import GraphTdcnn, GraphVocoder, has_graph, load_graph
+    from tdpr_cli.models.load import load_model
+    from tdpr_cli.weights import resolve as W
+
+    lock, checked = W.load_lock(), 0
+    x = _wave(2, 8192, 7)
+    mel = np.random.default_rng(8).standard_normal((2, 80, 33)).astype(np.float32) - 3.0
+    for entry in lock.models.values():
+        if not has_graph(entry.config_sha256):
+            continue
+        found = W.resolve(lock, entry.name, entry.kind, offline=True)
+        model = load_model(found.weights_path, found.config_path, entry.kind)
+        graph = load_graph(entry.config_sha256, entry.kind)
+        with torch.no_grad():
+            if entry.kind == "tdcnn":
+                want = model(torch.from_numpy(x)[:, None], torch.full((2,), 3000.0)).numpy()
+                got = GraphTdcnn(graph, found.weights_path, 1)(x[:, None], 3000.0)
+            else:
+                want = model(torch.from_numpy(mel), 32 * 256).numpy()
+                got = GraphVocoder(graph, found.weights_path, 1)(mel, 32 * 256)
+        assert np.abs(got - want).max() < 1e-5, entry.name
+        checked += 1
+    assert checked >= 2
+
+
+def test_shipped_graphs_name_exactly_the_weights_they_are_given():
+    # A weight the graph marks external but the index forgets would be looked for on disk;
+    # the export points such weights nowhere, and here the lists must agree exactly.
+    onnx = pytest.importorskip("onnx")
+    from safetensors.numpy import load_file
+
+    from tdpr_cli.models.graph import GRAPH_DIR, PREFIX, _index
+    from tdpr_cli.models.graph_export import NOWHERE
+    from tdpr_cli.weights import resolve as W
+
+    lock = W.load_lock()
+    for config_sha, entry in _index().items():
+        graph = onnx.load_from_string((GRAPH_DIR / entry["file"]).read_bytes())
+        external = {t.name for t in graph.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL}
+        assert external == set(entry["initializers"])
+        assert all(d.value == NOWHERE for t in graph.graph.initializer for d in t.external_data if d.key == "location")
+        for model in (m for m in lock.models.values() if m.config_sha256 == config_sha):
+            keys = set(load_file(str(W.resolve(lock, model.name, model.kind, offline=True).weights_path)))
+            assert keys == set(entry["state_keys"]) and {n.removeprefix(PREFIX) for n in external} <= keys
+
+
+def test_weights_the_graph_runtime_cannot_read_run_on_torch(tmp_path, monkeypatch):
+    # bf16 weights (numpy has no bf16) and a missing onnxruntime: auto takes torch, an explicit
+    # --runtime onnxruntime is refused with the reason.
+    import dataclasses
+
+    from safetensors.torch import load_file, save_file
+
+    from tdpr_cli.models.graph import session
+    from tdpr_cli.restore.load import ModelChoice, resolve_models, use_graphs
+
+    found = resolve_models(ModelChoice(offline=True), PhaseMode.BAND)
+    bf16 = tmp_path / "bf16.safetensors"
+    save_file({k: v.to(torch.bfloat16) if v.is_floating_point() else v
+               for k, v in load_file(str(found.tdcnn.weights_path)).items()}, str(bf16))
+    odd = dataclasses.replace(found, tdcnn=dataclasses.replace(found.tdcnn, weights_path=bf16))
+    assert not use_graphs(odd, Runtime.AUTO, "cpu", Precision.FP32)
+    with pytest.raises(UsageError, match="bf16"):
+        use_graphs(odd, Runtime.ONNX, "cpu", Precision.FP32)
+    from tdpr_cli.models.graph import load_graph
+
+    with pytest.raises(WeightsError, match="BF16"):
+        session(load_graph(found.tdcnn.config_sha256, "tdcnn"), bf16, 1)
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # an import of it now fails
+    assert not use_graphs(found, Runtime.AUTO, "cpu", Precision.FP32)
+    with pytest.raises(UsageError, match="onnxruntime package"):
+        use_graphs(found, Runtime.ONNX, "cpu", Precision.FP32)
+
+
+def test_graph_runtime_loads_only_weights_still_verified(tmp_path, monkeypatch):
+    # The deferred build re-checks the resolved files on the graph path too.
+    import dataclasses
+
+    from tdpr_cli.config import CHUNK_SECONDS
+    from tdpr_cli.restore.load import ModelChoice, build_restorer, resolve_models
+
+    found = resolve_models(ModelChoice(offline=True), PhaseMode.BAND)
+    copy = tmp_path / "w.safetensors"
+    shutil.copy(found.tdcnn.weights_path, copy)
+    moved = dataclasses.replace(found, tdcnn=dataclasses.replace(found.tdcnn, weights_path=copy))
+    build_restorer(moved, RestoreConfig(runtime=Runtime.ONNX), "cpu", Precision.FP32, 1, CHUNK_SECONDS)
+    data = bytearray(copy.read_bytes())
+    data[-1] ^= 1  # the file changes after it was verified
+    copy.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="changed since it was verified"):
+        build_restorer(moved, RestoreConfig(runtime=Runtime.ONNX), "cpu", Precision.FP32, 1, CHUNK_SECONDS)
+
+
+def test_short_chunks_in_batches_match_torch():
+    # Several chunks per forward pass, a last chunk shorter than the rest, a file shorter than
+    # one chunk: the two runtimes still agree.
+    import dataclasses
+
+    from conftest import band_limited
+    from tdpr_cli.config import ChunkConfig
+
+    graph, _ = _shipped(PhaseMode.BAND, Runtime.AUTO)
+    torch_r, _ = _shipped(PhaseMode.BAND, Runtime.TORCH)
+    cfg = dataclasses.replace(graph.cfg, batch_size=3, chunk=ChunkConfig.from_seconds(0.7, align=graph.cfg.chunk.align))
+    graph.cfg, torch_r.cfg = cfg, dataclasses.replace(torch_r.cfg, batch_size=3, chunk=cfg.chunk)
+    for seconds in (2.3, 0.4):
+        x = np.ascontiguousarray(band_limited(seconds=seconds, channels=2).T)
+        got, want = graph.restore(x, 3000.0), torch_r.restore(x, 3000.0)
+        assert got.shape == want.shape == x.shape and np.abs(got - want).max() < 2e-5
+
+
+def test_cli_refuses_a_runtime_that_cannot_serve_before_any_work(tmp_path, wav_in):
+    out = tmp_path / "o.wav"
+    r = subprocess.run([sys.executable, "-m", "tdpr_cli", "restore", str(wav_in), str(out), "--offline",
+                        "--runtime", "onnxruntime", "--precision", "bf16"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "--runtime onnxruntime runs in fp32 only, not bf16" in r.stderr
+    assert not out.exists()

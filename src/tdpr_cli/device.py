@@ -43,8 +43,9 @@ def names_cuda(name: str) -> bool:
     return check_device_name(name).startswith("cuda")
 
 
-#: Device nodes of GPU drivers that torch's CUDA (NVIDIA) or ROCm (AMD) builds talk to.
-_GPU_NODES = ("/dev/nvidiactl", "/dev/nvidia0", "/proc/driver/nvidia/version", "/dev/kfd")
+#: Device nodes of GPU drivers that torch's CUDA (NVIDIA; /dev/dxg under WSL2) or ROCm (AMD)
+#: builds talk to.
+_GPU_NODES = ("/dev/nvidiactl", "/dev/nvidia0", "/proc/driver/nvidia/version", "/dev/dxg", "/dev/kfd")
 
 
 def gpu_driver_present() -> bool:

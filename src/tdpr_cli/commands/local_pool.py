@@ -102,8 +102,10 @@ def _restore(inp: str, out: str, subtype: Subtype, overwrite: bool) -> dict[str,
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-#: ``--jobs auto`` starts workers only for this much audio: each costs a Python start, torch's
-#: import and a model load (about 2.5 s on the 2-core box), which short folders do not earn back.
+#: ``--jobs auto`` starts workers only for this much audio: each costs a Python start, the
+#: runtime's import and a model load (about 2.5 s on the 2-core box with torch, about 0.3 s with
+#: ONNX Runtime), which short folders do not earn back. Set when torch ran every CPU restore; on
+#: ONNX Runtime, workers and one two-thread process tie (docs/benchmarks.md, 2026-12-07).
 AUTO_MIN_AUDIO_S = 60.0
 
 

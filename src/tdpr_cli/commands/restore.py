@@ -151,8 +151,7 @@ def restore_cmd(
     plan = batch.plan_outputs(inp, out, out_dir, fmt, parse_shard(shard) if shard else None)
     shaping = {"phase": phase.value, "consistency": consistency, "force": force, "cutoff": cutoff,
                "keep_input_band": keep_input_band, "subtype": subtype.value, "format": fmt,
-               "chunk_seconds": chunk_seconds, "batch_size": batch_size, "precision": precision.value,
-               "runtime": runtime.value}
+               "chunk_seconds": chunk_seconds, "batch_size": batch_size, "precision": precision.value}
     opts = batch.BatchOptions(subtype, overwrite, skip_existing, quiet, json_out, progress, manifest, resume, shaping)
     batch.check_outputs(plan, out_dir, opts)
     reports = RestoreReports.plan(report, report_dir, inp, out, out_dir, report_format)

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from tdpr_cli.config import SAMPLE_RATE, PhaseMode, RestoreConfig, StftConfig
+from tdpr_cli.dsp.phase_np import kept_edge
 from tdpr_cli.dsp.spectral import Stft
 
 
@@ -96,10 +97,8 @@ def keep_input_band(x: Tensor, out: Tensor, cutoff_hz: float, cfg: RestoreConfig
     edge. ``paper`` mode and ``keep_margin_hz=None`` return ``out`` unchanged,
     as does an edge below the crossfade width (nothing intact to keep).
     """
-    if cfg.keep_margin_hz is None or cfg.phase is PhaseMode.PAPER:
-        return out
-    edge = cutoff_hz - cfg.keep_margin_hz
-    if edge <= cfg.crossfade_hz:
+    edge = kept_edge(cutoff_hz, cfg)
+    if edge is None:
         return out
     stft = stft if stft is not None else Stft(cfg.stft).to(out.device)
     mask = band_mask(cfg.stft, edge, cfg.crossfade_hz).to(out.device)[:, None]

@@ -55,13 +55,20 @@ def replace_phase(spec_m: np.ndarray, phase_source: np.ndarray, length: int, stf
     return stft.inverse(spec, length)
 
 
-def keep_input_band(x: np.ndarray, out: np.ndarray, cutoff_hz: float, cfg: RestoreConfig, stft: NpStft) -> np.ndarray:
-    """``out`` with the input's own STFT below ``cutoff_hz - cfg.keep_margin_hz``; (B, T) at 16 kHz
-    (``phase.keep_input_band``: unchanged in paper mode, without a margin, or below the crossfade)."""
+def kept_edge(cutoff_hz: float, cfg: RestoreConfig) -> float | None:
+    """Below which frequency (Hz) the output is the input's own band, or None where nothing is
+    kept: paper mode, no margin (``keep_margin_hz`` None), or an edge below the crossfade width.
+    The one rule of both ``keep_input_band`` versions (torch and numpy)."""
     if cfg.keep_margin_hz is None or cfg.phase is PhaseMode.PAPER:
-        return out
+        return None
     edge = cutoff_hz - cfg.keep_margin_hz
-    if edge <= cfg.crossfade_hz:
+    return edge if edge > cfg.crossfade_hz else None
+
+
+def keep_input_band(x: np.ndarray, out: np.ndarray, cutoff_hz: float, cfg: RestoreConfig, stft: NpStft) -> np.ndarray:
+    """``out`` with the input's own STFT below ``kept_edge``; (B, T) at 16 kHz (``phase.keep_input_band``)."""
+    edge = kept_edge(cutoff_hz, cfg)
+    if edge is None:
         return out
     mask = band_mask(cfg.stft, edge, cfg.crossfade_hz)[:, None]
     spec = (1.0 - mask) * stft(x) + mask * stft(out)

@@ -16,6 +16,7 @@ The numpy around the networks (the level head's analysis, the vocoder's inverse 
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,13 +33,37 @@ PREFIX = "model."
 
 
 def _index() -> dict[str, Any]:
+    return _read_index(INDEX)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_index(path: Path) -> dict[str, Any]:
+    """``index.json``, parsed once per process (per path: tests point ``INDEX`` elsewhere)."""
     try:
-        data: dict[str, Any] = json.loads(INDEX.read_text(encoding="utf-8"))
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
-        raise WeightsError(f"{INDEX}: unreadable graph index: {exc}") from None
+        raise WeightsError(f"{path}: unreadable graph index: {exc}") from None
     return data
+
+
+#: safetensors dtypes numpy reads (``safetensors.numpy``); bf16 and fp8 weights run on torch.
+NUMPY_DTYPES = frozenset({"F16", "F32", "F64", "I8", "I16", "I32", "I64", "U8", "U16", "U32", "U64", "BOOL"})
+
+
+def weight_dtypes(weights: Path) -> set[str]:
+    """The dtypes stored in a safetensors file, read from its header alone (8-byte length, then
+    JSON); ``WeightsError`` for a file that is not one."""
+    try:
+        with open(weights, "rb") as f:
+            size = int.from_bytes(f.read(8), "little")
+            header = json.loads(f.read(size)) if 0 < size < 100_000_000 else None
+    except (OSError, ValueError) as exc:
+        raise WeightsError(f"{weights}: cannot read safetensors: {exc}") from None
+    if not isinstance(header, dict):
+        raise WeightsError(f"{weights}: cannot read safetensors: no header")
+    return {str(v.get("dtype")) for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
 
 
 def has_graph(config_sha256: str) -> bool:
@@ -56,13 +81,16 @@ class Graph:
     entry: dict[str, Any]
 
 
-def load_graph(config_sha256: str) -> Graph:
-    """The graph of an architecture, its bytes checked against the index's sha256."""
+def load_graph(config_sha256: str, kind: str) -> Graph:
+    """The graph of an architecture, its bytes checked against the index's sha256, for a model
+    of ``kind`` (tdcnn or vocoder)."""
     from tdpr_cli.digest import sha256_bytes
 
     entry = _index().get(config_sha256)
     if entry is None:
         raise WeightsError(f"no ONNX graph for architecture {config_sha256[:12]}")
+    if entry["kind"] != kind:
+        raise WeightsError(f"the {entry['arch']} architecture {config_sha256[:12]} is a {entry['kind']}, expected a {kind}")
     path = GRAPH_DIR / entry["file"]
     try:
         data = path.read_bytes()
@@ -81,14 +109,20 @@ def session(graph: Graph, weights: Path, threads: int) -> Any:
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
+    unreadable = weight_dtypes(weights) - NUMPY_DTYPES
+    if unreadable:
+        raise WeightsError(f"{weights}: {', '.join(sorted(unreadable))} weights: use --runtime torch")
     try:
         state = load_file(str(weights))
-    except (OSError, SafetensorError) as exc:
+    except (OSError, SafetensorError, TypeError) as exc:
         raise WeightsError(f"{weights}: cannot read safetensors: {exc}") from None
     names: list[str] = graph.entry["initializers"]
-    missing = [n for n in names if n.removeprefix(PREFIX) not in state]
-    if missing:
-        raise WeightsError(f"{weights}: weights do not fit the {graph.entry['arch']} graph: no {missing[0]}")
+    # Exactly the model's tensors, as torch's strict load_state_dict demands.
+    missing = sorted(set(graph.entry["state_keys"]) - set(state))
+    extra = sorted(set(state) - set(graph.entry["state_keys"]))
+    if missing or extra:
+        what = f"no {missing[0]}" if missing else f"unexpected {extra[0]}"
+        raise WeightsError(f"{weights}: weights do not fit the {graph.entry['arch']} graph: {what}")
     values = [np.ascontiguousarray(state[n.removeprefix(PREFIX)], dtype=np.float32) for n in names]
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads

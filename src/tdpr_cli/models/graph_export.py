@@ -30,6 +30,9 @@ from tdpr_cli.models.seanet import Seanet
 from tdpr_cli.models.vocoder import Vocoder
 
 OPSET = 17
+#: Where the graph says its weights are: a path that cannot exist (not under a directory), so a
+#: weight the runtime failed to supply is an error, never a read from some file of that name.
+NOWHERE = "/dev/null/tdpr-weights-come-from-safetensors"
 
 
 class _SeanetGraph(nn.Module):
@@ -72,8 +75,7 @@ def _spec(model: ModelBase) -> tuple[nn.Module, tuple[Tensor, ...], list[str], l
             args.append(torch.randn(2, t // 128 + 1, N_FEATURES))
             names.append("level_features")
             outs.append("knots")
-        facts = {"total_stride": stride, "conditioned": model.cfg.condition, "level_head": model.level is not None,
-                 "in_channels": model.cfg.in_channels, "out_channels": model.cfg.out_channels}
+        facts = {"total_stride": stride, "conditioned": model.cfg.condition, "level_head": model.level is not None}
         return _SeanetGraph(model), tuple(args), names, outs, facts
     if isinstance(model, Vocoder):
         c = model.cfg
@@ -92,8 +94,9 @@ def _dynamic_axes(names: list[str]) -> dict[str, dict[int, str]]:
 def export_graph(model: ModelBase) -> tuple[bytes, dict[str, Any]]:
     """(weightless ONNX graph, its index entry without file and sha256) for ``model``.
 
-    The entry lists the external initializers (state-dict keys with ``PREFIX``), the input and
-    output names, and the facts the runtime needs (stride, conditioning, STFT sizes).
+    The entry names the model's kind, its external initializers (state-dict keys with
+    ``PREFIX``), all its state-dict keys (what a weights file must hold, no more, no less), and
+    the facts the runtime needs (stride, conditioning, level head, STFT sizes).
     """
     import onnx
 
@@ -127,7 +130,8 @@ def export_graph(model: ModelBase) -> tuple[bytes, dict[str, Any]]:
         t.ClearField("raw_data")
         del t.external_data[:]
         t.data_location = onnx.TensorProto.EXTERNAL
-        t.external_data.add(key="location", value="safetensors")
+        t.external_data.add(key="location", value=NOWHERE)
         external.append(t.name)
-    entry = {"arch": model.arch, "inputs": inputs, "outputs": outputs, "initializers": sorted(external), **facts}
+    entry = {"arch": model.arch, "kind": model.kind, "initializers": sorted(external),
+             "state_keys": sorted(keys), **facts}
     return graph.SerializeToString(), entry

@@ -38,8 +38,6 @@ HEAD_GAIN = 10.0
 WINDOW_FRAMES = 101
 
 
-
-
 def band_matrix(edges: tuple[float, ...], bins: int) -> np.ndarray:
     """(bands, bins) float32 0/1 rows selecting the STFT bins of each band, normalised to a mean."""
     freqs = np.arange(bins) * SAMPLE_RATE / N_FFT

@@ -78,11 +78,9 @@ class PhaseView:
 
 def _bin_phase(x: np.ndarray, first: int, frames: int, cfg: StftConfig) -> np.ndarray:
     """(frames, F) complex STFT (centred Hann, as phase repair uses) from frame ``first``."""
-    import torch
+    from tdpr_cli.dsp.stft_np import NpStft
 
-    from tdpr_cli.dsp.spectral import Stft
-
-    spec = Stft(cfg)(torch.as_tensor(x, dtype=torch.float32)[None])[0].T.numpy()
+    spec = NpStft(cfg)(np.asarray(x, np.float32)[None])[0].T
     return spec[first : first + frames]
 
 

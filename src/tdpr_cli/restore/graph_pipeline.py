@@ -58,7 +58,3 @@ class GraphRestorer(ChunkRestorer):
 
     def process_np(self, x: np.ndarray, cutoff_hz: float, top_hz: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         return self.process(x, cutoff_hz, top_hz)
-
-    def one_shot(self, wave: np.ndarray, cutoff_hz: float, top_hz: float | None = None) -> np.ndarray:
-        """Run the models on the whole (C, T) array at once (reference for tests, small inputs)."""
-        return self.process(wave, cutoff_hz, top_hz)[0]

@@ -149,9 +149,9 @@ def build_restorer(found: ResolvedModels, cfg: RestoreConfig, device: str, preci
         for model in (found.tdcnn, found.vocoder):
             if model is not None:
                 still_verified(model)
-        tdcnn = GraphTdcnn(load_graph(found.tdcnn.config_sha256), found.tdcnn.weights_path, n)
+        tdcnn = GraphTdcnn(load_graph(found.tdcnn.config_sha256, "tdcnn"), found.tdcnn.weights_path, n)
         voc = found.vocoder
-        vocoder = None if voc is None else GraphVocoder(load_graph(voc.config_sha256), voc.weights_path, n)
+        vocoder = None if voc is None else GraphVocoder(load_graph(voc.config_sha256, "vocoder"), voc.weights_path, n)
         chunk = ChunkConfig.from_seconds(chunk_seconds, align=chunk_grid(tdcnn, cfg.stft))
         return GraphRestorer(tdcnn, vocoder, dataclasses.replace(cfg, chunk=chunk), n)
     return _torch_restorer(found, cfg, device, precision, n, chunk_seconds)
@@ -184,7 +184,7 @@ def use_graphs(found: ResolvedModels, runtime: Runtime, device: str, precision: 
     ``--runtime onnxruntime`` where it cannot is a ``UsageError`` that says why."""
     from tdpr_cli.config import Runtime
     from tdpr_cli.device import Precision, runs_on_cpu
-    from tdpr_cli.models.graph import has_graph
+    from tdpr_cli.models.graph import NUMPY_DTYPES, has_graph, weight_dtypes
 
     if runtime is Runtime.TORCH:
         return False
@@ -192,21 +192,26 @@ def use_graphs(found: ResolvedModels, runtime: Runtime, device: str, precision: 
     if precision is not Precision.FP32:
         why.append(f"runs in fp32 only, not {precision.value}")
     if not runs_on_cpu(device):
-        why.append("runs on the CPU only")
-    no_graph = [m.name for m in (found.tdcnn, found.vocoder) if m is not None and not has_graph(m.config_sha256)]
+        why.append("runs on the CPU only (--device cpu)")
+    models = [m for m in (found.tdcnn, found.vocoder) if m is not None]
+    no_graph = [m.name for m in models if not has_graph(m.config_sha256)]
     if no_graph:
         why.append(f"has no graph for the architecture of {', '.join(no_graph)}")
+    odd = [m.name for m in models if weight_dtypes(m.weights_path) - NUMPY_DTYPES]
+    if odd:
+        why.append(f"cannot read the weight types of {', '.join(odd)} (bf16 or fp8)")
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
         why.append("needs the onnxruntime package")
     if why and runtime is Runtime.ONNX:
-        raise UsageError("--runtime onnxruntime " + "; ".join(why) + ": use --runtime torch")
+        raise UsageError("--runtime onnxruntime " + "; ".join(why) + "; or use --runtime torch")
     return not why
 
 
 class LazyRestorer:
-    """A run's models, resolved and verified up front, built into a ``Restorer`` on first use.
+    """A run's models, resolved and verified up front, built into a restorer (torch's
+    ``Restorer`` or ONNX Runtime's ``GraphRestorer``, as ``use_graphs`` decides) on first use.
 
     A file that passes through (already wideband, or silent) needs no model, so a run in one
     process whose files all pass through never imports torch or loads weights: on the 2-core
@@ -219,6 +224,7 @@ class LazyRestorer:
 
     def __init__(self, choice: ModelChoice, cfg: RestoreConfig, device: str, precision: Precision,
                  threads: int | None, chunk_seconds: float, eager: bool = False) -> None:
+        from tdpr_cli.config import Runtime
         from tdpr_cli.device import Precision, names_cuda, pick_device, quiet_openmp
 
         eager = eager or names_cuda(device) or precision is Precision.FP16  # names_cuda checks the name
@@ -228,6 +234,8 @@ class LazyRestorer:
         self.cfg = cfg
         self.found = resolve_models(choice, cfg.phase)
         self.info = self.found.info
+        if cfg.runtime is Runtime.ONNX:
+            use_graphs(self.found, cfg.runtime, device, precision)  # a runtime that cannot serve: refused now
         self._build = (device, precision, threads, chunk_seconds)
         self._restorer: ChunkRestorer | None = None
         self._failure: ModelsUnavailable | None = None
@@ -235,7 +243,7 @@ class LazyRestorer:
             self._restorer = build_restorer(self.found, self.cfg, *self._build)
 
     def get(self) -> ChunkRestorer:
-        """The ``Restorer``, built on the first call; ``ModelsUnavailable`` if that failed."""
+        """The restorer, built on the first call; ``ModelsUnavailable`` if that failed."""
         if self._restorer is None and self._failure is None:
             try:
                 self._restorer = build_restorer(self.found, self.cfg, *self._build)

@@ -98,9 +98,3 @@ class Restorer(ChunkRestorer):
 
     def _context(self) -> AbstractContextManager[Any]:
         return torch.inference_mode()
-
-    def one_shot(self, wave: np.ndarray, cutoff_hz: float, top_hz: float | None = None) -> np.ndarray:
-        """Run the models on the whole (C, T) array at once (reference for tests, small inputs)."""
-        with torch.inference_mode():
-            out, _ = self.process(torch.from_numpy(wave.astype(np.float32)), cutoff_hz, top_hz)
-        return out.cpu().numpy()

@@ -115,6 +115,10 @@ class ChunkRestorer:
                     on_progress(done.shape[1])
                 yield done
 
+    def one_shot(self, wave: np.ndarray, cutoff_hz: float, top_hz: float | None = None) -> np.ndarray:
+        """Run the models on the whole (C, T) array at once (reference for tests, small inputs)."""
+        return self.process_np(wave, cutoff_hz, top_hz)[0]
+
     def restore(self, wave: np.ndarray, cutoff_hz: float, top_hz: float | None = None) -> np.ndarray:
         """Whole-array convenience: (C, T) float32 at 16 kHz -> (C, T)."""
         parts = list(self.stream([wave], wave.shape[0], cutoff_hz, top_hz=top_hz))
