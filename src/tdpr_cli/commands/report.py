@@ -76,7 +76,8 @@ def report_cmd(
     else:
         try:
             restorer, info = _restorer(model, vocoder, offline, phase, device)
-            header |= {"models (phase view)": short_models(info), "device": str(restorer.device)}
+            header |= {"models (phase view)": short_models(info),
+                       "device": f"{restorer.device} ({restorer.runtime}, {restorer.threads} threads)"}
         except WeightsError as exc:
             notes.append(f"phase view omitted: no TD-CNN/vocoder weights ({exc})")
     data = build_report(inp, out, ref=ref, cutoff_hz=cutoff, restorer=restorer, header=header, notes=notes)

@@ -72,7 +72,7 @@ class RestoreReports:
             header = {
                 "cutoff": _cutoff_note(rec),
                 "models": short_models(self.info), "phase": models.cfg.phase.value,
-                "device": rec.device,
+                "device": rec.device if rec.runtime is None else f"{rec.device} ({rec.runtime}, {rec.threads} threads)",
             }
             if rec.status == "ok":  # a pass-through is a copy: its speed says nothing
                 header["speed"] = f"{rec.duration_s / max(rec.wall_s, 1e-9):.1f}x real time"
