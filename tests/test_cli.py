@@ -247,6 +247,11 @@ def test_models_that_cannot_be_built_end_the_run_with_their_exit_code(tiny_env, 
     assert r.returncode == 3, r.stderr.decode()
     assert b"cannot build the models" in r.stderr and b"do not fit" in r.stderr
     assert b"internal error" not in r.stderr and not list(out.rglob("*.wav"))
+    # Worker processes report the same cause with the same exit code (it was 2, a usage error).
+    r = tdpr("restore", root, "--out", out, "--weights", weights, "--trust-local", "--jobs", "2", env=tiny_env)
+    assert r.returncode == 3, r.stderr.decode()
+    assert b"worker processes could not load the models" in r.stderr and b"do not fit" in r.stderr
+    assert not list(out.rglob("*.wav"))
     r = tdpr("restore", root / "0.wav", tmp_path / "one.wav", "--weights", weights, "--trust-local", "--json",
              env=tiny_env)
     rec = json.loads(r.stdout)

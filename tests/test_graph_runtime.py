@@ -336,7 +336,7 @@ def test_weights_the_graph_runtime_cannot_read_run_on_torch(tmp_path, monkeypatc
                for k, v in load_file(str(found.tdcnn.weights_path)).items()}, str(bf16))
     odd = dataclasses.replace(found, tdcnn=dataclasses.replace(found.tdcnn, weights_path=bf16))
     assert not use_graphs(odd, Runtime.AUTO, "cpu", Precision.FP32)
-    with pytest.raises(UsageError, match="bf16"):
+    with pytest.raises(UsageError, match="BF16 weights"):
         use_graphs(odd, Runtime.ONNX, "cpu", Precision.FP32)
     from tdpr_cli.models.graph import load_graph
 

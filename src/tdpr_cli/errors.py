@@ -70,6 +70,10 @@ class ModelsUnavailable(TdprError):
         super().__init__(message)
         self.exit_code = exit_code
 
+    def __reduce__(self) -> tuple[type[ModelsUnavailable], tuple[str, int]]:
+        # Raised in a worker process and re-raised in the driver: the exit code travels too.
+        return (type(self), (str(self), self.exit_code))
+
 
 class Interrupted(TdprError):
     """SIGINT or SIGTERM arrived; partial outputs have been removed."""

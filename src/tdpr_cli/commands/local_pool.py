@@ -27,7 +27,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
 from tdpr_cli.commands.pool_books import PoolBooks
-from tdpr_cli.errors import UsageError
+from tdpr_cli.errors import ModelsUnavailable, UsageError
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from tdpr_cli.restore.load import ModelChoice, RestoreWorker
 
 _WORKER: RestoreWorker | None = None  # this worker process's models, set by _start
-_FAILED: str | None = None  # why they could not be loaded
+_FAILED: ModelsUnavailable | None = None  # why they could not be loaded, with its exit code
 
 
 def _stop(signum: int, frame: Any) -> None:
@@ -62,8 +62,8 @@ def _start(*args: Any) -> None:
 
     try:
         _WORKER = RestoreWorker(*args)
-    except Exception as exc:  # reported by _models, in the driver, as a usage error
-        _FAILED = str(exc) or type(exc).__name__
+    except Exception as exc:  # reported by _models, in the driver, with the cause's exit code
+        _FAILED = ModelsUnavailable(str(exc) or type(exc).__name__, getattr(exc, "exit_code", 1))
 
 
 def _end_with_parent() -> None:
@@ -83,7 +83,7 @@ def _end_with_parent() -> None:
 def _worker() -> RestoreWorker:
     """This process's models, or why there are none (raised into the driver's future)."""
     if _WORKER is None:
-        raise RuntimeError(_FAILED or "the worker has no models")
+        raise _FAILED or RuntimeError("the worker has no models")
     return _WORKER
 
 
@@ -159,6 +159,9 @@ class LocalPool:
         self.executor = self._spawn()
         try:  # one worker names the models; a worker that cannot load them fails the run up front
             self.info: dict[str, str] = self.executor.submit(_models).result()
+        except ModelsUnavailable as exc:  # the cause's exit code: 3 for weights, 2 for usage
+            self.close()
+            raise ModelsUnavailable(f"worker processes could not load the models: {exc}", exc.exit_code) from None
         except (RuntimeError, BrokenProcessPool) as exc:
             self.close()
             raise UsageError(f"worker processes could not load the models: {exc}") from None

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tdpr_cli.commands.pool_books import PoolBooks
-from tdpr_cli.errors import UsageError
+from tdpr_cli.errors import ModelsUnavailable, TdprError, UsageError
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -91,7 +91,7 @@ class RayPool:
             infos = ray.get([a.models.remote() for a in self.actors])
         except ray.exceptions.RayActorError as exc:
             self.close()
-            raise UsageError(f"Ray workers could not load the models: {_cause(exc)}") from None
+            raise ModelsUnavailable(f"Ray workers could not load the models: {_cause(exc)}", _exit_code(exc)) from None
         self.info: dict[str, str] = infos[0]
 
     def _spawn(self) -> Any:
@@ -170,6 +170,22 @@ class RayPool:
         self.pending = {}
         if self.started:
             self.ray.shutdown()
+
+
+def _exit_code(exc: BaseException) -> int:
+    """The exit code of the tdpr error behind a Ray actor's death (3 for weights, 2 for usage),
+    found along the causes Ray keeps; 2 when there is none."""
+    todo: list[object] = [exc]
+    visited: set[int] = set()
+    while todo:
+        e = todo.pop()
+        if id(e) in visited:
+            continue
+        visited.add(id(e))
+        if isinstance(e, TdprError):
+            return e.exit_code
+        todo += [c for a in ("cause", "__cause__", "creation_task_error") if (c := getattr(e, a, None)) is not None]
+    return 2
 
 
 def _cause(exc: BaseException) -> str:

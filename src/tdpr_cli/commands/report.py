@@ -64,6 +64,7 @@ def report_cmd(
         short_models,
         write_report,
     )
+    from tdpr_cli.report.batch import runtime_note
 
     check_report_path(report)
     require_matplotlib()
@@ -77,7 +78,7 @@ def report_cmd(
         try:
             restorer, info = _restorer(model, vocoder, offline, phase, device)
             header |= {"models (phase view)": short_models(info),
-                       "device": f"{restorer.device} ({restorer.runtime}, {restorer.threads} threads)"}
+                       "device": runtime_note(str(restorer.device), restorer.runtime, restorer.threads)}
         except WeightsError as exc:
             notes.append(f"phase view omitted: no TD-CNN/vocoder weights ({exc})")
     data = build_report(inp, out, ref=ref, cutoff_hz=cutoff, restorer=restorer, header=header, notes=notes)

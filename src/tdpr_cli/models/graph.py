@@ -3,9 +3,10 @@
 Why: ``import torch`` alone takes 1.0-1.5 s on the 2-core CPU this project targets, most of a
 short file's wall time (issue 14), while ``onnxruntime`` imports in about 0.1 s and runs the
 same convolutions as fast or faster. Each model architecture (the ``config_sha256`` of the
-lock, which covers ``arch`` and ``params``) has one graph in ``models/graphs/``, exported
-from the torch module by ``graph_export.py``; ``graphs/index.json`` pins each graph's sha256
-and names its inputs, outputs and initializers. A graph holds no weights: every initializer
+lock, which covers ``arch`` and ``params``) has a graph in ``models/graphs/`` (architectures
+that export alike share one file), exported from the torch module by ``graph_export.py``;
+``graphs/index.json`` pins each graph's sha256 and names the model's kind, the graph's
+external initializers and every state-dict key a weights file must hold. A graph holds no weights: every initializer
 is external, and is filled here from the model's safetensors file, which the trust chain has
 verified (sha256) before this module is called. Models whose architecture has no graph run on
 torch (``restore.load.build_restorer`` decides).
@@ -53,17 +54,15 @@ NUMPY_DTYPES = frozenset({"F16", "F32", "F64", "I8", "I16", "I32", "I64", "U8", 
 
 
 def weight_dtypes(weights: Path) -> set[str]:
-    """The dtypes stored in a safetensors file, read from its header alone (8-byte length, then
-    JSON); ``WeightsError`` for a file that is not one."""
+    """The dtypes stored in a safetensors file ("F16", "BF16", ...), from its header alone
+    (safetensors' own parser); ``WeightsError`` for a file that is not one."""
+    from safetensors import SafetensorError, safe_open
+
     try:
-        with open(weights, "rb") as f:
-            size = int.from_bytes(f.read(8), "little")
-            header = json.loads(f.read(size)) if 0 < size < 100_000_000 else None
-    except (OSError, ValueError) as exc:
+        with safe_open(str(weights), framework="np") as f:
+            return {f.get_slice(k).get_dtype() for k in f.keys()}
+    except (OSError, SafetensorError) as exc:
         raise WeightsError(f"{weights}: cannot read safetensors: {exc}") from None
-    if not isinstance(header, dict):
-        raise WeightsError(f"{weights}: cannot read safetensors: no header")
-    return {str(v.get("dtype")) for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
 
 
 def has_graph(config_sha256: str) -> bool:
@@ -74,8 +73,8 @@ def has_graph(config_sha256: str) -> bool:
 
 @dataclass(frozen=True)
 class Graph:
-    """A verified graph's bytes and its index entry (``inputs``, ``outputs``, ``initializers``,
-    and per architecture ``total_stride``/``level_head``/... or ``n_fft``/``hop``/``n_mels``)."""
+    """A verified graph's bytes and its index entry (``kind``, ``initializers``, ``state_keys``,
+    and per architecture ``total_stride``/``conditioned``/``level_head`` or ``n_fft``/``hop``/``n_mels``)."""
 
     data: bytes
     entry: dict[str, Any]

@@ -72,7 +72,7 @@ class RestoreReports:
             header = {
                 "cutoff": _cutoff_note(rec),
                 "models": short_models(self.info), "phase": models.cfg.phase.value,
-                "device": rec.device if rec.runtime is None else f"{rec.device} ({rec.runtime}, {rec.threads} threads)",
+                "device": runtime_note(rec.device, rec.runtime, rec.threads),
             }
             if rec.status == "ok":  # a pass-through is a copy: its speed says nothing
                 header["speed"] = f"{rec.duration_s / max(rec.wall_s, 1e-9):.1f}x real time"
@@ -106,3 +106,11 @@ def _cutoff_note(rec: FileRecord) -> str:
     if rec.detected_cutoff_hz is not None and rec.detected_cutoff_hz != rec.cutoff_hz:
         return f"{rec.cutoff_hz:.0f} Hz (--cutoff; detected {rec.detected_cutoff_hz:.0f} Hz)"
     return f"{rec.cutoff_hz:.0f} Hz (detected)"
+
+
+def runtime_note(device: str, runtime: str | None, threads: int | None) -> str:
+    """A report header's device line: "cpu (onnxruntime, 2 threads)"; the device alone where no
+    model ran."""
+    if runtime is None:
+        return device
+    return f"{device} ({runtime}, {threads} thread{'' if threads == 1 else 's'})"

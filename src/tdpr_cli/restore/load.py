@@ -142,13 +142,13 @@ def build_restorer(found: ResolvedModels, cfg: RestoreConfig, device: str, preci
 
     reuse_freed_memory()
     n = threads or user_threads() or auto_threads()
+    for model in (found.tdcnn, found.vocoder):
+        if model is not None:
+            still_verified(model)  # before anything reads them, even a header
     if use_graphs(found, cfg.runtime, device, precision):
         from tdpr_cli.models.graph import GraphTdcnn, GraphVocoder, load_graph
         from tdpr_cli.restore.graph_pipeline import GraphRestorer
 
-        for model in (found.tdcnn, found.vocoder):
-            if model is not None:
-                still_verified(model)
         tdcnn = GraphTdcnn(load_graph(found.tdcnn.config_sha256, "tdcnn"), found.tdcnn.weights_path, n)
         voc = found.vocoder
         vocoder = None if voc is None else GraphVocoder(load_graph(voc.config_sha256, "vocoder"), voc.weights_path, n)
@@ -180,33 +180,45 @@ def _torch_restorer(found: ResolvedModels, cfg: RestoreConfig, device: str, prec
 
 def use_graphs(found: ResolvedModels, runtime: Runtime, device: str, precision: Precision) -> bool:
     """Whether ONNX Runtime runs the networks: ``--runtime onnxruntime``, or ``auto`` where it can
-    (the CPU, fp32, a shipped graph for each model's architecture, the package installed);
-    ``--runtime onnxruntime`` where it cannot is a ``UsageError`` that says why."""
+    (the CPU, fp32, the package installed, a shipped graph for each model's architecture and
+    weights numpy reads); ``--runtime onnxruntime`` where it cannot is a ``UsageError`` that says
+    why. Reads the models' safetensors headers (verified files)."""
     from tdpr_cli.config import Runtime
-    from tdpr_cli.device import Precision, runs_on_cpu
     from tdpr_cli.models.graph import NUMPY_DTYPES, has_graph, weight_dtypes
 
     if runtime is Runtime.TORCH:
         return False
+    why = runtime_blockers(device, precision)
+    models = [m for m in (found.tdcnn, found.vocoder) if m is not None]
+    no_graph = [m.name for m in models if not has_graph(m.config_sha256)]
+    if no_graph:
+        why.append(f"has no graph for the architecture of {', '.join(no_graph)}")
+    odd = {m.name: sorted(weight_dtypes(m.weights_path) - NUMPY_DTYPES) for m in models}
+    why += [f"cannot read the {'/'.join(types)} weights of {name}" for name, types in odd.items() if types]
+    if why and runtime is Runtime.ONNX:
+        refuse_onnx(why)
+    return not why
+
+
+def runtime_blockers(device: str, precision: Precision) -> list[str]:
+    """Why ONNX Runtime cannot run this process's models whatever they are (no file is read):
+    a GPU device, a precision other than fp32, no onnxruntime package."""
+    from tdpr_cli.device import Precision, runs_on_cpu
+
     why = []
     if precision is not Precision.FP32:
         why.append(f"runs in fp32 only, not {precision.value}")
     if not runs_on_cpu(device):
         why.append("runs on the CPU only (--device cpu)")
-    models = [m for m in (found.tdcnn, found.vocoder) if m is not None]
-    no_graph = [m.name for m in models if not has_graph(m.config_sha256)]
-    if no_graph:
-        why.append(f"has no graph for the architecture of {', '.join(no_graph)}")
-    odd = [m.name for m in models if weight_dtypes(m.weights_path) - NUMPY_DTYPES]
-    if odd:
-        why.append(f"cannot read the weight types of {', '.join(odd)} (bf16 or fp8)")
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
         why.append("needs the onnxruntime package")
-    if why and runtime is Runtime.ONNX:
-        raise UsageError("--runtime onnxruntime " + "; ".join(why) + "; or use --runtime torch")
-    return not why
+    return why
+
+
+def refuse_onnx(why: list[str]) -> None:
+    raise UsageError("--runtime onnxruntime " + "; ".join(why) + " (--runtime torch runs these)")
 
 
 class LazyRestorer:
@@ -231,11 +243,13 @@ class LazyRestorer:
         if eager:
             quiet_openmp()  # before pick_device imports torch: OpenMP reads it once, at load
             pick_device(device, precision)  # before resolving: no weights fetched for a missing GPU
+        if cfg.runtime is Runtime.ONNX and (why := runtime_blockers(device, precision)):
+            refuse_onnx(why)  # before resolving: no weights fetched for a run refused anyway
         self.cfg = cfg
         self.found = resolve_models(choice, cfg.phase)
         self.info = self.found.info
         if cfg.runtime is Runtime.ONNX:
-            use_graphs(self.found, cfg.runtime, device, precision)  # a runtime that cannot serve: refused now
+            use_graphs(self.found, cfg.runtime, device, precision)  # the models' own reasons, before any file
         self._build = (device, precision, threads, chunk_seconds)
         self._restorer: ChunkRestorer | None = None
         self._failure: ModelsUnavailable | None = None
