@@ -20,6 +20,13 @@ import numpy as np
 from tdpr_cli.config import ChunkConfig
 
 
+def valid_length(length: int, stride: int) -> int:
+    """Smallest length >= ``length`` and >= one ``stride`` that is a whole number of strides:
+    what a strided TD-CNN pads its input to (torch's ``TdcnnBase.valid_length`` and the ONNX
+    runtime's ``GraphTdcnn`` both use this one rule)."""
+    return max(stride, -(-length // stride) * stride)
+
+
 @dataclass(frozen=True)
 class Chunk:
     """One chunk: ``data`` is (C, L) with L = (span end - span start) + 2 * context."""

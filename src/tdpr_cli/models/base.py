@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from tdpr_cli.config import SAMPLE_RATE
+from tdpr_cli.dsp.chunking import valid_length
 
 
 class ModelBase(nn.Module):
@@ -49,5 +50,4 @@ class TdcnnBase(ModelBase):
 
     def valid_length(self, length: int) -> int:
         """Smallest length >= ``length`` (and >= one stride) that down- and upsamples exactly."""
-        p = self.total_stride
-        return max(p, -(-length // p) * p)
+        return valid_length(length, self.total_stride)

@@ -25,7 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from tdpr_cli.dsp.chunking import valid_length
+from tdpr_cli.dsp.stft_np import hann, istft
 from tdpr_cli.errors import WeightsError
+from tdpr_cli.models import level_np
 
 GRAPH_DIR = Path(__file__).resolve().parent / "graphs"
 INDEX = GRAPH_DIR / "index.json"
@@ -151,11 +154,9 @@ class GraphTdcnn:
         self.sess = session(graph, weights, threads)
 
     def __call__(self, x: np.ndarray, cutoff_hz: float) -> np.ndarray:
-        from tdpr_cli.models import level_np
-
         length = x.shape[-1]
         # The graph was traced at an aligned length: pad here, as Seanet.body pads (zeros).
-        aligned = max(self.total_stride, -(-length // self.total_stride) * self.total_stride)
+        aligned = valid_length(length, self.total_stride)
         feeds = {"x": np.pad(x, ((0, 0), (0, 0), (0, aligned - length))).astype(np.float32, copy=False)}
         if self.conditioned:
             feeds["cutoff_hz"] = np.full(x.shape[0], cutoff_hz, np.float32)
@@ -173,8 +174,6 @@ class GraphVocoder:
     as ``Vocoder.forward``."""
 
     def __init__(self, graph: Graph, weights: Path, threads: int) -> None:
-        from tdpr_cli.dsp.stft_np import hann
-
         self.n_fft: int = graph.entry["n_fft"]
         self.hop: int = graph.entry["hop"]
         self.n_mels: int = graph.entry["n_mels"]
@@ -182,8 +181,6 @@ class GraphVocoder:
         self.sess = session(graph, weights, threads)
 
     def __call__(self, mel: np.ndarray, length: int) -> np.ndarray:
-        from tdpr_cli.dsp.stft_np import istft
-
         frames = self.sess.run(None, {"mel": mel.astype(np.float32, copy=False)})[0]
         log_mag, angle = np.split(frames, 2, axis=1)
         # The clamp keeps exp() finite for a degenerate input (as the torch head).
