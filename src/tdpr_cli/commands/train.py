@@ -126,6 +126,11 @@ def tdcnn(
         help="The cutoff a --condition-cutoff model is told in training: each filter's design cutoff (Wn), or "
         "where its gain first falls 3 dB (edge: what detection reads; cheby2 and bessel fall 1-2 kHz "
         "under their Wn).")] = "design",
+    teacher: Annotated[Optional[Path], typer.Option(
+        "--teacher", help="Distil: a trained TD-CNN's .safetensors (its .json beside it) whose output is a "
+        "second target, with --teacher-weight.")] = None,
+    teacher_weight: Annotated[float, typer.Option(
+        "--teacher-weight", help="Weight of the loss against --teacher's output (the reference's is 1).")] = 1.0,
 ) -> None:
     """Train the TD-CNN on on-the-fly degraded segments (--loss picks the objective)."""
     from tdpr_cli.train.loop import train_tdcnn
@@ -148,6 +153,7 @@ def tdcnn(
         export_name=name, init=init, soft_share=soft_share, colour_probability=colour_probability,
         model=model, loss=weights, train_only=train_only, soundfont_weights=_font_weights(soundfont_weights),
         kind_weights=_name_weights(kind_weights, "--kind-weights", "KIND=W"), stated_cutoff=stated_cutoff,
+        teacher=teacher, teacher_weight=teacher_weight,
     )
     train_tdcnn(cfg, progress=_say)
 

@@ -66,6 +66,8 @@ class Task:
     adversary: Adversary | None = None  # GAN training (vocoder): discriminators and their optimizer
     # What the discriminators judge (train/adv_views.py): (inputs, cutoffs, estimate, targets, step) -> (fake, real).
     adv_view: AdvView | None = None
+    # Distillation (TD-CNN): (inputs, cutoffs) -> a trained model's estimate, a second target.
+    teacher: Callable[[Tensor, Tensor], Tensor] | None = None
 
 
 class Trainer:
@@ -96,7 +98,8 @@ class Trainer:
         if cfg.resume:
             extra = task.adversary.load if task.adversary is not None else None
             same = {"train_only": cfg.train_only, "soundfont_weights": cfg.soundfont_weights,
-                    "kind_weights": cfg.kind_weights, "stated_cutoff": cfg.stated_cutoff}
+                    "kind_weights": cfg.kind_weights, "stated_cutoff": cfg.stated_cutoff,
+                    "teacher": cfg.to_json()["teacher"], "teacher_weight": cfg.teacher_weight}
             self.state = ck.load_checkpoint(cfg.run_dir, self.model, self.optimizer, extra, same)
             self.state.config = cfg.to_json()
             self.log.truncate_after(self.state.step)
@@ -121,6 +124,11 @@ class Trainer:
         inputs, targets, cutoffs = self.batch(self.state.step)
         estimate = self.task.estimate(inputs, cutoffs, targets)
         terms = self.loss.terms(estimate, targets)
+        if self.task.teacher is not None:
+            with torch.no_grad():
+                taught = self.task.teacher(inputs, cutoffs)
+            distill = self.loss.terms(estimate, taught)["loss"]
+            terms = {**terms, "distill": distill, "loss": terms["loss"] + self.cfg.teacher_weight * distill}
         extra: dict[str, float] = {}
         adversary = self.task.adversary
         if adversary is not None and self.task.adv_view is not None:
@@ -243,9 +251,25 @@ def train_tdcnn(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, Pa
         estimate=lambda inputs, cutoffs, targets: call_tdcnn(model, inputs, cutoffs),
         validate=validate_tdcnn,
         score="lsd",
+        teacher=_teacher(cfg.teacher, device) if cfg.teacher is not None else None,
     )
     progress(f"tdcnn: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, {model.cfg}")
     return run_task(cfg, task, device, progress)
+
+
+def _teacher(weights: Path, device: torch.device) -> Callable[[Tensor, Tensor], Tensor]:
+    """A trained TD-CNN, frozen, as a second target (``--teacher``): its config is the .json
+    beside the weights, as ``tdpr train`` and ``models.load.export`` write them."""
+    from tdpr_cli.errors import InputError, WeightsError
+    from tdpr_cli.models.load import load_model
+
+    try:
+        teacher = load_model(weights, weights.with_suffix(".json"), kind="tdcnn").to(device)
+    except (OSError, WeightsError) as exc:
+        raise InputError(f"--teacher {weights}: {exc}") from None
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return lambda inputs, cutoffs: call_tdcnn(teacher, inputs, cutoffs)
 
 
 def train_vocoder(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, Path] | None:

@@ -63,6 +63,8 @@ class TrainConfig:
     kind_weights: Optional[dict[str, float]] = None  # filter kinds' weight in their family [equal]
     stated_cutoff: str = "design"  # the cutoff a conditioned TD-CNN is told: design (Wn) or edge (-3 dB)
     train_only: Optional[str] = None  # train only parameters whose names start with this (the rest frozen)
+    teacher: Optional[Path] = None  # a trained TD-CNN's weights (.safetensors beside its .json): distillation
+    teacher_weight: float = 1.0  # weight of the loss against the teacher's output (the reference's is 1)
     model: dict[str, Any] = field(default_factory=dict)  # architecture parameters
     loss: dict[str, float] = field(default_factory=dict)  # loss weights
     command: str = ""  # the command line, recorded in the exported config
@@ -89,6 +91,8 @@ class TrainConfig:
                 not all(math.isfinite(w) and w >= 0 for w in self.soundfont_weights.values())
                 or sum(self.soundfont_weights.values()) <= 0):
             raise UsageError(f"--soundfont-weights must be >= 0 and not all 0, got {self.soundfont_weights}")
+        if not (math.isfinite(self.teacher_weight) and self.teacher_weight >= 0):
+            raise UsageError(f"--teacher-weight must be >= 0, got {self.teacher_weight}")
         if self.adv_on not in get_args(AdvOn):
             raise UsageError(f"--adv-on must be one of {', '.join(get_args(AdvOn))}, got {self.adv_on!r}")
         if self.schedule not in ("cosine", "exp", "constant"):
