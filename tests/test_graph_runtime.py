@@ -146,6 +146,35 @@ def test_exported_seanet_graph_matches_torch(tmp_path, condition, level_head):
         assert got.shape == want.shape and np.abs(got - want).max() < 1e-5
 
 
+def test_elu_rewrite_is_elu_and_leaves_no_elu_in_shipped_graphs():
+    """ONNX Runtime's scalar Elu is rewritten as Max(x, Exp(Min(x, 0)) - 1) (issue 14): the same
+    function to float rounding, everywhere (large negative, tiny, zero, positive, inf)."""
+    onnx = pytest.importorskip("onnx")
+    import onnxruntime as ort
+    from onnx import helper
+
+    from tdpr_cli.models.graph import GRAPH_DIR
+    from tdpr_cli.models.graph_export import _expand_elu
+
+    elu = helper.make_node("Elu", ["x"], ["y"], alpha=1.0)
+    kept = helper.make_node("Elu", ["y"], ["z"], alpha=0.5)  # not alpha 1: left as it is
+    io = [helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, [None]) for n in ("x", "z")]
+    model = helper.make_model(helper.make_graph([elu, kept], "g", io[:1], io[1:]),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    _expand_elu(model)
+    assert [n.op_type for n in model.graph.node] == ["Min", "Exp", "Sub", "Max", "Elu"]
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    x = np.concatenate([[-np.inf, -1e4, -80.0, -1e-8, 0.0, 1e-8, 1e4, np.inf],
+                        np.linspace(-20, 20, 100_001)]).astype(np.float32)
+    want = torch.nn.functional.elu(torch.nn.functional.elu(torch.from_numpy(x)), alpha=0.5).numpy()
+    got = sess.run(None, {"x": x})[0]
+    assert np.array_equal(np.isinf(got), np.isinf(want))
+    finite = np.isfinite(want)
+    assert np.all(np.abs(got[finite] - want[finite]) <= 2e-7 * np.maximum(1.0, np.abs(want[finite])))
+    for path in GRAPH_DIR.glob("*.onnx"):
+        assert "Elu" not in {n.op_type for n in onnx.load_from_string(path.read_bytes()).graph.node}, path
+
+
 def test_exported_vocoder_graph_matches_torch(tmp_path):
     pytest.importorskip("onnx")
     from tdpr_cli.models.graph import GraphVocoder

@@ -132,6 +132,40 @@ def export_graph(model: ModelBase) -> tuple[bytes, dict[str, Any]]:
         t.data_location = onnx.TensorProto.EXTERNAL
         t.external_data.add(key="location", value=NOWHERE)
         external.append(t.name)
+    _expand_elu(graph)
     entry = {"arch": model.arch, "kind": model.kind, "initializers": sorted(external),
              "state_keys": sorted(keys), **facts}
     return graph.SerializeToString(), entry
+
+
+def _expand_elu(model: Any) -> None:
+    """Rewrite every ``Elu`` (alpha 1) as ``Max(x, Exp(Min(x, 0)) - 1)``, in place.
+
+    Why: ONNX Runtime's Elu kernel is scalar, 1.8 ns an element on the AVX2 CPU this project
+    targets, and SEANet's 58 ELUs were 35 % of the TD-CNN's time; its Min, Exp, Sub and Max are
+    vectorised, 0.85 ns for the four (issue 14). The same function: for x > 0 the second operand
+    is 0, and for x <= 0, exp(x) - 1 >= x. Differences are float rounding (6e-8).
+    """
+    import onnx
+    from onnx import helper
+
+    graph = model.graph
+    nodes = list(graph.node)
+    if not any(n.op_type == "Elu" for n in nodes):
+        return
+    zero, one = "elu_rewrite_zero", "elu_rewrite_one"
+    graph.initializer.extend([helper.make_tensor(zero, onnx.TensorProto.FLOAT, [], [0.0]),
+                              helper.make_tensor(one, onnx.TensorProto.FLOAT, [], [1.0])])
+    out = []
+    for i, n in enumerate(nodes):
+        alpha = next((a.f for a in n.attribute if a.name == "alpha"), 1.0)
+        if n.op_type != "Elu" or alpha != 1.0:
+            out.append(n)
+            continue
+        x, y, tag = n.input[0], n.output[0], f"elu_rewrite_{i}"
+        out += [helper.make_node("Min", [x, zero], [f"{tag}_neg"], name=f"{tag}_min"),
+                helper.make_node("Exp", [f"{tag}_neg"], [f"{tag}_exp"], name=f"{tag}_exp"),
+                helper.make_node("Sub", [f"{tag}_exp", one], [f"{tag}_em1"], name=f"{tag}_sub"),
+                helper.make_node("Max", [x, f"{tag}_em1"], [y], name=f"{tag}_max")]
+    del graph.node[:]
+    graph.node.extend(out)
