@@ -45,6 +45,9 @@ def profile(seconds: float, threads: int, runtime: str, tmp: Path) -> dict:
         stages[name] += time.perf_counter() - t
 
     with clock("import"):
+        from tdpr_cli.device import single_threaded_blas
+
+        single_threaded_blas()  # as cli.main does, before numpy: one BLAS thread for the small products
         if runtime == "torch":
             import torch  # noqa: F401
 
