@@ -68,7 +68,9 @@ def prune(teacher: Seanet, student: Seanet, x: Tensor) -> dict[str, Tensor]:
     rms = _rms_by_channel(teacher, x)
     n_levels = len(teacher.enc) + 1
     s_widths = [min(student.cfg.channels * 2**i, student.cfg.max_channels) for i in range(n_levels)]
-    # What reads a level's channels: the encoder and decoder units' first convs, the next down conv.
+    # What reads a level's channels: the encoder and decoder units' first convs, the down conv
+    # to the next level, the up conv to the one before (ConvTranspose: in-channels first), and
+    # at the ends the output conv and the bottleneck.
     keep = []
     for i in range(n_levels):
         reads = torch.zeros_like(rms[f"level{i}"])
@@ -78,6 +80,12 @@ def prune(teacher: Seanet, student: Seanet, x: Tensor) -> dict[str, Tensor]:
                 reads += v.pow(2).sum((0, 2))
         if i < n_levels - 1:
             reads += t[f"down.{i}.weight"].pow(2).sum((0, 2))
+        if i > 0:
+            reads += t[f"up.{n_levels - 1 - i}.conv.weight"].pow(2).sum((1, 2))
+        if i == 0:
+            reads += t["conv_out.weight"].pow(2).sum((0, 2))
+        if i == n_levels - 1:
+            reads += t["bottleneck.weight"].pow(2).sum((0, 2))
         keep.append(_keep(rms[f"level{i}"] * reads.sqrt(), s_widths[i]))
     out: dict[str, Tensor] = {}
     for k, v in student.state_dict().items():

@@ -443,3 +443,24 @@ def test_the_cutoff_jitter_draws_last_so_inputs_and_targets_do_not_depend_on_it(
     assert np.all(c0 != c1) and np.all(np.abs(np.log2(c1 / c0)) <= 0.1 + 1e-6)
     with pytest.raises(UsageError):
         SegmentConfig(cutoff_jitter_octaves=-0.1)
+
+
+def test_a_teacher_adds_its_output_as_a_second_target(corpus, tmp_path):
+    from tdpr_cli.train.loop import train_tdcnn
+
+    weights, _ = train_tdcnn(_cfg(corpus, tmp_path / "teacher", max_steps=2))
+    # A student that starts as the teacher matches its output exactly at the first step: the
+    # distillation term is 0 there, and the loss is the reference's terms plus 2 x that term.
+    run = tmp_path / "student"
+    train_tdcnn(_cfg(corpus, run, init=weights, teacher=weights, teacher_weight=2.0, max_steps=3))
+    rows = [r for r in read_log(run / "log.jsonl") if r["kind"] == "train"]
+    assert rows[0]["distill"] == pytest.approx(0.0, abs=1e-6)
+    assert rows[-1]["distill"] > 0
+    for r in rows:
+        assert r["loss"] == pytest.approx(r["mrstft"] + 1000.0 * r["mrwave"] + 2.0 * r["distill"], rel=1e-4)
+    with pytest.raises(UsageError, match="--teacher-weight 2.0, not 1.0"):
+        train_tdcnn(_cfg(corpus, run, teacher=weights, teacher_weight=1.0, max_steps=4, resume=True))
+    with pytest.raises(InputError, match="--teacher"):
+        train_tdcnn(_cfg(corpus, tmp_path / "other", teacher=tmp_path / "missing.safetensors"))
+    with pytest.raises(UsageError, match="--teacher-weight"):
+        _cfg(corpus, tmp_path / "other", teacher=weights, teacher_weight=-1.0)
