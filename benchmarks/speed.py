@@ -3,11 +3,12 @@
     python benchmarks/speed.py [--seconds 60] [--threads 1,2] [--json out.json]
 
 Measures, on 60 s of stereo 44.1 kHz band-limited input (random weights:
-speed does not depend on their values):
+speed does not depend on their values; "default" is the architecture of the lock's default models):
 
 - seconds and times real time of each stage (read + resample, analyse,
   TD-CNN, vocoder incl. log-mel, phase repair, overlap-add, write), run
-  in-process with the pipeline's own modules and chunk plan, per thread count;
+  in-process with the torch pipeline's own modules and chunk plan, per thread count
+  (``profile_restore.py`` breaks down the ONNX Runtime path a CPU restore takes);
 - the same model stages with paper-size models (SEANet ~11M parameters, a
   TFGAN-size ~6M MelGAN-style vocoder from ``melgan.py``) on the first
   ``--paper-seconds`` of the same input, and the default pipeline on the same
@@ -54,12 +55,18 @@ def summarise(label: str, clock: Clock, duration: float, **extra) -> dict:
 
 
 def build_models(seed: int = 0) -> dict:
-    """Default-size and paper-size models, random weights (``conv_out`` non-zero: not the identity)."""
+    """The shipped defaults' architectures (the lock's), paper-size and tiny models, random
+    weights (``conv_out`` non-zero: not the identity)."""
+    from tdpr_cli.models.load import build, read_config
     from tdpr_cli.models.seanet import Seanet, SeanetConfig
     from tdpr_cli.models.vocoder import Vocoder, VocoderConfig
+    from tdpr_cli.weights import resolve as W
 
     torch.manual_seed(seed)
-    models = {"default": (Seanet(SeanetConfig()), Vocoder(VocoderConfig())),
+    lock = W.load_lock()
+    shipped = tuple(build(read_config(W.resolve(lock, lock.defaults[kind], kind, offline=True).config_path))
+                    for kind in ("tdcnn", "vocoder"))
+    models = {"default": shipped,
               "paper": (Seanet(SeanetConfig(channels=32)), MelGanGenerator()),  # 11.4M, 6.0M
               "tiny": (Seanet(SeanetConfig(channels=4)), Vocoder(VocoderConfig(dim=32, intermediate=64, layers=2)))}
     for tdcnn, _ in models.values():
@@ -87,7 +94,7 @@ def in_process(args, models, path: Path, tmp: Path) -> tuple[list[dict], list[di
         outputs = model_stages(restorer, blocks, channels, cutoff, clock)
         write_stage(tmp / "out.wav", outputs, channels, clock)
         io["write"] = clock.s["write"]
-        rows.append(summarise(f"default, CPU, {n} thread(s)", clock, args.seconds, threads=n, cutoff_hz=cutoff))
+        rows.append(summarise(f"default, CPU, torch, {n} thread(s)", clock, args.seconds, threads=n, cutoff_hz=cutoff))
         r = rows[-1]
         log(f"in-process default, {n} thread(s): {r['x_rt']:.1f}x wall, {r['x_rt_cpu']:.1f}x CPU time (load {r['load']:.2f})")
         if args.paper_seconds > 0:
