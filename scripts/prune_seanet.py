@@ -59,6 +59,7 @@ def _rms_by_channel(model: Seanet, x: Tensor) -> dict[str, Tensor]:
 
 
 def _keep(score: Tensor, n: int) -> Tensor:
+    """(C,) channel scores -> the (n,) indices of the n highest, in ascending order."""
     return torch.sort(torch.topk(score, n).indices).values
 
 
@@ -106,11 +107,13 @@ def _level_of(key: str, n_levels: int) -> int | None:
 
 
 def _cut(key: str, v: Tensor, keep: list[Tensor], rms: dict[str, Tensor], t: dict[str, Tensor], n_levels: int) -> Tensor:
+    """The teacher's tensor ``key`` cut to the kept channels, by its layout: Conv1d weights are
+    (out, in, k), ConvTranspose1d weights (in, out, k); ``keep`` holds each level's channels."""
     part = key.split(".")
     if part[0] in ("enc", "dec"):
         level = keep[_level_of(key, n_levels)]
         unit = ".".join(part[:3])
-        hidden_score = rms.get(unit, torch.ones(v.shape[0])) * t[f"{unit}.conv2.weight"].pow(2).sum((0, 2)).sqrt()
+        hidden_score = rms[unit] * t[f"{unit}.conv2.weight"].pow(2).sum((0, 2)).sqrt()
         hidden = _keep(hidden_score, len(level))
         if part[3] == "conv1":
             return v[hidden][:, level] if v.dim() == 3 else v[hidden]
@@ -143,8 +146,10 @@ def main() -> None:
     a = ap.parse_args()
     torch.manual_seed(0)
     teacher = load_model(a.weights, a.weights.with_suffix(".json"), kind="tdcnn")
-    if not isinstance(teacher, Seanet) or teacher.cfg.condition:
-        raise SystemExit("only unconditioned SEANet TD-CNNs are cut")
+    if not isinstance(teacher, Seanet) or teacher.cfg.condition or teacher.cfg.upsampler != "transposed":
+        raise SystemExit("only unconditioned SEANet TD-CNNs with transposed-conv upsamplers are cut")
+    if not 1 <= a.channels <= teacher.cfg.channels:
+        raise SystemExit(f"--channels must lie in 1..{teacher.cfg.channels} (the teacher's width)")
     cfg = json.loads(a.weights.with_suffix(".json").read_text())
     cfg["params"]["channels"] = a.channels
     student = build({k: cfg[k] for k in ("arch", "kind", "params", "sample_rate")})

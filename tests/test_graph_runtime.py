@@ -148,7 +148,7 @@ def test_exported_seanet_graph_matches_torch(tmp_path, condition, level_head):
 
 def test_elu_rewrite_is_elu_and_leaves_no_elu_in_shipped_graphs():
     """ONNX Runtime's scalar Elu is rewritten as Max(x, Exp(Min(x, 0)) - 1) (issue 14): the same
-    function to float rounding, everywhere (large negative, tiny, zero, positive, inf)."""
+    function to float rounding, everywhere (nan, inf, large negative, tiny, zero, positive)."""
     onnx = pytest.importorskip("onnx")
     import onnxruntime as ort
     from onnx import helper
@@ -164,11 +164,11 @@ def test_elu_rewrite_is_elu_and_leaves_no_elu_in_shipped_graphs():
     _expand_elu(model)
     assert [n.op_type for n in model.graph.node] == ["Min", "Exp", "Sub", "Max", "Elu"]
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    x = np.concatenate([[-np.inf, -1e4, -80.0, -1e-8, 0.0, 1e-8, 1e4, np.inf],
+    x = np.concatenate([[np.nan, -np.inf, -1e4, -80.0, -1e-8, -0.0, 0.0, 1e-8, 1e4, np.inf],
                         np.linspace(-20, 20, 100_001)]).astype(np.float32)
     want = torch.nn.functional.elu(torch.nn.functional.elu(torch.from_numpy(x)), alpha=0.5).numpy()
     got = sess.run(None, {"x": x})[0]
-    assert np.array_equal(np.isinf(got), np.isinf(want))
+    assert np.array_equal(np.isinf(got), np.isinf(want)) and np.array_equal(np.isnan(got), np.isnan(want))
     finite = np.isfinite(want)
     assert np.all(np.abs(got[finite] - want[finite]) <= 2e-7 * np.maximum(1.0, np.abs(want[finite])))
     for path in GRAPH_DIR.glob("*.onnx"):

@@ -464,3 +464,21 @@ def test_a_teacher_adds_its_output_as_a_second_target(corpus, tmp_path):
         train_tdcnn(_cfg(corpus, tmp_path / "other", teacher=tmp_path / "missing.safetensors"))
     with pytest.raises(UsageError, match="--teacher-weight"):
         _cfg(corpus, tmp_path / "other", teacher=weights, teacher_weight=-1.0)
+    with pytest.raises(UsageError, match="add --teacher"):
+        _cfg(corpus, tmp_path / "other", teacher_weight=2.0)
+
+
+def test_runs_from_before_an_option_resume_with_its_old_meaning(corpus, tmp_path):
+    # A checkpoint whose config predates --stated-cutoff and --teacher resumes as it ran: design
+    # cutoffs, no teacher.
+    from tdpr_cli.train.loop import train_tdcnn
+
+    run = tmp_path / "run"
+    train_tdcnn(_cfg(corpus, run, max_steps=2))
+    state = run / "checkpoint" / "state.json"
+    raw = json.loads(state.read_text())
+    for key in ("stated_cutoff", "teacher", "teacher_weight"):
+        del raw["config"][key]
+    state.write_text(json.dumps(raw))
+    train_tdcnn(_cfg(corpus, run, max_steps=3, resume=True))
+    assert read_log(run / "log.jsonl")[-1]["step"] >= 3

@@ -94,7 +94,7 @@ def save_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Opti
 
 
 #: What a run's config means by an option it does not record (it predates the option).
-UNRECORDED: dict[str, Any] = {"stated_cutoff": "design"}
+UNRECORDED: dict[str, Any] = {"stated_cutoff": "design", "teacher": None, "teacher_weight": 1.0}
 
 
 def load_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,

@@ -234,6 +234,7 @@ def _quiet(_: str) -> None:
 def train_tdcnn(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, Path] | None:
     """Train a TD-CNN (``cfg.model["arch"]``: seanet or subband) with ``TdcnnLoss``; export it."""
     from tdpr_cli.models.load import ARCHS
+    from tdpr_cli.train.distill import teacher_of
     from tdpr_cli.train.losses import TdcnnLoss
     from tdpr_cli.train.validate import validate_tdcnn
 
@@ -251,25 +252,10 @@ def train_tdcnn(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, Pa
         estimate=lambda inputs, cutoffs, targets: call_tdcnn(model, inputs, cutoffs),
         validate=validate_tdcnn,
         score="lsd",
-        teacher=_teacher(cfg.teacher, device) if cfg.teacher is not None else None,
+        teacher=teacher_of(cfg.teacher, device) if cfg.teacher is not None else None,
     )
     progress(f"tdcnn: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, {model.cfg}")
     return run_task(cfg, task, device, progress)
-
-
-def _teacher(weights: Path, device: torch.device) -> Callable[[Tensor, Tensor], Tensor]:
-    """A trained TD-CNN, frozen, as a second target (``--teacher``): its config is the .json
-    beside the weights, as ``tdpr train`` and ``models.load.export`` write them."""
-    from tdpr_cli.errors import InputError, WeightsError
-    from tdpr_cli.models.load import load_model
-
-    try:
-        teacher = load_model(weights, weights.with_suffix(".json"), kind="tdcnn").to(device)
-    except (OSError, WeightsError) as exc:
-        raise InputError(f"--teacher {weights}: {exc}") from None
-    for p in teacher.parameters():
-        p.requires_grad_(False)
-    return lambda inputs, cutoffs: call_tdcnn(teacher, inputs, cutoffs)
 
 
 def train_vocoder(cfg: TrainConfig, progress: Progress = _quiet) -> tuple[Path, Path] | None:

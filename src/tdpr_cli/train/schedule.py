@@ -93,6 +93,11 @@ class TrainConfig:
             raise UsageError(f"--soundfont-weights must be >= 0 and not all 0, got {self.soundfont_weights}")
         if not (math.isfinite(self.teacher_weight) and self.teacher_weight >= 0):
             raise UsageError(f"--teacher-weight must be >= 0, got {self.teacher_weight}")
+        if self.teacher is None and self.teacher_weight != 1.0:
+            raise UsageError("--teacher-weight weighs the loss against --teacher's output: add --teacher")
+        if self.teacher is not None:
+            # Absolute, so that a resume from another folder names the same file.
+            object.__setattr__(self, "teacher", Path(self.teacher).resolve())
         if self.adv_on not in get_args(AdvOn):
             raise UsageError(f"--adv-on must be one of {', '.join(get_args(AdvOn))}, got {self.adv_on!r}")
         if self.schedule not in ("cosine", "exp", "constant"):
