@@ -482,3 +482,41 @@ def test_runs_from_before_an_option_resume_with_its_old_meaning(corpus, tmp_path
     state.write_text(json.dumps(raw))
     train_tdcnn(_cfg(corpus, run, max_steps=3, resume=True))
     assert read_log(run / "log.jsonl")[-1]["step"] >= 3
+
+
+def test_hiss_adds_a_noise_floor_to_inputs_only(corpus):
+    from tdpr_cli.simulate.hiss import HissConfig
+
+    clips = read_clips(corpus / "manifest.json", corpus, "train")
+    base = SegmentConfig(batch=3, seconds=0.5)
+    plain = SegmentSampler(clips, base, seed=7).batch(4)
+    hissy = SegmentSampler(clips, replace(base, hiss=HissConfig(probability=1.0)), seed=7).batch(4)
+    # Drawn last: targets and cutoffs are the same draws, and the inputs differ by the hiss alone.
+    np.testing.assert_array_equal(plain[1], hissy[1])
+    np.testing.assert_array_equal(plain[2], hissy[2])
+    noise, signal = (hissy[0] - plain[0])[:, 0].astype(np.float64), plain[0][:, 0].astype(np.float64)
+    level = 20 * np.log10(np.sqrt((noise**2).mean(-1)) / np.sqrt((signal**2).mean(-1)))
+    assert np.all((level > -65.1) & (level < -34.9))
+    assert not np.array_equal(SegmentSampler(clips, replace(base, hiss=HissConfig(probability=0.0)), seed=7).batch(4)[0],
+                              hissy[0])
+
+
+@pytest.mark.parametrize("tilt", [0.0, -3.0])
+def test_hiss_has_the_drawn_level_and_slope(tilt):
+    from scipy.signal import welch
+
+    from tdpr_cli.simulate.hiss import HissConfig, add_hiss
+
+    x = np.sin(2 * np.pi * 440 * np.arange(64000) / SR)
+    cfg = HissConfig(probability=1.0, level_db=(-40.0, -40.0), tilt_db_per_octave=(tilt, tilt))
+    noise = add_hiss(x, SR, np.random.default_rng(1), cfg, slice(0, 64000)) - x
+    assert 20 * np.log10(noise.std() / x.std()) == pytest.approx(-40.0, abs=0.05)
+    f, p = welch(noise, SR, nperseg=1024)
+
+    def band(lo, hi):
+        return 10 * np.log10(p[(f >= lo) & (f < hi)].mean())
+
+    assert band(2000, 4000) - band(1000, 2000) == pytest.approx(tilt, abs=0.3)
+    assert band(4000, 8000) - band(2000, 4000) == pytest.approx(tilt, abs=0.3)
+    with pytest.raises(UsageError, match="hiss-probability"):
+        HissConfig(probability=1.5)

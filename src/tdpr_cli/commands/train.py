@@ -126,6 +126,9 @@ def tdcnn(
         help="The cutoff a --condition-cutoff model is told in training: each filter's design cutoff (Wn), or "
         "where its gain first falls 3 dB (edge: what detection reads; cheby2 and bessel fall 1-2 kHz "
         "under their Wn).")] = "design",
+    hiss_probability: Annotated[float, typer.Option(
+        "--hiss-probability", help="Share of inputs given a recording medium's noise floor: hiss 35-65 dB under "
+        "the music, white to pink.")] = 0.0,
     teacher: Annotated[Optional[Path], typer.Option(
         "--teacher", help="Distil: a trained TD-CNN's .safetensors (its .json beside it) whose output is a "
         "second target, with --teacher-weight.")] = None,
@@ -153,7 +156,7 @@ def tdcnn(
         export_name=name, init=init, soft_share=soft_share, colour_probability=colour_probability,
         model=model, loss=weights, train_only=train_only, soundfont_weights=_font_weights(soundfont_weights),
         kind_weights=_name_weights(kind_weights, "--kind-weights", "KIND=W"), stated_cutoff=stated_cutoff,
-        teacher=teacher, teacher_weight=teacher_weight,
+        teacher=teacher, teacher_weight=teacher_weight, hiss_probability=hiss_probability,
     )
     train_tdcnn(cfg, progress=_say)
 

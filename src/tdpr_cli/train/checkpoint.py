@@ -94,7 +94,8 @@ def save_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Opti
 
 
 #: What a run's config means by an option it does not record (it predates the option).
-UNRECORDED: dict[str, Any] = {"stated_cutoff": "design", "teacher": None, "teacher_weight": 1.0}
+UNRECORDED: dict[str, Any] = {"stated_cutoff": "design", "teacher": None, "teacher_weight": 1.0,
+                              "hiss_probability": 0.0}
 
 
 def load_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,

@@ -38,6 +38,7 @@ import numpy as np
 from tdpr_cli.config import SAMPLE_RATE
 from tdpr_cli.errors import InputError, UsageError
 from tdpr_cli.simulate import degrade as deg
+from tdpr_cli.simulate.hiss import HissConfig, add_hiss
 from tdpr_cli.simulate.response import minus3_hz
 from tdpr_cli.train.timbre import ColourRange, apply_colour, draw_colour
 
@@ -94,6 +95,7 @@ class SegmentConfig:
     # The stated cutoff is the filter's times 2**u, u uniform in +-this (0.1: about +-7 %).
     cutoff_jitter_octaves: float = 0.1
     stated_cutoff: str = "design"  # design (Wn) | edge (the -3 dB point): see the module docstring
+    hiss: HissConfig = field(default_factory=HissConfig)  # a noise floor on degraded inputs
 
     def __post_init__(self) -> None:
         if self.batch < 1 or not 0.1 <= self.seconds <= 60.0:
@@ -177,6 +179,9 @@ class SegmentSampler:
             jitter = self.cfg.cutoff_jitter_octaves
             cutoff = self._stated(spec) * 2.0 ** rng.uniform(-jitter, jitter)
         keep = slice(MARGIN, MARGIN + self.cfg.length)
+        # Drawn last (and not at all at probability 0), so runs without hiss draw as before.
+        if self.cfg.degrade and self.cfg.hiss.probability > 0 and rng.random() < self.cfg.hiss.probability:
+            source = add_hiss(source, SAMPLE_RATE, rng, self.cfg.hiss, keep)
         return np.asarray(source[keep], np.float32), np.asarray(target[keep], np.float32), float(cutoff)
 
     def batch(self, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

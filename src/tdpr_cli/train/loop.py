@@ -99,7 +99,8 @@ class Trainer:
             extra = task.adversary.load if task.adversary is not None else None
             same = {"train_only": cfg.train_only, "soundfont_weights": cfg.soundfont_weights,
                     "kind_weights": cfg.kind_weights, "stated_cutoff": cfg.stated_cutoff,
-                    "teacher": cfg.to_json()["teacher"], "teacher_weight": cfg.teacher_weight}
+                    "teacher": cfg.to_json()["teacher"], "teacher_weight": cfg.teacher_weight,
+                    "hiss_probability": cfg.hiss_probability}
             self.state = ck.load_checkpoint(cfg.run_dir, self.model, self.optimizer, extra, same)
             self.state.config = cfg.to_json()
             self.log.truncate_after(self.state.step)

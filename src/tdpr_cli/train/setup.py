@@ -10,6 +10,7 @@ import torch
 from tdpr_cli.device import pick_device, reuse_freed_memory
 from tdpr_cli.errors import UsageError
 from tdpr_cli.simulate.degrade import SimConfig
+from tdpr_cli.simulate.hiss import HissConfig
 from tdpr_cli.train.dataset import SegmentConfig
 from tdpr_cli.train.schedule import TrainConfig
 from tdpr_cli.train.timbre import ColourRange
@@ -45,7 +46,8 @@ def segment_config(cfg: TrainConfig, degrade: bool) -> SegmentConfig:
     seg = SegmentConfig(batch=cfg.batch, seconds=cfg.segment_s, degrade=degrade,
                         sim=SimConfig(soft_share=cfg.soft_share,
                                       kind_weights=tuple((cfg.kind_weights or {}).items())),
-                        colour=ColourRange(probability=cfg.colour_probability), stated_cutoff=cfg.stated_cutoff)
+                        colour=ColourRange(probability=cfg.colour_probability), stated_cutoff=cfg.stated_cutoff,
+                        hiss=HissConfig(probability=cfg.hiss_probability))
     if cfg.soundfont_weights is None:
         return seg
     return replace(seg, soundfont_weights=tuple(cfg.soundfont_weights.items()))
