@@ -127,8 +127,8 @@ def tdcnn(
         "where its gain first falls 3 dB (edge: what detection reads; cheby2 and bessel fall 1-2 kHz "
         "under their Wn).")] = "design",
     hiss_probability: Annotated[float, typer.Option(
-        "--hiss-probability", help="Share of inputs given a recording medium's noise floor: hiss 35-65 dB under "
-        "the music, white to pink.")] = 0.0,
+        "--hiss-probability", help="Share of training references given a recording's noise floor before they "
+        "are band-limited: hiss 35-65 dB under the music, white to pink.")] = 0.0,
     teacher: Annotated[Optional[Path], typer.Option(
         "--teacher", help="Distil: a trained TD-CNN's .safetensors (its .json beside it) whose output is a "
         "second target, with --teacher-weight.")] = None,

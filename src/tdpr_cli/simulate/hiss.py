@@ -1,11 +1,14 @@
-"""A recording medium's noise floor: shaped hiss added to a band-limited input.
+"""A recording's noise floor: shaped hiss added to a reference before it is band-limited.
 
-Why: real band-limited recordings (78s, tapes, the real check set) roll off into a broadband
-noise floor 40-60 dB under the music, while the filter simulation alone leaves their stop band
-empty. A TD-CNN that never saw such a floor paints the top octave from it differently (a
-narrower student of the default was 2.5-3.7 dB quieter at 7-8 kHz than its teacher on renders
-with -50 dBFS white noise added, and as much on the real recordings; on clean renders 0.2 dB),
-so training inputs get one (``tdpr train tdcnn --hiss-probability``).
+Why: real recordings carry a broadband noise floor 40-60 dB under the music, in their
+wideband references too, and their band-limited versions roll off into it; the soundfont
+renders have none, so the filter simulation leaves the stop band empty. A TD-CNN that never saw
+such a floor paints the top octave from it differently: a narrower student of the default was
+2.5-3.7 dB quieter at 7-8 kHz than its teacher on renders with -50 dBFS white noise added, and as
+much on the real recordings, against 0.2 dB on clean renders. Hiss added to the *input* alone,
+with a clean reference, taught it to remove the floor (7 dB quieter still). Training references
+get one instead (``tdpr train tdcnn --hiss-probability``), so the band above the cutoff is
+expected to carry the floor on.
 """
 
 from __future__ import annotations

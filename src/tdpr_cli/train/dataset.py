@@ -125,6 +125,9 @@ def read_segment(clip: Clip, start: int, length: int) -> np.ndarray:
     return out
 
 
+_HISS_STREAM = 1  # the hiss's random stream: (seed, step, index, this)
+
+
 class SegmentSampler:
     """Deterministic batches from a frozen clip list.
 
@@ -173,16 +176,25 @@ class SegmentSampler:
         peak = np.abs(target[MARGIN:-MARGIN]).max()
         level = 10.0 ** (rng.uniform(*self.cfg.peak_dbfs) / 20.0)
         target = target * (level / peak if peak > 1e-4 else 1.0)  # never amplify near-silence
+        if self.cfg.degrade and self.cfg.hiss.probability > 0:
+            target = self._hiss(target, step, index)
         source, cutoff = target, SAMPLE_RATE / 2.0
         if self.cfg.degrade:
             source, spec = deg.degrade_random(target, SAMPLE_RATE, rng, self.cfg.sim)
             jitter = self.cfg.cutoff_jitter_octaves
             cutoff = self._stated(spec) * 2.0 ** rng.uniform(-jitter, jitter)
         keep = slice(MARGIN, MARGIN + self.cfg.length)
-        # Drawn last (and not at all at probability 0), so runs without hiss draw as before.
-        if self.cfg.degrade and self.cfg.hiss.probability > 0 and rng.random() < self.cfg.hiss.probability:
-            source = add_hiss(source, SAMPLE_RATE, rng, self.cfg.hiss, keep)
         return np.asarray(source[keep], np.float32), np.asarray(target[keep], np.float32), float(cutoff)
+
+    def _hiss(self, target: np.ndarray, step: int, index: int) -> np.ndarray:
+        """The recording's own noise floor, in the reference before it is band-limited (as in real
+        recordings, whose references carry it across the band), with probability
+        ``cfg.hiss.probability``. Its own random stream, so that the music, colour, level and
+        filter draws stay those of a run without hiss."""
+        rng = np.random.default_rng([self.seed, step, index, _HISS_STREAM])
+        if rng.random() >= self.cfg.hiss.probability:
+            return target
+        return add_hiss(target, SAMPLE_RATE, rng, self.cfg.hiss, slice(MARGIN, MARGIN + self.cfg.length))
 
     def batch(self, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         examples = [self.example(step, i) for i in range(self.cfg.batch)]

@@ -63,7 +63,7 @@ class TrainConfig:
     kind_weights: Optional[dict[str, float]] = None  # filter kinds' weight in their family [equal]
     stated_cutoff: str = "design"  # the cutoff a conditioned TD-CNN is told: design (Wn) or edge (-3 dB)
     train_only: Optional[str] = None  # train only parameters whose names start with this (the rest frozen)
-    hiss_probability: float = 0.0  # share of degraded inputs given a noise floor (simulate/hiss.py)
+    hiss_probability: float = 0.0  # share of references given a noise floor before degrading (simulate/hiss.py)
     teacher: Optional[Path] = None  # a trained TD-CNN's weights (.safetensors beside its .json): distillation
     teacher_weight: float = 1.0  # weight of the loss against the teacher's output (the reference's is 1)
     model: dict[str, Any] = field(default_factory=dict)  # architecture parameters
