@@ -376,6 +376,13 @@ def test_train_only_moves_the_named_parameters_and_freezes_the_rest(corpus, tmp_
     assert after["level.out.weight"].abs().max() > 0
     with pytest.raises(UsageError, match="names no parameter"):
         train_tdcnn(_cfg(corpus, tmp_path / "run2", init=init, model=model, train_only="nothing."))
+    with pytest.raises(UsageError, match="names no parameter"):
+        train_tdcnn(_cfg(corpus, tmp_path / "run2", init=init, model=model, train_only="!nothing."))
+    # "!level.": everything but the head, which stays the identity it starts as (zero output layer).
+    train_tdcnn(_cfg(corpus, tmp_path / "run3", init=init, model=model, train_only="!level."))
+    after3 = load_file(str(tmp_path / "run3" / "checkpoint" / "model.safetensors"))
+    assert not after3["level.out.weight"].any() and not after3["level.out.bias"].any()
+    assert all(not torch.equal(after3[k], before[k]) for k in ("conv_out.weight", "enc.0.0.conv1.weight"))
 
 
 def test_a_misspelt_soundfont_is_refused_before_training(corpus, tmp_path):

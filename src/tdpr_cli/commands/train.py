@@ -115,7 +115,8 @@ def tdcnn(
         "0.1) [musescore=0.6,fluidr3=0.2,timgm6mb=0.2].")] = None,
     train_only: Annotated[Optional[str], typer.Option(
         "--train-only", help="Train only the parameters whose names start with this prefix (say level. "
-        "for the level head on a trained model); the rest stay frozen.")] = None,
+        "for the level head on a trained model), or with !PREFIX all but those (!level.: the network "
+        "under a fixed head); the rest stay frozen.")] = None,
     wave_weight: Annotated[Optional[float], typer.Option(
         "--wave-weight", help="Weight of the MR-wave L1 [the --loss recipe's: paper 1000, lsd 10].")] = None,
     kind_weights: Annotated[Optional[str], typer.Option(

@@ -27,16 +27,20 @@ def setup_torch(cfg: TrainConfig) -> torch.device:
 
 
 def trainable(model: torch.nn.Module, prefix: str | None) -> list[torch.nn.Parameter]:
-    """The parameters to train: all, or those whose names start with ``prefix`` (the rest are
-    frozen, so their forward pass builds no graph and costs no backward)."""
+    """The parameters to train: all, those whose names start with ``prefix``, or with
+    ``"!" + prefix`` all but those (the rest are frozen, so their forward pass builds no graph
+    and costs no backward)."""
     if prefix is None:
         return list(model.parameters())
-    chosen = []
+    keep = not prefix.startswith("!")
+    stem = prefix if keep else prefix[1:]
+    chosen, named = [], False
     for name, p in model.named_parameters():
-        p.requires_grad_(name.startswith(prefix))
+        named = named or name.startswith(stem)
+        p.requires_grad_(name.startswith(stem) == keep)
         if p.requires_grad:
             chosen.append(p)
-    if not chosen:
+    if not chosen or not named:
         raise UsageError(f"--train-only {prefix!r} names no parameter of this model")
     return chosen
 
