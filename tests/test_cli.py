@@ -369,3 +369,28 @@ def test_folder_format_converts_every_output_without_collisions(tiny_env, tmp_pa
     assert bad.returncode == 2 and b"--format" in bad.stderr
     one = tdpr("restore", root / "a.wav", tmp_path / "one.wav", "--format", "flac", env=tiny_env)
     assert one.returncode == 2 and b"folder runs" in one.stderr
+
+
+def test_a_short_file_is_read_once_and_restores_the_same(tiny_env, tmp_path, monkeypatch):
+    # Issue 14: the analysis pass keeps a short file's 16 kHz blocks for the restore pass; the
+    # output is byte for byte what reading the file twice gives.
+    import tdpr_cli.restore.file as restore_file
+    from tdpr_cli.cli import main
+
+    src = tmp_path / "in.flac"
+    sf.write(src, band_limited(2.0, 44100, 3000, channels=2), 44100)
+    real, calls = restore_file.resampled, []
+    monkeypatch.setattr(restore_file, "resampled", lambda s: (calls.append(s), real(s))[1])
+    runs = {}
+    for keep in (restore_file.KEEP_BYTES, 0):
+        monkeypatch.setattr(restore_file, "KEEP_BYTES", keep)
+        calls.clear()
+        out = tmp_path / f"out-{keep}.wav"
+        try:
+            main(["restore", str(src), str(out), "--quiet"])
+        except SystemExit as exc:
+            assert exc.code in (0, None)
+        runs[keep] = (len(calls), out.read_bytes())
+    (once, kept), (twice, read_again) = runs.values()
+    assert (once, twice) == (1, 2)
+    assert kept == read_again
