@@ -23,9 +23,10 @@ leaves its output as it was (to float rounding of the STFT round trip).
 
 Measured: trained alone on the frozen v3 network it cuts the validation AVG by 0.033, nearly
 all on the FluidR3 renders, and makes the real recordings 0.7-1.2 dB louder at 3.5-5 kHz, which
-they do not want (real check +0.006). Trained on together with the network (the default
-``seanet-piano-16k-v4``): validation AVG 1.118 -> 1.105, real check 0.772 -> 0.768 (2026-12-06 (7)).
-The head alone trained again on v4's network (the default ``seanet-piano-16k-v5``): AVG 1.098,
+they do not want (real check +0.006). Trained on together with the network
+(``seanet-piano-16k-v4``, then the default): validation AVG 1.118 -> 1.105, real check 0.772 ->
+0.768 (2026-12-06 (7)). The head alone trained again on v4's network (``seanet-piano-16k-v5``,
+whose head the default v6 keeps): AVG 1.098,
 real check 0.767 (2026-12-07 (9)).
 """
 
