@@ -95,7 +95,7 @@ class SegmentConfig:
     # The stated cutoff is the filter's times 2**u, u uniform in +-this (0.1: about +-7 %).
     cutoff_jitter_octaves: float = 0.1
     stated_cutoff: str = "design"  # design (Wn) | edge (the -3 dB point): see the module docstring
-    hiss: HissConfig = field(default_factory=HissConfig)  # a noise floor on degraded inputs
+    hiss: HissConfig = field(default_factory=HissConfig)  # a noise floor in references, before degrading
 
     def __post_init__(self) -> None:
         if self.batch < 1 or not 0.1 <= self.seconds <= 60.0:
