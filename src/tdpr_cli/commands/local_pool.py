@@ -104,8 +104,9 @@ def _restore(inp: str, out: str, subtype: Subtype, overwrite: bool) -> dict[str,
 
 #: ``--jobs auto`` starts workers only for this much audio: each costs a Python start, the
 #: runtime's import and a model load (about 2.5 s on the 2-core box with torch, about 0.3 s with
-#: ONNX Runtime), which short folders do not earn back. Set when torch ran every CPU restore; on
-#: ONNX Runtime, workers and one two-thread process tie (docs/benchmarks.md, 2026-12-07).
+#: ONNX Runtime), which short folders do not earn back. Set when torch ran every CPU restore and
+#: not re-tuned since; with ONNX Runtime and the width-8 default the pool is still the faster way
+#: for 20 files of 30 s (22.7 s against 27.6 s for one two-thread process; docs/benchmarks.md, s33).
 AUTO_MIN_AUDIO_S = 60.0
 
 
