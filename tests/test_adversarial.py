@@ -133,7 +133,7 @@ def test_the_restored_view_judges_the_vocoder_phase_against_the_target_phase_und
 
 
 def test_gans_judging_the_repaired_and_restored_signals_train_and_log_it(tmp_path):
-    from tdpr_cli.train.loop import train_vocoder
+    from tdpr_cli.train.tasks import train_vocoder
     from tdpr_cli.weights.resolve import load_lock
     from test_train import TINY_VOCODER, _cfg
 
@@ -152,7 +152,7 @@ def test_gans_judging_the_repaired_and_restored_signals_train_and_log_it(tmp_pat
 
 
 def test_gan_run_logs_checkpoints_and_resumes_exactly(tmp_path):
-    from tdpr_cli.train.loop import train_vocoder
+    from tdpr_cli.train.tasks import train_vocoder
     from test_train import TINY_VOCODER, _cfg, _weights
 
     data = _corpus(tmp_path)

@@ -133,3 +133,27 @@ def test_import_reader_sees_lazy_and_relative_imports(tmp_path: Path) -> None:
         assert _imports(path) == {"tdpr_cli.dsp.phase", "tdpr_cli.errors", "tdpr_cli.restore.config"}
     finally:
         path.unlink()
+
+
+def _readme_rooms() -> dict[str, list[str]]:
+    """The README's layout table: room folder -> the module names (or globs) its row lists."""
+    text = (PKG.parent.parent / "README.md").read_text(encoding="utf-8")
+    rooms: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.split("|")]
+        if len(cells) > 3 and cells[1].startswith("`") and cells[1].endswith("/`"):
+            rooms[cells[1].strip("`/")] = [t for t in cells[2].split("`") if t.strip()]
+    return rooms
+
+
+def test_readme_layout_table_names_every_module_and_nothing_else() -> None:
+    rooms = _readme_rooms()
+    packages = sorted(p.parent.name for p in PKG.glob("*/__init__.py"))
+    assert sorted(rooms) == packages
+    for room, names in rooms.items():
+        folder = PKG / room
+        modules = {p.name for p in folder.glob("*.py") if p.name != "__init__.py"}
+        listed = {m for name in names for m in modules if Path(m).match(name)}
+        assert modules == listed, f"{room}/: not in the README's table: {sorted(modules - listed)}"
+        for name in names:  # nothing stale: each entry names a module or a folder there
+            assert any(Path(m).match(name) for m in modules) or (folder / name.rstrip("/")).is_dir(), f"{room}/{name}"

@@ -158,7 +158,7 @@ def _export_loads(directory: Path, name: str, kind: str) -> dict:
 
 
 def test_tdcnn_smoke_run_logs_validates_and_exports(corpus, tmp_path):
-    from tdpr_cli.train.loop import train_tdcnn
+    from tdpr_cli.train.tasks import train_tdcnn
 
     cfg = _cfg(corpus, tmp_path / "run", command="tdpr train tdcnn --max-steps 3")
     train_tdcnn(cfg)
@@ -175,7 +175,7 @@ def test_tdcnn_smoke_run_logs_validates_and_exports(corpus, tmp_path):
 
 
 def test_vocoder_smoke_run_reports_phase_error_and_exports(corpus, tmp_path):
-    from tdpr_cli.train.loop import train_vocoder
+    from tdpr_cli.train.tasks import train_vocoder
 
     train_vocoder(_cfg(corpus, tmp_path / "run", model=TINY_VOCODER, export_dir=tmp_path / "out", export_name="v"))
     valid = [r for r in read_log(tmp_path / "run" / "log.jsonl") if r["kind"] == "valid"]
@@ -190,7 +190,7 @@ def _weights(run: Path) -> dict[str, torch.Tensor]:
 
 
 def test_resume_continues_the_same_sequence(corpus, tmp_path):
-    from tdpr_cli.train.loop import train_tdcnn
+    from tdpr_cli.train.tasks import train_tdcnn
 
     straight, split = tmp_path / "straight", tmp_path / "split"
     data = tmp_path / "data"
@@ -212,7 +212,7 @@ def test_resume_continues_the_same_sequence(corpus, tmp_path):
 
 def test_init_starts_from_given_weights_and_cpu_budget_stops(corpus, tmp_path):
     """--init: step 0 validates the given weights; --max-cpu-minutes stops a run early and is recorded."""
-    from tdpr_cli.train.loop import train_tdcnn
+    from tdpr_cli.train.tasks import train_tdcnn
 
     train_tdcnn(_cfg(corpus, tmp_path / "a", max_steps=2))
     source = tmp_path / "a" / "export" / "tdcnn.safetensors"
@@ -228,8 +228,9 @@ def test_init_starts_from_given_weights_and_cpu_budget_stops(corpus, tmp_path):
 
 def test_resumed_trainer_draws_the_next_batch_of_the_sequence(corpus, tmp_path):
     from tdpr_cli.models.seanet import Seanet, SeanetConfig
-    from tdpr_cli.train.loop import Task, Trainer, train_tdcnn
+    from tdpr_cli.train.loop import Task, Trainer
     from tdpr_cli.train.losses import TdcnnLoss
+    from tdpr_cli.train.tasks import train_tdcnn
 
     train_tdcnn(_cfg(corpus, tmp_path, max_steps=2))
     cfg = _cfg(corpus, tmp_path, max_steps=4, resume=True)
@@ -244,7 +245,7 @@ def test_resumed_trainer_draws_the_next_batch_of_the_sequence(corpus, tmp_path):
 
 
 def test_run_folder_misuse_is_a_usage_error(corpus, tmp_path):
-    from tdpr_cli.train.loop import train_tdcnn
+    from tdpr_cli.train.tasks import train_tdcnn
 
     with pytest.raises(UsageError, match="no run to resume"):
         train_tdcnn(_cfg(corpus, tmp_path / "empty", resume=True))
@@ -318,7 +319,7 @@ def test_cli_command_trains_and_exports(corpus, tmp_path):
 
 
 def test_refresh_takes_new_manifest_copies_and_resume_reuses_them(corpus, tmp_path):
-    from tdpr_cli.train.loop import train_tdcnn
+    from tdpr_cli.train.tasks import train_tdcnn
 
     data = tmp_path / "data"
     shutil.copytree(corpus, data)
@@ -338,7 +339,7 @@ def test_refresh_takes_new_manifest_copies_and_resume_reuses_them(corpus, tmp_pa
 
 def test_a_conditioned_tdcnn_trains_from_unconditioned_weights_and_exports(corpus, tmp_path):
     from tdpr_cli.models.load import load_model
-    from tdpr_cli.train.loop import train_tdcnn
+    from tdpr_cli.train.tasks import train_tdcnn
 
     init = _plain_weights(tmp_path)
     weights, config = train_tdcnn(_cfg(corpus, tmp_path / "run", init=init,
@@ -352,7 +353,7 @@ def test_a_conditioned_tdcnn_trains_from_unconditioned_weights_and_exports(corpu
 
 def test_a_level_head_trains_from_weights_without_one_and_exports(corpus, tmp_path):
     from tdpr_cli.models.load import load_model
-    from tdpr_cli.train.loop import train_tdcnn
+    from tdpr_cli.train.tasks import train_tdcnn
 
     init = _plain_weights(tmp_path)
     weights, config = train_tdcnn(_cfg(corpus, tmp_path / "run", init=init,
@@ -366,7 +367,7 @@ def test_a_level_head_trains_from_weights_without_one_and_exports(corpus, tmp_pa
 def test_train_only_moves_the_named_parameters_and_freezes_the_rest(corpus, tmp_path):
     from safetensors.torch import load_file
 
-    from tdpr_cli.train.loop import train_tdcnn
+    from tdpr_cli.train.tasks import train_tdcnn
 
     init = _plain_weights(tmp_path)
     model = {"arch": "seanet", **TINY_TDCNN, "level_head": True}
@@ -386,7 +387,7 @@ def test_train_only_moves_the_named_parameters_and_freezes_the_rest(corpus, tmp_
 
 
 def test_a_misspelt_soundfont_is_refused_before_training(corpus, tmp_path):
-    from tdpr_cli.train.loop import train_tdcnn
+    from tdpr_cli.train.tasks import train_tdcnn
 
     with pytest.raises(UsageError, match="musecore"):
         train_tdcnn(_cfg(corpus, tmp_path / "run", soundfont_weights={"musecore": 0.6, "fluidr3": 0.4}))
@@ -394,7 +395,7 @@ def test_a_misspelt_soundfont_is_refused_before_training(corpus, tmp_path):
 
 def test_resume_refuses_other_train_only_or_soundfont_weights(corpus, tmp_path):
     from tdpr_cli.train import checkpoint as ck
-    from tdpr_cli.train.loop import train_tdcnn
+    from tdpr_cli.train.tasks import train_tdcnn
 
     init = _plain_weights(tmp_path)
     model = {"arch": "seanet", **TINY_TDCNN, "level_head": True}
@@ -453,7 +454,7 @@ def test_the_cutoff_jitter_draws_last_so_inputs_and_targets_do_not_depend_on_it(
 
 
 def test_a_teacher_adds_its_output_as_a_second_target(corpus, tmp_path):
-    from tdpr_cli.train.loop import train_tdcnn
+    from tdpr_cli.train.tasks import train_tdcnn
 
     weights, _ = train_tdcnn(_cfg(corpus, tmp_path / "teacher", max_steps=2))
     # A student that starts as the teacher matches its output exactly at the first step: the
@@ -478,7 +479,7 @@ def test_a_teacher_adds_its_output_as_a_second_target(corpus, tmp_path):
 def test_runs_from_before_an_option_resume_with_its_old_meaning(corpus, tmp_path):
     # A checkpoint whose config predates --stated-cutoff and --teacher resumes as it ran: design
     # cutoffs, no teacher.
-    from tdpr_cli.train.loop import train_tdcnn
+    from tdpr_cli.train.tasks import train_tdcnn
 
     run = tmp_path / "run"
     train_tdcnn(_cfg(corpus, run, max_steps=2))

@@ -1,7 +1,7 @@
 """``tdpr train``: train the TD-CNN (``tdcnn``) and the phase-repair vocoder (``vocoder``).
 
 Commands parse options into a frozen ``TrainConfig``, call one function of
-``tdpr_cli.train.loop`` and print progress to stderr. torch and the training
+``tdpr_cli.train.tasks`` and print progress to stderr. torch and the training
 code are imported inside the commands, so ``tdpr --help`` stays instant and
 inference never imports them.
 
@@ -137,8 +137,8 @@ def tdcnn(
         "--teacher-weight", help="Weight of the loss against --teacher's output (the reference's is 1).")] = 1.0,
 ) -> None:
     """Train the TD-CNN on on-the-fly degraded segments (--loss picks the objective)."""
-    from tdpr_cli.train.loop import train_tdcnn
     from tdpr_cli.train.losses import LOSS_RECIPES
+    from tdpr_cli.train.tasks import train_tdcnn
 
     if loss not in LOSS_RECIPES:
         raise UsageError(f"--loss must be one of {', '.join(LOSS_RECIPES)}, got {loss!r}")
@@ -237,7 +237,7 @@ def vocoder(
         "TD-CNN's mel: what tdpr restore builds, with the lock's default TD-CNN frozen).")] = "vocoder",
 ) -> None:
     """Train the Vocos-style vocoder (MR-STFT + mel L1, optionally adversarial) to resynthesise wideband piano."""
-    from tdpr_cli.train.loop import train_vocoder
+    from tdpr_cli.train.tasks import train_vocoder
 
     cfg = _config(
         data_dir=data, run_dir=run, max_steps=max_steps, max_minutes=max_minutes, max_cpu_minutes=max_cpu_minutes,
