@@ -467,6 +467,21 @@ def test_list_json(bundled: Path) -> None:
     assert rows["tiny-cnn"]["source"] == "bundled:weights/"
 
 
+def test_list_table_keeps_whole_names_in_an_80_column_log() -> None:
+    # stderr to a file or a pipe: rich lays the table out at 80 columns, where it used to cut
+    # the shipped models' names short ("seanet-piano-16…"), the one thing a reader copies.
+    src = str(ROOT / "src")
+    env = {**os.environ, "COLUMNS": "80", "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    run = [sys.executable, "-m", "tdpr_cli", "weights", "list"]
+    names = [r["name"] for r in json.loads(subprocess.run([*run, "--json"], capture_output=True, text=True,
+                                                           env=env, check=True).stdout)]
+    table = subprocess.run(run, capture_output=True, text=True, env=env, check=True).stderr
+    assert len(names) > 3 and max(map(len, names)) > 20
+    cells = {cell.strip() for line in table.splitlines() for cell in line.split("│")}
+    assert set(names) <= cells, sorted(set(names) - cells)
+    assert max(map(len, table.splitlines())) <= 80
+
+
 def test_command_module_imports_no_heavy_libraries() -> None:
     code = ("import sys, tdpr_cli.commands.weights, tdpr_cli.weights.resolve; "
             "print([m for m in ('torch', 'huggingface_hub', 'numpy') if m in sys.modules])")

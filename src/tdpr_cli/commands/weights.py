@@ -88,12 +88,17 @@ def list_models(json_out: JsonOpt = False) -> None:
         return
     from rich.table import Table
 
-    table = Table("name", "kind", "default", "size", "source", "status")
-    for r in rows:
-        status = "verified" if r["verified"] else "present" if r["present"] else "not downloaded"
-        size = _human_size(r["size"])
-        default = "yes" if r["default"] else ""
-        table.add_row(r["name"], r["kind"], default, size, r["source"], status)
+    cells = [(r["name"], r["kind"], "yes" if r["default"] else "", _human_size(r["size"]),
+              "verified" if r["verified"] else "present" if r["present"] else "not downloaded", r["source"])
+             for r in rows]
+    # Names are what the other commands take: never cut a cell short (a log, an 80-column
+    # terminal); the source, the longest, wraps instead.
+    table = Table()
+    for i, column in enumerate(("name", "kind", "default", "size", "status")):
+        table.add_column(column, no_wrap=True, min_width=max(len(column), *(len(c[i]) for c in cells)))
+    table.add_column("source", overflow="fold")
+    for row in cells:
+        table.add_row(*row)
     stderr_console().print(table)
 
 
