@@ -13,6 +13,7 @@ import os
 import signal
 import struct
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -210,10 +211,28 @@ def test_target_name_near_name_max(tmp_path):
 
 def test_a_finished_output_sweeps_its_stale_part_files(tmp_path):
     # What a SIGKILLed earlier run leaves: hidden temporaries of the same output (and of another).
-    stale = [tmp_path / ".take [1].wav.k3j2.part", tmp_path / ".take [1].wav.zz.part"]
-    other = tmp_path / ".other.wav.k3j2.part"
+    stale = [tmp_path / ".take [1].wav.k3j2x_9a.part", tmp_path / ".take [1].wav.zzzzzzzz.part"]
+    other = tmp_path / ".other.wav.k3j2x_9a.part"
     for p in (*stale, other):
         p.write_bytes(b"half")
     audio_write.write_stream(str(tmp_path / "take [1].wav"), _blocks(), 16000, 2, Subtype.PCM_16)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.wav.k3j2.part", "take [1].wav"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.wav.k3j2x_9a.part", "take [1].wav"]
     other.unlink()  # other tests look for leftover .part files under the whole base temp folder
+
+
+def test_the_sweep_spares_live_temporaries_of_outputs_whose_names_start_alike(tmp_path):
+    # A parallel folder run writing "song.flac" and "song.flac.wav" (or two long titles that share
+    # their first 120 characters) side by side: finishing one must not delete the other's .part.
+    long_a, long_b = "Sonata " * 20 + "I. Allegro.wav", "Sonata " * 20 + "II. Adagio.wav"
+    live = []
+    for name in ("song.flac.wav", long_b):
+        fd, part = tempfile.mkstemp(dir=tmp_path, prefix=f".{audio_write._part_stem(name)}.", suffix=".part")
+        os.close(fd)
+        live.append(Path(part))
+    stale = Path(tempfile.mkstemp(dir=tmp_path, prefix=f".{audio_write._part_stem(long_a)}.", suffix=".part")[1])
+    for name in ("song.flac", long_a):
+        audio_write.write_stream(str(tmp_path / name), _blocks(), 16000, 2, Subtype.PCM_16)
+    assert all(p.exists() for p in live) and not stale.exists()
+    assert len(audio_write._part_stem(long_a)) < 130 and audio_write._part_stem(long_a) != audio_write._part_stem(long_b)
+    for p in live:
+        p.unlink()

@@ -15,6 +15,7 @@ it is complete, copied in blocks, so memory stays flat for long files.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import sys
@@ -31,6 +32,7 @@ import soundfile as sf
 
 from tdpr_cli.audio.atomic import writable_folder
 from tdpr_cli.config import Subtype
+from tdpr_cli.digest import sha256_bytes
 from tdpr_cli.errors import OutputError, UsageError
 
 STDIO = "-"
@@ -211,8 +213,7 @@ def _to_file(raw: BinaryIO, t: _Target, gain: float, frames: int) -> None:
     tmp: Path | None = None
     try:
         with held_signals():
-            # The name is shortened so that a target near NAME_MAX still gets a .part file.
-            fd, name = tempfile.mkstemp(dir=t.folder, prefix=f".{Path(t.path).name[:120]}.", suffix=".part")
+            fd, name = tempfile.mkstemp(dir=t.folder, prefix=f".{_part_stem(t.path)}.", suffix=".part")
             tmp = Path(name)
         os.close(fd)
         _convert(raw, t, str(tmp), gain)
@@ -229,15 +230,31 @@ def _to_file(raw: BinaryIO, t: _Target, gain: float, frames: int) -> None:
             _unlink(tmp)
 
 
-def _sweep_parts(t: _Target) -> None:
-    """Remove ``.NAME.*.part`` files a killed earlier run (SIGKILL, power loss) left beside the
-    target, now that the target is complete. One writer per output is assumed: shards and Ray
-    workers never share an output."""
-    import glob
+#: Longest target name used whole in its ``.part`` name: a target near NAME_MAX (255) still gets one.
+PART_STEM_MAX = 120
 
-    pattern = os.path.join(glob.escape(str(t.folder)), glob.escape(f".{Path(t.path).name[:120]}.") + "*.part")
-    for stale in glob.glob(pattern):
-        _unlink(Path(stale))
+
+def _part_stem(path: str) -> str:
+    """What ``.STEM.XXXXXXXX.part`` files of target ``path`` carry: its name, or for a long name
+    its first 100 characters and a hash of the whole, so that two long names that share their
+    start (classical track titles) never share a stem."""
+    name = Path(path).name
+    if len(name) <= PART_STEM_MAX:
+        return name
+    return f"{name[:100]}~{sha256_bytes(name.encode('utf-8', 'surrogateescape'))[:16]}"
+
+
+def _sweep_parts(t: _Target) -> None:
+    """Remove ``.STEM.XXXXXXXX.part`` files a killed earlier run (SIGKILL, power loss) left beside
+    the target, now that the target is complete. One writer per output is assumed: shards and Ray
+    workers never share an output. Only this target's own temporaries match (mkstemp's eight
+    characters exactly): a glob ``.NAME.*.part`` also matched ``.NAME.wav.XXXXXXXX.part``, the live
+    temporary of another output ``NAME.wav`` that a parallel worker may still be writing."""
+    own = re.compile(re.escape(f".{_part_stem(t.path)}.") + r"[a-z0-9_]{8}\.part")
+    with os.scandir(t.folder) as entries:
+        stale = [e.path for e in entries if own.fullmatch(e.name)]
+    for path in stale:
+        _unlink(Path(path))
 
 
 @contextmanager
