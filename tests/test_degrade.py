@@ -330,6 +330,34 @@ def test_degrade_cmd_usage_errors(tmp_path, kwargs, needle):
     assert not (tmp_path / "out.wav").exists()
 
 
+def test_degrade_cmd_shelf_draws_a_soft_kind_or_refuses_a_paper_one(tmp_path):
+    from tdpr_cli.commands.degrade import choose_spec, degrade_cmd
+
+    # --filter random with a shelf used to draw a paper kind about half the time, then refuse it.
+    specs = [choose_spec("random", None, None, -3.0, seed) for seed in range(20)]
+    assert all(s.kind in SOFT_KINDS and s.shelf_db == -3.0 for s in specs)
+    assert len({s.kind for s in specs}) == len(SOFT_KINDS)
+    src = tmp_path / "in.wav"
+    _write(src)
+    for filter in ("paper", "cheby2"):
+        with pytest.raises(UsageError, match="soft kinds only"):
+            degrade_cmd(src, tmp_path / "out.wav", filter=filter, shelf_db=-3.0)
+    assert not (tmp_path / "out.wav").exists()
+
+
+def test_degrade_cmd_keeps_an_existing_output_without_overwrite(tmp_path):
+    from tdpr_cli.commands.degrade import degrade_cmd
+
+    src, dst = tmp_path / "in.wav", tmp_path / "out.wav"
+    _write(src)
+    dst.write_bytes(b"keep me")
+    with pytest.raises(OutputError, match="--overwrite"):
+        degrade_cmd(src, dst, filter="ellip")
+    assert dst.read_bytes() == b"keep me"
+    degrade_cmd(src, dst, filter="ellip", overwrite=True)
+    assert sf.info(dst).frames == SR
+
+
 def test_degrade_cmd_missing_input(tmp_path):
     from tdpr_cli.commands.degrade import degrade_cmd
 

@@ -236,3 +236,17 @@ def test_the_sweep_spares_live_temporaries_of_outputs_whose_names_start_alike(tm
     assert len(audio_write._part_stem(long_a)) < 130 and audio_write._part_stem(long_a) != audio_write._part_stem(long_b)
     for p in live:
         p.unlink()
+
+
+def test_a_refused_stream_drops_its_spooled_copy_at_once(monkeypatch):
+    from tdpr_cli.audio import read as audio_read
+
+    spooled = []
+    real = audio_read._spool
+    monkeypatch.setattr(audio_read, "_spool", lambda stream, name: spooled.append(real(stream, name)) or spooled[-1])
+    with pytest.raises(InputError):
+        AudioSource("-", stdin=io.BytesIO(b"RIFF not really a wave file at all"))
+    assert spooled and spooled[0].closed
+    with AudioSource("-", stdin=io.BytesIO(wav_bytes(np.zeros((800, 2), np.float32)))) as src:
+        assert not spooled[-1].closed and src.info.frames == 800
+    assert spooled[-1].closed

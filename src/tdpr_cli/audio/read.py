@@ -132,10 +132,14 @@ class AudioSource:
                 except OSError as exc:
                     raise InputError(f"{p}: cannot open ({exc.strerror or exc})") from None
         self._src: str | int = self._spooled.fileno() if self._spooled is not None else str(path)
-        with self._file() as f:
-            self.info = AudioInfo(f.samplerate, f.channels, f.frames, f.format, f.subtype)
-            log = f.extra_info
-        self._validate(log)
+        try:
+            with self._file() as f:
+                self.info = AudioInfo(f.samplerate, f.channels, f.frames, f.format, f.subtype)
+                log = f.extra_info
+            self._validate(log)
+        except BaseException:
+            self.close()  # a refused stream's spooled copy goes now, not when collected
+            raise
 
     def _validate(self, log: str) -> None:
         i = self.info
@@ -157,6 +161,12 @@ class AudioSource:
         """Drop the spooled copy of a stream input (also done when garbage-collected)."""
         if self._spooled is not None:
             self._spooled.close()
+
+    def __enter__(self) -> AudioSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @contextmanager
     def _file(self) -> Iterator[sf.SoundFile]:

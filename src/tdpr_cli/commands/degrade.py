@@ -41,11 +41,13 @@ Order = Annotated[
 ]
 Shelf = Annotated[
     float | None,
-    typer.Option("--shelf-db", help="High-shelf gain in dB one octave below the cutoff (soft kinds only). "
-                 "Default: drawn as in training (none half the time, else -6..0 dB)."),
+    typer.Option("--shelf-db", help="High-shelf gain in dB one octave below the cutoff (soft kinds only: with "
+                 "--filter random a soft kind is drawn). Default: drawn as in training (none half the "
+                 "time, else -6..0 dB)."),
 ]
 Seed = Annotated[int, typer.Option("--seed", help="Seed for the random choices.")]
 SubtypeOpt = Annotated[Subtype, typer.Option("--subtype", help="Sample format of the output.")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace OUT if it exists.")]
 
 
 def _fixed_order(order: str) -> int | None:
@@ -70,6 +72,11 @@ def choose_spec(filter: str, cutoff: float | None, order: int | None, shelf_db: 
         raise UsageError(f"--cutoff must be a positive frequency in Hz, got {cutoff:g}")
     base = sim.SimConfig()
     share = {RANDOM: base.soft_share, PAPER: 0.0, SOFT: 1.0}.get(filter, float(filter in sim.SOFT_KINDS))
+    if shelf_db:  # a shelf asks for a soft kind: draw from that family only, or say so before drawing
+        if share == 0.0:
+            raise UsageError(f"--shelf-db applies to the soft kinds only ({', '.join(sim.SOFT_KINDS)}), "
+                             f"not --filter {filter}")
+        share = 1.0
 
     def narrow(fam: sim.Family) -> sim.Family:
         kinds = fam.kinds if filter in (RANDOM, PAPER, SOFT) else (filter,)
@@ -80,8 +87,6 @@ def choose_spec(filter: str, cutoff: float | None, order: int | None, shelf_db: 
     cfg = sim.SimConfig(share, narrow(sim.PAPER), narrow(sim.SOFT),
                         base.shelf_probability if shelf_db is None else 1.0, shelf)
     spec = sim.random_spec(np.random.default_rng(seed), cfg)
-    if shelf_db and spec.kind not in sim.SOFT_KINDS:
-        raise UsageError(f"--shelf-db applies to the soft kinds only ({', '.join(sim.SOFT_KINDS)})")
     return spec if spec.kind in sim.SOFT_KINDS else sim.DegradeSpec(spec.kind, spec.cutoff_hz, spec.order)
 
 
@@ -94,6 +99,7 @@ def degrade_cmd(
     shelf_db: Shelf = None,
     seed: Seed = 0,
     subtype: SubtypeOpt = Subtype.PCM_16,
+    overwrite: Overwrite = False,
 ) -> None:
     """Low-pass IN into OUT with one of the simulation filters (paper or soft family)."""
     import numpy as np
@@ -107,11 +113,13 @@ def degrade_cmd(
     console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
     if same_file(inp, out):
         raise OutputError(f"{out}: output would overwrite the input")
+    if (out.exists() or out.is_symlink()) and not overwrite:
+        raise OutputError(f"{out}: exists; pass --overwrite to replace it")
     spec = choose_spec(filter, cutoff, _fixed_order(order), shelf_db, seed)
-    source = AudioSource(inp)
-    sr = source.info.sample_rate
-    sim.validate(sr, spec)  # before reading the audio
-    wave = np.concatenate(list(source.blocks()), axis=1)
+    with AudioSource(inp) as source:
+        sr = source.info.sample_rate
+        sim.validate(sr, spec)  # before reading the audio
+        wave = np.concatenate(list(source.blocks()), axis=1)
     low = sim.degrade(wave, sr, spec.cutoff_hz, spec.kind, spec.order, spec.shelf_db)
     result = write_stream(str(out), [low], sr, low.shape[0], Subtype(subtype))
     order_text = "order n/a" if spec.kind == "subsample" else f"order {spec.order}"

@@ -17,9 +17,9 @@ from tdpr_cli.audio.resample import resample
 
 def load_16k(path: Path) -> np.ndarray:
     """Read a whole file as (C, T) float32 at 16 kHz (resampled if needed)."""
-    source = AudioSource(path)
-    wave = np.concatenate(list(source.blocks()), axis=1)
-    return resample(wave, source.info.sample_rate)
+    with AudioSource(path) as source:
+        wave = np.concatenate(list(source.blocks()), axis=1)
+        return resample(wave, source.info.sample_rate)
 
 
 def load_pair(est: Path, ref: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -101,12 +101,12 @@ def analyse_file(path: str | Path) -> Analysis:
     from tdpr_cli.audio.resample import output_length, resampled
     from tdpr_cli.dsp.bandwidth import SpectrumAccumulator, detect
 
-    src = AudioSource(str(path))
-    spec = SpectrogramAccumulator(output_length(src.info.frames, src.info.sample_rate))
-    ltas = SpectrumAccumulator()
-    for block in resampled(src):
-        spec.add(block.mean(axis=0))
-        ltas.add(block)
+    with AudioSource(str(path)) as src:
+        spec = SpectrogramAccumulator(output_length(src.info.frames, src.info.sample_rate))
+        ltas = SpectrumAccumulator()
+        for block in resampled(src):
+            spec.add(block.mean(axis=0))
+            ltas.add(block)
     db, col_s = spec.result()
     i = src.info
     return Analysis(str(path), i.sample_rate, i.channels, i.duration_s, db, col_s, ltas.ltas_db(), detect(ltas))
