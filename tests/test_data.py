@@ -177,3 +177,22 @@ def test_tiny_render_end_to_end(tmp_path: Path, monkeypatch):
     assert np.max(np.abs(audio)) < 10 ** (-1 / 20)
     again = render_job(RenderContext(tmp_path / "again", 0), job)
     assert again.clips[0].sha256 == clip.sha256  # deterministic given the seed
+
+
+@pytest.mark.parametrize(("error", "marked"), [(ValueError("bad score"), True), (TimeoutError("slow"), True),
+                                               (OSError(28, "No space left on device"), False)])
+def test_a_score_is_marked_unconvertible_only_for_its_own_faults(tmp_path, monkeypatch, error, marked):
+    from tdpr_cli.corpus import sources
+
+    def fail(rel, out, seed):
+        raise error
+
+    monkeypatch.setattr(sources, "convert_score", fail)
+    piece = Piece(piece_id="p1", source="music21:x/y.krn")
+    if marked:
+        assert sources.cached_midi(piece, tmp_path, 0) is None
+    else:  # a full disk says nothing about the score: the next run tries it again
+        with pytest.raises(OSError):
+            sources.cached_midi(piece, tmp_path, 0)
+    assert (tmp_path / "p1.failed").exists() == marked
+    assert not list(tmp_path.glob("*.mid"))

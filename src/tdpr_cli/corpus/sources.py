@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tdpr_cli.audio.atomic import atomic_write
+
 #: Score formats music21 can turn into notes (Roman-numeral ``.rntxt`` analyses are skipped).
 SCORE_SUFFIXES = frozenset({".krn", ".abc", ".mxl", ".xml", ".musicxml", ".mei", ".mid", ".midi"})
 
@@ -212,9 +214,9 @@ def convert_score(rel: str, out: Path, seed: int) -> None:
     mid = _force_piano(mid)
     if not any(m.type == "note_on" and m.velocity > 0 for t in mid.tracks for m in t):
         raise ValueError(f"{rel}: no notes")
-    tmp = out.with_name(out.name + ".tmp")
-    mid.save(tmp)
-    tmp.replace(out)
+    # A unique temporary beside the cache entry (two render workers may convert one score),
+    # removed if saving fails.
+    atomic_write(out, lambda tmp: mid.save(str(tmp)))
 
 
 def cached_midi(piece: Piece, midi_dir: Path, seed: int) -> Path | None:
@@ -228,7 +230,12 @@ def cached_midi(piece: Piece, midi_dir: Path, seed: int) -> Path | None:
     midi_dir.mkdir(parents=True, exist_ok=True)
     try:
         convert_score(piece.source.split(":", 1)[1], out, seed)
-    except Exception as exc:  # any music21 failure just drops this score from the corpus
+    except TimeoutError as exc:  # music21 crawling on a score (CONVERT_TIMEOUT_S): give up on it for good
+        failed.write_text(f"{type(exc).__name__}: {exc}\n")
+        return None
+    except (OSError, MemoryError):
+        raise  # the machine's fault (disk full, permissions), not the score's: no marker, tried again next run
+    except Exception as exc:  # any music21 failure drops this score from the corpus, in every later run
         failed.write_text(f"{type(exc).__name__}: {exc}\n")
         return None
     return out
