@@ -58,7 +58,7 @@ def profile(seconds: float, threads: int, runtime: str, tmp: Path) -> dict:
             from tdpr_cli.restore import graph_pipeline  # noqa: F401
         from tdpr_cli.audio.read import AudioSource
         from tdpr_cli.audio.resample import resampled
-        from tdpr_cli.config import CHUNK_SECONDS, PhaseMode, RestoreConfig, Runtime
+        from tdpr_cli.config import PhaseMode, RestoreConfig, Runtime
         from tdpr_cli.device import Precision
         from tdpr_cli.restore.load import ModelChoice, build_restorer, resolve_models
     stages["import"] += time.perf_counter() - T0 - sum(stages.values())  # interpreter start-up to here
@@ -71,7 +71,7 @@ def profile(seconds: float, threads: int, runtime: str, tmp: Path) -> dict:
     with clock("lock + weights verification"):
         found = resolve_models(ModelChoice(offline=True), PhaseMode.BAND)
     with clock("model build + load"):
-        restorer = build_restorer(found, cfg, "cpu", Precision.FP32, threads, CHUNK_SECONDS)
+        restorer = build_restorer(found, cfg, "cpu", Precision.FP32, threads)
     audio = Clock("cpu")
     blocks, channels, cutoff = read_stages(src_path, audio)
     with audio("read + resample"):

@@ -18,7 +18,7 @@ import numpy as np
 import soundfile as sf
 
 from bench_env import emit, valset_items
-from tdpr_cli.config import CHUNK_SECONDS, PhaseMode, RestoreConfig, Runtime
+from tdpr_cli.config import PhaseMode, RestoreConfig, Runtime
 from tdpr_cli.device import Precision
 from tdpr_cli.evaluation import metrics as evaluate
 from tdpr_cli.restore.load import ModelChoice, build_restorer, resolve_models
@@ -32,7 +32,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     found = resolve_models(ModelChoice(offline=True), PhaseMode.BAND)
-    runtimes = {r.value: build_restorer(found, RestoreConfig(runtime=r), "cpu", Precision.FP32, 1, CHUNK_SECONDS)
+    runtimes = {r.value: build_restorer(found, RestoreConfig(runtime=r), "cpu", Precision.FP32, 1)
                 for r in (Runtime.TORCH, Runtime.ONNX)}
     lsd: dict[str, list[float]] = {k: [] for k in runtimes}
     peak_diff, items = 0.0, 0

@@ -73,3 +73,24 @@ def test_chunk_config_validates():
         ChunkConfig(hop=512, fade=1024)
     cfg = ChunkConfig.from_seconds(5.0)
     assert cfg.hop % 512 == 0 and cfg.hop % 256 == 0
+
+
+@pytest.mark.parametrize("grid", [512, 1024, 2048, 4096])
+@pytest.mark.parametrize("seconds", [0.3, 1.0, 2.5, 4.8, 7.77, 14.4])
+def test_aligned_plan_is_within_a_grid_step_of_the_plan_made_on_that_grid(seconds, grid):
+    # The restore builds its plan once (--chunk-seconds, 512-sample grid) and moves it onto the
+    # model's grid; rounding twice may move a length by one grid step, never more, and the
+    # default 4.8 s plan not at all.
+    moved, direct = ChunkConfig.from_seconds(seconds).aligned(grid), ChunkConfig.from_seconds(seconds, align=grid)
+    assert moved.align == grid
+    for name in ("hop", "fade", "context"):
+        assert abs(getattr(moved, name) - getattr(direct, name)) <= grid
+    if seconds == 4.8:
+        assert moved == direct
+
+
+def test_aligned_keeps_a_custom_context_and_fade():
+    plan = ChunkConfig(hop=20_480, fade=1_024, context=0, align=512).aligned(1024)
+    assert (plan.hop, plan.fade, plan.context, plan.align) == (20_480, 1_024, 0, 1024)
+    assert ChunkConfig(hop=512, fade=512, context=512, align=512).aligned(2048) == ChunkConfig(2048, 2048, 0, 2048)
+    assert plan.aligned(256) is plan  # already on a finer grid: nothing moves

@@ -206,12 +206,11 @@ def test_shipped_graphs_are_pinned_and_cover_the_lock():
 
 
 def _shipped(phase: PhaseMode, runtime: Runtime):
-    from tdpr_cli.config import CHUNK_SECONDS
     from tdpr_cli.restore.load import ModelChoice, build_restorer, resolve_models
 
     cfg = RestoreConfig(phase=phase, runtime=runtime)
     found = resolve_models(ModelChoice(offline=True), phase)
-    return build_restorer(found, cfg, "cpu", Precision.FP32, 1, CHUNK_SECONDS), found
+    return build_restorer(found, cfg, "cpu", Precision.FP32, 1), found
 
 
 @pytest.mark.parametrize("phase", list(PhaseMode))
@@ -381,19 +380,18 @@ def test_graph_runtime_loads_only_weights_still_verified(tmp_path, monkeypatch):
     # The deferred build re-checks the resolved files on the graph path too.
     import dataclasses
 
-    from tdpr_cli.config import CHUNK_SECONDS
     from tdpr_cli.restore.load import ModelChoice, build_restorer, resolve_models
 
     found = resolve_models(ModelChoice(offline=True), PhaseMode.BAND)
     copy = tmp_path / "w.safetensors"
     shutil.copy(found.tdcnn.weights_path, copy)
     moved = dataclasses.replace(found, tdcnn=dataclasses.replace(found.tdcnn, weights_path=copy))
-    build_restorer(moved, RestoreConfig(runtime=Runtime.ONNX), "cpu", Precision.FP32, 1, CHUNK_SECONDS)
+    build_restorer(moved, RestoreConfig(runtime=Runtime.ONNX), "cpu", Precision.FP32, 1)
     data = bytearray(copy.read_bytes())
     data[-1] ^= 1  # the file changes after it was verified
     copy.write_bytes(bytes(data))
     with pytest.raises(WeightsError, match="changed since it was verified"):
-        build_restorer(moved, RestoreConfig(runtime=Runtime.ONNX), "cpu", Precision.FP32, 1, CHUNK_SECONDS)
+        build_restorer(moved, RestoreConfig(runtime=Runtime.ONNX), "cpu", Precision.FP32, 1)
 
 
 def test_short_chunks_in_batches_match_torch():
@@ -420,3 +418,37 @@ def test_cli_refuses_a_runtime_that_cannot_serve_before_any_work(tmp_path, wav_i
                         "--runtime", "onnxruntime", "--precision", "bf16"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "--runtime onnxruntime runs in fp32 only, not bf16" in r.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("runtime", [Runtime.ONNX, Runtime.TORCH])
+def test_the_restorer_runs_the_callers_chunk_plan(runtime):
+    # A custom plan (here no context) used to be dropped for one rebuilt from 4.8 s defaults.
+    from tdpr_cli.config import ChunkConfig
+    from tdpr_cli.restore.load import ModelChoice, build_restorer, resolve_models
+
+    plan = ChunkConfig(hop=24_576, fade=2_048, context=0)
+    cfg = RestoreConfig(phase=PhaseMode.NONE, runtime=runtime, chunk=plan)
+    restorer = build_restorer(resolve_models(ModelChoice(offline=True), cfg.phase), cfg, "cpu", Precision.FP32, 1)
+    assert restorer.cfg.chunk == plan
+
+
+@pytest.mark.parametrize("runtime", [Runtime.ONNX, Runtime.TORCH])
+def test_models_are_built_from_the_bytes_that_were_hashed(tmp_path, monkeypatch, runtime):
+    # A file swapped after the last check (still_verified) and before the load is refused by
+    # the load itself: the weights are read once, hashed, and built from those bytes.
+    import dataclasses
+
+    from tdpr_cli.restore import load
+    from tdpr_cli.restore.load import ModelChoice, build_restorer, resolve_models
+
+    found = resolve_models(ModelChoice(offline=True), PhaseMode.BAND)
+    copy = tmp_path / "w.safetensors"
+    data = bytearray(found.tdcnn.weights_path.read_bytes())
+    data[-1] ^= 1  # a valid safetensors file still, with other weights
+    copy.write_bytes(bytes(data))
+    moved = dataclasses.replace(found, tdcnn=dataclasses.replace(found.tdcnn, weights_path=copy))
+    monkeypatch.setattr(load, "still_verified", lambda model: None)  # the window after the check
+    with pytest.raises(WeightsError, match="sha256 mismatch"):
+        build_restorer(moved, RestoreConfig(runtime=runtime), "cpu", Precision.FP32, 1)
+    copy.write_bytes(found.tdcnn.weights_path.read_bytes())
+    assert build_restorer(moved, RestoreConfig(runtime=runtime), "cpu", Precision.FP32, 1) is not None

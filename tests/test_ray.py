@@ -67,7 +67,7 @@ def test_a_killed_worker_s_files_are_redone(tiny_env, tree, tmp_path):
     (tmp_path / "out").mkdir()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        pool = RayPool(RayOptions(workers=2, retries=2), ModelChoice(), RestoreConfig(), "cpu", Precision.FP32, 4.8)
+        pool = RayPool(RayOptions(workers=2, retries=2), ModelChoice(), RestoreConfig(), "cpu", Precision.FP32)
         with Progress(disable=True) as bar:
             results = pool.run(work, Subtype.PCM_16, bar)
             first = [next(results)]

@@ -511,7 +511,7 @@ def test_a_deferred_load_refuses_weights_changed_since_verification(tiny_env):
     from tdpr_cli.restore.load import LazyRestorer, ModelChoice, still_verified
     from tdpr_cli.weights import verify as hashing
 
-    lazy = LazyRestorer(ModelChoice(offline=True), RestoreConfig(), "cpu", Precision.FP32, 1, 4.8)
+    lazy = LazyRestorer(ModelChoice(offline=True), RestoreConfig(), "cpu", Precision.FP32, 1)
     assert lazy._restorer is None and set(lazy.info) == {"tdcnn", "vocoder"}
     model = lazy.found.vocoder
     data = bytearray(model.weights_path.read_bytes())
@@ -541,7 +541,7 @@ def test_a_failed_build_is_raised_again_not_retried(tiny_env, tmp_path, monkeypa
         raise WeightsError("weights do not fit")
 
     monkeypatch.setattr(load, "build_restorer", broken)
-    lazy = LazyRestorer(ModelChoice(offline=True), RestoreConfig(), "cpu", Precision.FP32, 1, 4.8)
+    lazy = LazyRestorer(ModelChoice(offline=True), RestoreConfig(), "cpu", Precision.FP32, 1)
     with pytest.raises(ModelsUnavailable) as first:
         lazy.get()
     with pytest.raises(ModelsUnavailable) as second:

@@ -99,6 +99,19 @@ class ChunkConfig:
         fade = rnd(fade_s, 1)
         return cls(hop=max(rnd(chunk_s, 1), fade), fade=fade, context=rnd(context_s, 0), align=align)
 
+    def aligned(self, grid: int) -> ChunkConfig:
+        """This plan on a model's chunk grid (``restore.stream.chunk_grid``, samples): unchanged
+        when it is on that grid already (``align`` a multiple of it), else each length rounded to
+        a whole multiple of ``grid``, at least one for the hop and the fade."""
+        if self.align % grid == 0:
+            return self
+
+        def rnd(samples: int, minimum: int) -> int:
+            return max(minimum, round(samples / grid)) * grid
+
+        fade = rnd(self.fade, 1)
+        return ChunkConfig(hop=max(rnd(self.hop, 1), fade), fade=fade, context=rnd(self.context, 0), align=grid)
+
 
 #: Chunk length of ``tdpr restore`` (and of reports' phase view) unless --chunk-seconds says otherwise.
 CHUNK_SECONDS = 4.8
@@ -109,14 +122,17 @@ KEEP_MARGIN_HZ = 500.0
 
 @dataclass(frozen=True)
 class RestoreConfig:
-    """Everything ``pipeline.restore`` needs besides the models."""
+    """Everything a restore (``restore.file.restore_file``, ``restore.pipeline.Restorer``) needs
+    besides the models."""
 
     phase: PhaseMode = PhaseMode.BAND
     consistency: int = 0  # Griffin-Lim projections after phase repair
     crossfade_hz: float = 250.0  # width of the band-mode phase crossfade
     # band and none modes: below (cutoff - this) the output is the input itself; None: off
     keep_margin_hz: float | None = KEEP_MARGIN_HZ
-    force: bool = False  # process even when the input is already wideband
+    # no pass-through: input detected as wideband is refused (exit 2) rather than copied,
+    # and the user is asked for --cutoff (restore.decision.decide)
+    force: bool = False
     cutoff_hz: float | None = None  # the input's band limit, set by the user; None: detect it
     wideband_hz: float = 7_000.0  # detected cutoffs at or above this pass through
     stft: StftConfig = field(default_factory=StftConfig)

@@ -6,7 +6,8 @@ Exit codes (also in man/tdpr.1 and the README):
     2   usage error: bad option values, bad paths given on the command line
     3   weights error: missing, unverified or malformed model files or lock
     4   input/output error: unreadable, corrupt or unwritable audio
-    130 interrupted by SIGINT/SIGTERM
+    70  internal error (a bug; ``cli.INTERNAL_EXIT``, no class here)
+    130 interrupted by SIGINT/SIGTERM/SIGHUP
 
 Only ``cli.py`` maps these to process exits; every other module raises them.
 """

@@ -1,4 +1,4 @@
-"""Read any libsndfile audio as float32 (C, n) blocks; writing lives in ``audio_write``.
+"""Read any libsndfile audio as float32 (C, n) blocks; writing lives in ``audio.write``.
 
 Inputs are streamed in blocks from disk (never decoded whole). Standard input
 (``-``) and other streams that cannot be read twice (pipes, ``<(...)``) are

@@ -148,12 +148,12 @@ class LocalPool:
     """``jobs`` worker processes that restore files; ``run`` yields one record per file, in order."""
 
     def __init__(self, jobs: int, choice: ModelChoice, cfg: RestoreConfig, device: str,
-                 precision: Precision, threads: int, chunk_seconds: float, retries: int = 2,
+                 precision: Precision, threads: int, retries: int = 2,
                  warn: Callable[[str], None] = lambda message: None) -> None:
         if jobs < 2:
             raise UsageError("a worker pool needs --jobs 2 or more")
         self.size, self.retries, self.warn = jobs, retries, warn
-        self.args = (choice, cfg, device, precision, threads, chunk_seconds)
+        self.args = (choice, cfg, device, precision, threads)
         # The run in progress, for close(abort=True): its files in the pool, and its books.
         self.pending: dict[Future[dict[str, Any]], tuple[int, int]] = {}
         self.books = PoolBooks([], lambda rec: None, warn)

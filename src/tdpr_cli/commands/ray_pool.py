@@ -69,7 +69,7 @@ class RayPool:
     """Actors that restore files; ``run`` yields one record per file as workers finish."""
 
     def __init__(self, opts: RayOptions, choice: ModelChoice, cfg: RestoreConfig, device: str,
-                 precision: Precision, chunk_seconds: float,
+                 precision: Precision,
                  warn: Callable[[str], None] = lambda message: None) -> None:
         from tdpr_cli.restore.load import RestoreWorker
 
@@ -85,7 +85,7 @@ class RayPool:
         self.size = opts.workers or max(1, cpus // opts.cpus_per_worker)
         self.actor_class = ray.remote(num_cpus=opts.cpus_per_worker, num_gpus=opts.gpus_per_worker,
                                       max_restarts=0)(RestoreWorker)
-        self.args = (choice, cfg, device, precision, opts.cpus_per_worker, chunk_seconds)
+        self.args = (choice, cfg, device, precision, opts.cpus_per_worker)
         self.actors = [self._spawn() for _ in range(self.size)]
         try:  # every actor verifies the models; the first to answer names them for the manifest
             infos = ray.get([a.models.remote() for a in self.actors])

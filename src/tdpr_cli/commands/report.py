@@ -34,13 +34,13 @@ def _restorer(model: str | None, vocoder: str | None, offline: bool, phase: Phas
               device: str) -> tuple[ChunkRestorer, dict[str, str]]:
     """Build the models for the phase view as ``tdpr restore`` does with its defaults: verified,
     chunks on the model's grid, the same thread policy (``restore.load.build_restorer``)."""
-    from tdpr_cli.config import CHUNK_SECONDS, RestoreConfig
+    from tdpr_cli.config import RestoreConfig
     from tdpr_cli.device import Precision
     from tdpr_cli.restore.load import ModelChoice, build_restorer, resolve_models
 
     cfg = RestoreConfig(phase=phase)
     found = resolve_models(ModelChoice(model, vocoder, offline=offline), cfg.phase)
-    return build_restorer(found, cfg, device, Precision.FP32, None, CHUNK_SECONDS), found.info
+    return build_restorer(found, cfg, device, Precision.FP32, None), found.info
 
 
 def report_cmd(

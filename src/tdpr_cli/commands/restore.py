@@ -175,16 +175,16 @@ def restore_cmd(
         from tdpr_cli.commands.ray_pool import RayOptions, RayPool
 
         ropts = RayOptions(ray_address, ray_workers, threads or 1, ray_gpus_per_worker, ray_retries)
-        _pooled(plan, opts, RayPool(ropts, choice, cfg, device, precision, chunk_seconds, _warn(quiet)))
+        _pooled(plan, opts, RayPool(ropts, choice, cfg, device, precision, _warn(quiet)))
         return
     n_jobs = _jobs(jobs, plan, device, reports is not None, threads or 1)
     if n_jobs > 1:
         from tdpr_cli.commands.local_pool import LocalPool
 
-        pool = LocalPool(n_jobs, choice, cfg, device, precision, threads or 1, chunk_seconds, warn=_warn(quiet))
+        pool = LocalPool(n_jobs, choice, cfg, device, precision, threads or 1, warn=_warn(quiet))
         _pooled(plan, opts, pool)
         return
-    restorer = LazyRestorer(choice, cfg, device, precision, threads, chunk_seconds)
+    restorer = LazyRestorer(choice, cfg, device, precision, threads)
     if reports is not None:
         reports.info = restorer.info
     batch.run(plan, restorer, restorer.info, opts, stderr_console(True), reports)

@@ -29,6 +29,7 @@ from tdpr_cli.dsp.chunking import valid_length
 from tdpr_cli.dsp.stft_np import hann, istft
 from tdpr_cli.errors import WeightsError
 from tdpr_cli.models import level_np
+from tdpr_cli.weights.verify import read_verified
 
 GRAPH_DIR = Path(__file__).resolve().parent / "graphs"
 INDEX = GRAPH_DIR / "index.json"
@@ -103,19 +104,20 @@ def load_graph(config_sha256: str, kind: str) -> Graph:
     return Graph(data, entry)
 
 
-def session(graph: Graph, weights: Path, threads: int) -> Any:
+def session(graph: Graph, weights: Path, threads: int, sha256: str | None = None) -> Any:
     """An ONNX Runtime session on ``graph`` with its initializers from ``weights`` (a verified
     safetensors file; floats cast to float32, as ``models.load.load_model`` casts them), on
-    ``threads`` CPU threads."""
+    ``threads`` CPU threads. With ``sha256`` the tensors come from bytes read once and hashed
+    (``weights.verify.read_verified``)."""
     import onnxruntime as ort
     from safetensors import SafetensorError
-    from safetensors.numpy import load_file
+    from safetensors.numpy import load, load_file
 
     unreadable = weight_dtypes(weights) - NUMPY_DTYPES
     if unreadable:
         raise WeightsError(f"{weights}: {', '.join(sorted(unreadable))} weights: use --runtime torch")
     try:
-        state = load_file(str(weights))
+        state = load_file(str(weights)) if sha256 is None else load(read_verified(weights, sha256))
     except (OSError, SafetensorError, TypeError) as exc:
         raise WeightsError(f"{weights}: cannot read safetensors: {exc}") from None
     names: list[str] = graph.entry["initializers"]
@@ -147,11 +149,11 @@ class GraphTdcnn:
     """A SEANet TD-CNN on ONNX Runtime: (B, 1, T) float32 at 16 kHz -> (B, 1, T), as the torch
     ``Seanet.forward`` computes it (to float32 rounding)."""
 
-    def __init__(self, graph: Graph, weights: Path, threads: int) -> None:
+    def __init__(self, graph: Graph, weights: Path, threads: int, sha256: str | None = None) -> None:
         self.entry = graph.entry
         self.total_stride: int = graph.entry["total_stride"]
         self.conditioned: bool = graph.entry["conditioned"]
-        self.sess = session(graph, weights, threads)
+        self.sess = session(graph, weights, threads, sha256)
 
     def __call__(self, x: np.ndarray, cutoff_hz: float) -> np.ndarray:
         length = x.shape[-1]
@@ -173,12 +175,12 @@ class GraphVocoder:
     """The Vocos vocoder on ONNX Runtime: (B, n_mels, N) natural-log mel -> (B, length) float32,
     as ``Vocoder.forward``."""
 
-    def __init__(self, graph: Graph, weights: Path, threads: int) -> None:
+    def __init__(self, graph: Graph, weights: Path, threads: int, sha256: str | None = None) -> None:
         self.n_fft: int = graph.entry["n_fft"]
         self.hop: int = graph.entry["hop"]
         self.n_mels: int = graph.entry["n_mels"]
         self.window = hann(self.n_fft)
-        self.sess = session(graph, weights, threads)
+        self.sess = session(graph, weights, threads, sha256)
 
     def __call__(self, mel: np.ndarray, length: int) -> np.ndarray:
         frames = self.sess.run(None, {"mel": mel.astype(np.float32, copy=False)})[0]

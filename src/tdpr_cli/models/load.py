@@ -22,7 +22,7 @@ from tdpr_cli.models.demucs import Demucs, DemucsConfig
 from tdpr_cli.models.seanet import Seanet, SeanetConfig
 from tdpr_cli.models.subband import SubbandConfig, SubbandTdcnn
 from tdpr_cli.models.vocoder import Vocoder, VocoderConfig
-from tdpr_cli.weights.verify import read_model_config
+from tdpr_cli.weights.verify import read_model_config, read_verified
 
 
 @dataclass(frozen=True)
@@ -58,17 +58,19 @@ def build(cfg: dict[str, Any]) -> ModelBase:
         raise WeightsError(f"bad parameters for {cfg['arch']}: {exc}") from None
 
 
-def load_model(weights: Path, config: Path, kind: str | None = None) -> ModelBase:
-    """Model in eval mode, float32, from verified files; ``kind`` checks tdcnn/vocoder."""
+def load_model(weights: Path, config: Path, kind: str | None = None, sha256: str | None = None) -> ModelBase:
+    """Model in eval mode, float32, from verified files; ``kind`` checks tdcnn/vocoder. With
+    ``sha256`` the weights are read once, hashed and built from those same bytes
+    (``weights.verify.read_verified``); without it (a trusted local export) read as they are."""
     from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from safetensors.torch import load, load_file
 
     cfg = read_config(config)
     if kind is not None and cfg["kind"] != kind:
         raise WeightsError(f"{config}: is a {cfg['kind']} model, expected a {kind}")
     model = build(cfg)
     try:
-        state = load_file(str(weights))
+        state = load_file(str(weights)) if sha256 is None else load(read_verified(weights, sha256))
     except (OSError, SafetensorError) as exc:
         raise WeightsError(f"{weights}: cannot read safetensors: {exc}") from None
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}

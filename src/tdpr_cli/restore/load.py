@@ -89,8 +89,9 @@ def _load(found: ResolvedModels) -> LoadedModels:
     for model in (found.tdcnn, found.vocoder):
         if model is not None:
             still_verified(model)
-    tdcnn = load_model(found.tdcnn.weights_path, found.tdcnn.config_path, "tdcnn")
-    voc = None if found.vocoder is None else load_model(found.vocoder.weights_path, found.vocoder.config_path, "vocoder")
+    t, v = found.tdcnn, found.vocoder
+    tdcnn = load_model(t.weights_path, t.config_path, "tdcnn", t.sha256)
+    voc = None if v is None else load_model(v.weights_path, v.config_path, "vocoder", v.sha256)
     return LoadedModels(tdcnn, voc, found.info)
 
 
@@ -130,13 +131,13 @@ def load_vocoders(names: list[str], local: list[Path]) -> dict[str, ModelBase]:
 
 
 def build_restorer(found: ResolvedModels, cfg: RestoreConfig, device: str, precision: Precision,
-                   threads: int | None, chunk_seconds: float) -> ChunkRestorer:
+                   threads: int | None) -> ChunkRestorer:
     """A restorer on the verified models ``found``, in this process (a local run or a pool
     worker): on ONNX Runtime where ``use_graphs`` says so, else on torch; ``threads`` None:
-    ``OMP_NUM_THREADS`` when set, else the idle cores."""
+    ``OMP_NUM_THREADS`` when set, else the idle cores. ``cfg.chunk`` is moved onto the model's
+    chunk grid."""
     import dataclasses
 
-    from tdpr_cli.config import ChunkConfig
     from tdpr_cli.device import auto_threads, reuse_freed_memory, user_threads
     from tdpr_cli.restore.stream import chunk_grid
 
@@ -149,21 +150,20 @@ def build_restorer(found: ResolvedModels, cfg: RestoreConfig, device: str, preci
         from tdpr_cli.models.graph import GraphTdcnn, GraphVocoder, load_graph
         from tdpr_cli.restore.graph_pipeline import GraphRestorer
 
-        tdcnn = GraphTdcnn(load_graph(found.tdcnn.config_sha256, "tdcnn"), found.tdcnn.weights_path, n)
-        voc = found.vocoder
-        vocoder = None if voc is None else GraphVocoder(load_graph(voc.config_sha256, "vocoder"), voc.weights_path, n)
-        chunk = ChunkConfig.from_seconds(chunk_seconds, align=chunk_grid(tdcnn, cfg.stft))
+        t, voc = found.tdcnn, found.vocoder
+        tdcnn = GraphTdcnn(load_graph(t.config_sha256, "tdcnn"), t.weights_path, n, t.sha256)
+        vocoder = None if voc is None else GraphVocoder(load_graph(voc.config_sha256, "vocoder"), voc.weights_path, n, voc.sha256)
+        chunk = cfg.chunk.aligned(chunk_grid(tdcnn, cfg.stft))
         return GraphRestorer(tdcnn, vocoder, dataclasses.replace(cfg, chunk=chunk), n)
-    return _torch_restorer(found, cfg, device, precision, n, chunk_seconds)
+    return _torch_restorer(found, cfg, device, precision, n)
 
 
 def _torch_restorer(found: ResolvedModels, cfg: RestoreConfig, device: str, precision: Precision,
-                    threads: int, chunk_seconds: float) -> Restorer:
+                    threads: int) -> Restorer:
     import dataclasses
 
     import torch
 
-    from tdpr_cli.config import ChunkConfig
     from tdpr_cli.device import pick_device, quiet_openmp
     from tdpr_cli.restore.pipeline import Restorer
     from tdpr_cli.restore.stream import chunk_grid
@@ -174,7 +174,7 @@ def _torch_restorer(found: ResolvedModels, cfg: RestoreConfig, device: str, prec
     dev, amp = pick_device(device, precision)
     loaded = _load(found)
     # Chunk lengths are whole multiples of this model's grid, not of a fixed 512.
-    chunk = ChunkConfig.from_seconds(chunk_seconds, align=chunk_grid(loaded.tdcnn, cfg.stft))
+    chunk = cfg.chunk.aligned(chunk_grid(loaded.tdcnn, cfg.stft))
     return Restorer(loaded.tdcnn, loaded.vocoder, dataclasses.replace(cfg, chunk=chunk), dev, amp)
 
 
@@ -235,7 +235,7 @@ class LazyRestorer:
     """
 
     def __init__(self, choice: ModelChoice, cfg: RestoreConfig, device: str, precision: Precision,
-                 threads: int | None, chunk_seconds: float, eager: bool = False) -> None:
+                 threads: int | None, eager: bool = False) -> None:
         from tdpr_cli.config import Runtime
         from tdpr_cli.device import Precision, names_cuda, pick_device, quiet_openmp
 
@@ -250,7 +250,7 @@ class LazyRestorer:
         self.info = self.found.info
         if cfg.runtime is Runtime.ONNX:
             use_graphs(self.found, cfg.runtime, device, precision)  # the models' own reasons, before any file
-        self._build = (device, precision, threads, chunk_seconds)
+        self._build = (device, precision, threads)
         self._restorer: ChunkRestorer | None = None
         self._failure: ModelsUnavailable | None = None
         if eager:
@@ -275,8 +275,8 @@ class RestoreWorker:
     ``restore`` call, which returns the file's record as a dict (errors included)."""
 
     def __init__(self, choice: ModelChoice, cfg: RestoreConfig, device: str, precision: Precision,
-                 threads: int, chunk_seconds: float) -> None:
-        self.restorer = LazyRestorer(choice, cfg, device, precision, threads, chunk_seconds, eager=True)
+                 threads: int) -> None:
+        self.restorer = LazyRestorer(choice, cfg, device, precision, threads, eager=True)
         self.info = self.restorer.info
 
     def models(self) -> dict[str, str]:

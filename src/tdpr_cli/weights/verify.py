@@ -122,6 +122,20 @@ def verify_file(path: Path, sha256: str, size: int, *, use_cache: bool = True) -
     remember(path, sha256)
 
 
+def read_verified(path: Path, sha256: str) -> bytes:
+    """The bytes of ``path``, read once and hashed: what a model is then built from is exactly
+    what was verified (a file replaced between a check and a second read cannot slip in).
+    ``WeightsError`` if they do not hash to ``sha256``. A few MB: milliseconds, no cache."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise WeightsError(f"{path}: cannot read weight file: {exc}") from None
+    if sha256_bytes(data) != sha256:
+        forget(path)
+        raise WeightsError(f"{path}: sha256 mismatch: expected {sha256}, got {sha256_bytes(data)}; not loaded")
+    return data
+
+
 def canonical_config_sha256(cfg: Mapping[str, Any]) -> str:
     """sha256 of the architecture part of a model config, independent of formatting.
 
