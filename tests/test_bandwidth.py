@@ -60,9 +60,13 @@ def test_accumulator_is_block_independent():
 
 
 def test_shorter_than_one_frame():
+    # Ten samples of DC: analysed zero-padded as one frame; nothing to detect a band edge in.
     acc = SpectrumAccumulator()
     acc.add(np.full((1, 10), 0.1))
-    assert np.isfinite(acc.ltas_db()).all()
+    ltas = acc.ltas_db()
+    assert np.isfinite(ltas).all() and acc.frames == 1 and int(np.argmax(ltas)) == 0
+    bw = detect(acc)
+    assert not bw.silent and bw.confidence == 0.0
 
 
 def test_running_max_equals_scipys_maximum_filter():

@@ -45,8 +45,17 @@ def test_all_rows_and_columns(result):
         agg = result["summary"][row]["lsd"]
         assert set(agg["by_cutoff"]) == set(agg["spread"]) == {"3000", "4000"}
         assert all(v is not None and np.isfinite(v) for v in [*agg["by_cutoff"].values(), agg["avg"]])
-        for metric in ("lsd_high", "phase_cos_high", "phase_cos_low"):
-            assert result["summary"][row][metric]["avg"] is not None
+        assert 0.0 < result["summary"][row]["lsd_high"]["avg"] < 10.0
+        for metric in ("phase_cos_high", "phase_cos_low"):  # 1 - cos: 0 same phase, 1 unrelated, 2 opposite
+            assert 0.0 <= result["summary"][row][metric]["avg"] <= 2.0
+    high = {row: result["summary"][row]["phase_cos_high"]["avg"] for row in result["rows"]}
+    low = {row: result["summary"][row]["phase_cos_low"]["avg"] for row in result["rows"]}
+    # The reference's own phase in the generated band scores near 0 (0.11 here: STFT
+    # inconsistency), a random one near 1 (noise fill); every other row lies well above the first.
+    assert high["tdcnn-gt-phase"] < 0.3 and 0.8 < high["noise-fill"] < 1.2
+    assert all(v > high["tdcnn-gt-phase"] + 0.4 for row, v in high.items() if row != "tdcnn-gt-phase")
+    # Below the cutoff the input's phase is kept by every mode but paper, which replaces all bins.
+    assert max(low["input"], low["tdcnn"], low["tdpr-band"]) < 0.01 and low["tdpr-paper"] > 0.5
     md = evaltable_report.render_markdown(result)
     for label in ("input", "noise-fill", "TD-CNN", "TD-PR paper", "TD-PR band", "TD-CNN + GT phase"):
         assert f"| {label} |" in md

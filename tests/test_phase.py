@@ -78,11 +78,24 @@ def test_none_mode_returns_tdcnn_output():
     assert repair(a, _sig(6), 3000.0, RestoreConfig(phase=PhaseMode.NONE)) is a
 
 
-@pytest.mark.parametrize("steps", [1, 4])
-def test_consistency_keeps_low_band_and_stays_finite(steps):
+def test_consistency_keeps_low_band_and_brings_the_magnitude_closer():
+    # Griffin-Lim steps re-impose the kept phase below the crossfade and move the re-analysed
+    # output's magnitude towards the TD-CNN's (an STFT with a foreign phase is inconsistent):
+    # the relative magnitude error falls 0.33 -> 0.28 -> 0.23 -> 0.17 for 0, 1, 4, 16 steps.
     a, b = _sig(7), _sig(8)
-    y = replace_phase(a, b, cutoff_hz=3000, consistency=steps)
-    assert torch.isfinite(y).all() and y.shape == a.shape
+    stft = Stft()
+    spec_a = stft(a)[0][:, 4:-4]
+    f = torch.linspace(0, 8000, 513)
+    errors = []
+    for steps in (0, 1, 4, 16):
+        y = replace_phase(a, b, cutoff_hz=3000, consistency=steps)
+        assert torch.isfinite(y).all() and y.shape == a.shape
+        spec_y = stft(y)[0][:, 4:-4]
+        low = f < 2800
+        phase_err = 1 - torch.cos(torch.angle(spec_y[low]) - torch.angle(spec_a[low]))
+        assert float(phase_err.mean()) < 1e-3
+        errors.append(float((spec_y.abs() - spec_a.abs()).norm() / spec_a.abs().norm()))
+    assert errors == sorted(errors, reverse=True) and errors[-1] < 0.8 * errors[0], errors
 
 
 def test_mel_filterbank_covers_band():
