@@ -7,6 +7,9 @@ compute what ``dsp/spectral.py`` computes with ``torch.stft``/``torch.istft`` (c
 periodic Hann window, the inverse normalised by the summed squared window), to float32
 rounding; ``tests/test_graph_runtime.py`` checks each against its torch twin. Training and the
 CUDA path keep the torch versions, which must stay differentiable and on the device.
+
+The framing (``frame_spectra``) and the overlap-add keep their input's precision, so the
+evaluation's float64 ssr_eval STFT (``evaluation.metrics``) is the same code.
 """
 
 from __future__ import annotations
@@ -20,25 +23,33 @@ from tdpr_cli.config import StftConfig
 Pad = Literal["constant", "reflect"]
 
 
-def hann(n: int) -> np.ndarray:
-    """Periodic Hann window of ``n`` samples, float32 (as ``torch.hann_window(n)``)."""
-    return (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)).astype(np.float32)
+def hann(n: int, dtype: type[np.floating] = np.float32) -> np.ndarray:
+    """Periodic Hann window of ``n`` samples (as ``torch.hann_window(n)``), float32 by default."""
+    return (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)).astype(dtype)
+
+
+def frame_spectra(x: np.ndarray, n_fft: int, hop: int, window: np.ndarray, pad: Pad = "constant") -> np.ndarray:
+    """(..., T) real -> (..., N, n_fft // 2 + 1) complex, frames first: centred frames (frame
+    ``i`` on sample ``i * hop``, ``N = 1 + T // hop`` for even ``n_fft``), windowed, in the
+    precision of ``x`` and ``window``.
+
+    ``pad`` fills the n_fft // 2 samples added at both ends: zeros (the restore STFT, ssr_eval)
+    or the signal mirrored (``torch.stft``'s default, which the level head uses).
+    """
+    half = n_fft // 2
+    padded = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(half, half)], mode=pad)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[..., ::hop, :]
+    return np.fft.rfft(frames * window, axis=-1)
 
 
 def stft(x: np.ndarray, n_fft: int, hop: int, window: np.ndarray, pad: Pad = "constant") -> np.ndarray:
-    """(B, T) float32 -> (B, n_fft // 2 + 1, T // hop + 1) complex64, centred frames.
-
-    ``pad`` fills the n_fft // 2 samples added at both ends: zeros (the restore STFT) or the
-    signal mirrored (``torch.stft``'s default, which the level head uses).
-    """
-    half = n_fft // 2
-    padded = np.pad(np.asarray(x, np.float32), ((0, 0), (half, half)), mode=pad)
-    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=1)[:, ::hop]
-    spec = np.fft.rfft(frames * window, axis=-1)  # (B, N, F)
+    """(B, T) float32 -> (B, n_fft // 2 + 1, T // hop + 1) complex64, centred frames
+    (``frame_spectra``, bins first as ``torch.stft``)."""
+    spec = frame_spectra(np.asarray(x, np.float32), n_fft, hop, window, pad)  # (B, N, F)
     return np.ascontiguousarray(spec.transpose(0, 2, 1)).astype(np.complex64, copy=False)
 
 
-def _overlap_add(frames: np.ndarray, hop: int) -> np.ndarray:
+def overlap_add(frames: np.ndarray, hop: int) -> np.ndarray:
     """(..., N, n_fft) -> (..., n_fft + hop * (N - 1)): frames summed at their hop offsets."""
     n, n_fft = frames.shape[-2:]
     out = np.zeros((*frames.shape[:-2], n_fft + hop * (n - 1)), frames.dtype)
@@ -61,8 +72,8 @@ def istft(spec: np.ndarray, n_fft: int, hop: int, window: np.ndarray, length: in
     dropped, cut or zero-padded to ``length`` (as ``torch.istft(..., center=True, length=...)``).
     """
     frames = np.fft.irfft(spec.transpose(0, 2, 1), n=n_fft, axis=-1).astype(np.float32, copy=False) * window
-    out = _overlap_add(frames, hop)
-    env = _overlap_add(np.broadcast_to(window * window, frames.shape[1:]), hop)
+    out = overlap_add(frames, hop)
+    env = overlap_add(np.broadcast_to(window * window, frames.shape[1:]), hop)
     half = n_fft // 2
     out, env = out[:, half : half + length], env[half : half + length]
     out = out / np.where(env > 1e-11, env, 1.0)

@@ -20,6 +20,7 @@ from typing import Union
 import numpy as np
 
 from tdpr_cli.config import SAMPLE_RATE
+from tdpr_cli.dsp.stft_np import frame_spectra, hann, overlap_add
 from tdpr_cli.errors import UsageError
 
 EPS = 1e-12  # ssr_eval's epsilon
@@ -29,36 +30,21 @@ NOISE_FILL_REF_HZ = 500.0  # width of the band below the cutoff that sets the le
 NOISE_FILL_SLOPE_DB_PER_KHZ = -6.0
 
 
-def _hann(n: int) -> np.ndarray:
-    """Periodic Hann window of ``n`` samples (torch/librosa/scipy-fftbins)."""
-    return 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
-
-
 def stft(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
-    """Centred, zero-padded periodic-Hann STFT.
+    """ssr_eval's STFT: centred, zero-padded, periodic Hann, float64 (``dsp.stft_np.frame_spectra``).
 
     (..., T) real -> (..., N, n_fft // 2 + 1) complex, frames first, with
-    ``N = 1 + (T + 2 * (n_fft // 2) - n_fft) // hop`` as librosa and torch
-    count them (``1 + T // hop`` for even ``n_fft``); frame ``i`` is centred
-    on sample ``i * hop``.
+    ``N = 1 + (T + 2 * (n_fft // 2) - n_fft) // hop`` as librosa and torch count them.
     """
-    pad = [(0, 0)] * (x.ndim - 1) + [(n_fft // 2, n_fft // 2)]
-    padded = np.pad(np.asarray(x, dtype=np.float64), pad)
-    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[..., ::hop, :]
-    return np.fft.rfft(frames * _hann(n_fft), axis=-1)
+    return frame_spectra(np.asarray(x, dtype=np.float64), n_fft, hop, hann(n_fft, np.float64))
 
 
 def istft(spec: np.ndarray, n_fft: int, hop: int, length: int) -> np.ndarray:
-    """Inverse of ``stft`` by weighted overlap-add: (..., N, F) -> (..., length)."""
-    window = _hann(n_fft)
+    """Inverse of ``stft`` by weighted overlap-add: (..., N, F) -> (..., length) float64."""
+    window = hann(n_fft, np.float64)
     frames = np.fft.irfft(spec, n=n_fft, axis=-1) * window
-    count = spec.shape[-2]
-    total = n_fft + hop * (count - 1)
-    out = np.zeros(spec.shape[:-2] + (total,))
-    norm = np.zeros(total)
-    for i in range(count):  # N is small (frames), each step is vectorised
-        out[..., i * hop : i * hop + n_fft] += frames[..., i, :]
-        norm[i * hop : i * hop + n_fft] += window**2
+    out = overlap_add(frames, hop)
+    norm = overlap_add(np.broadcast_to(window**2, frames.shape[-2:]), hop)
     # Samples no window covers are exactly zero; keep them so instead of 0/0.
     out = out / np.where(norm > 1e-10, norm, 1.0)
     return out[..., n_fft // 2 : n_fft // 2 + length]
