@@ -51,12 +51,15 @@ def run_inprocess(args, capsys) -> Result:
     return Result(code, out, err)
 
 
-def _child_setup(fsize: int | None = None):
+def _child_setup(fsize: int | None = None, close_stdout: bool = False):
     """Children get SIGINT back even when the test runner was started in the background
-    (non-interactive shells start background jobs with SIGINT ignored)."""
+    (non-interactive shells start background jobs with SIGINT ignored); ``close_stdout``
+    starts them with descriptor 1 closed, as ``>&-`` does."""
 
     def setup() -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if close_stdout:
+            os.close(1)
         if fsize is not None:
             import resource
 
@@ -66,11 +69,11 @@ def _child_setup(fsize: int | None = None):
     return setup
 
 
-def spawn(args, env, fsize: int | None = None, **kw) -> subprocess.Popen:
+def spawn(args, env, fsize: int | None = None, close_stdout: bool = False, **kw) -> subprocess.Popen:
     """Start ``python -m tdpr_cli ARGS`` as its own process."""
     return subprocess.Popen(
         [sys.executable, "-m", "tdpr_cli", *map(str, args)], env=env,
-        preexec_fn=_child_setup(fsize), **kw,  # noqa: PLW1509 (tests spawn from the main thread only)
+        preexec_fn=_child_setup(fsize, close_stdout), **kw,  # noqa: PLW1509 (tests spawn from the main thread only)
     )
 
 

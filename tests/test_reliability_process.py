@@ -105,6 +105,34 @@ def test_closed_stdout_exits_quietly(env, tmp_path):
     assert err.decode() == ""
 
 
+@pytest.mark.parametrize("unbuffered", ["1", ""])
+def test_a_reader_that_leaves_after_the_start_is_exit_1_not_success(env, tmp_path, unbuffered):
+    """``tdpr restore - - | head -c 100``: the reader takes part of the audio and leaves. Under
+    PYTHONUNBUFFERED the pipe took one 64 KiB write of the 256 KiB and the rest was dropped
+    with exit 0 and a success line; every byte must go, or the run is exit 1."""
+    run_env = {**env, "PYTHONUNBUFFERED": unbuffered}
+    reader = subprocess.Popen(["head", "-c", "100"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    proc = spawn(["restore", "-", "-", "--chunk-seconds", "0.5", "--threads", "1"], run_env,
+                 stdin=subprocess.PIPE, stdout=reader.stdin, stderr=subprocess.PIPE)
+    reader.stdin.close()
+    _, err = proc.communicate(wav_bytes(band_limited(4.0)), timeout=300)
+    reader.wait(timeout=60)
+    assert proc.returncode == 1, err.decode()
+    assert "- -> -" not in err.decode() and "Traceback" not in err.decode()  # no success line
+
+
+def test_stdout_closed_at_start_is_exit_4_with_one_line(env, tmp_path):
+    """``tdpr restore in.wav - >&-`` (and ``--json >&-``): a clear error, not an internal one."""
+    src = tmp_path / "in.wav"
+    sf.write(src, band_limited(1.0), SR)
+    for args in (["restore", src, "-"], ["restore", src, tmp_path / "o.wav", "--json"]):
+        proc = spawn([*args, "--chunk-seconds", "0.5", "--threads", "1"], env, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.PIPE, close_stdout=True)
+        code, err = _finish(proc)
+        assert code == 4, err
+        assert "standard output is closed" in err and "internal error" not in err
+
+
 @pytest.mark.skipif(not ON_LINUX, reason="RLIMIT_FSIZE semantics")
 @pytest.mark.parametrize("stage, limit", [("scratch", 30_000), ("final file", 64_004)])
 def test_disk_full_is_exit_4_and_leaves_nothing(env, tmp_path, stage, limit):

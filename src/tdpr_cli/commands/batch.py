@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,9 +107,20 @@ def check_outputs(plan: Plan, out_dir: Path | None, opts: BatchOptions) -> None:
 
 
 def _emit(rec, json_out: bool) -> None:
-    if json_out:
-        sys.stdout.write(json.dumps(rec.as_dict()) + "\n")
-        sys.stdout.flush()
+    """The file's JSON record, one line on stdout; a stdout that cannot take it (a full disk,
+    closed) is an ``OutputError`` (exit 4); a reader that left raises ``BrokenPipeError``."""
+    if not json_out:
+        return
+    from tdpr_cli.audio.write import write_stdout
+
+    try:
+        write_stdout((json.dumps(rec.as_dict()) + "\n").encode())
+    except BrokenPipeError:
+        raise
+    except OutputError as exc:
+        raise OutputError(f"{exc}; cannot write the --json record of {rec.input}") from None
+    except OSError as exc:
+        raise OutputError(f"<stdout>: cannot write the --json record of {rec.input} ({exc.strerror or exc})") from None
 
 
 def _log(console: Console, rec, quiet: bool) -> None:

@@ -155,7 +155,7 @@ def restore_cmd(
     opts = batch.BatchOptions(subtype, overwrite, skip_existing, quiet, json_out, progress, manifest, resume, shaping)
     batch.check_outputs(plan, out_dir, opts)
     reports = RestoreReports.plan(report, report_dir, inp, out, out_dir, report_format)
-    if out == "-" and sys.stdout.isatty():
+    if out == "-" and sys.stdout is not None and sys.stdout.isatty():
         raise UsageError("refusing to write binary audio to a terminal; redirect stdout or name a file")
     if json_out and out == "-":
         raise UsageError("--json and audio on stdout (-) cannot share stdout")
