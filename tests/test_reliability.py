@@ -207,3 +207,22 @@ def test_stdin_spool_leaves_nothing(cli, tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"RIFF....WAVE")))
     out = tmp_path / "o.wav"
     assert_failed(cli("-", out), 4, "<stdin>", out, {}, "not readable audio")
+
+
+def test_a_streamed_wav_of_unknown_length_reads_whole_without_a_warning(cli, tmp_path):
+    # ffmpeg -i take.flac -f wav - (the README's pipeline) cannot seek back to write the sizes,
+    # and declares 0xFFFFFFFF: "length unknown", which was warned about as a truncated file.
+    import struct
+
+    x = clip(1.0)
+    data = bytearray(wav_bytes(x))
+    data[4:8] = struct.pack("<I", 0xFFFFFFFF)
+    at = data.find(b"data")
+    data[at + 4 : at + 8] = struct.pack("<I", 0xFFFFFFFF)
+    src = tmp_path / "piped.wav"
+    src.write_bytes(bytes(data))
+    res = cli(src, tmp_path / "o.wav", "--json")
+    assert res.code == 0, res.err
+    rec = json.loads(res.out)
+    assert rec["warnings"] == [] and "warning" not in res.err
+    assert sf.info(tmp_path / "o.wav").frames == len(x)

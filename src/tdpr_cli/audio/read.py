@@ -47,6 +47,9 @@ BLOCK = 1 << 16  # frames per read
 MIN_RATE, MAX_RATE = 1_000, 768_000
 #: libsndfile logs "data : <declared> (should be <present>)" for a WAV data chunk cut short.
 _SHORT_DATA = re.compile(r"^\s*data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+#: The data size a writer that cannot seek back leaves in the header: "length unknown", not a
+#: promise (ffmpeg's WAV on a pipe, ``ffmpeg -i x -f wav -``, declares 0xFFFFFFFF).
+_UNKNOWN_SIZE = 0xFFFFFFFF
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,7 @@ class AudioSource:
         if i.frames <= 0:
             raise InputError(f"{self.name}: contains no audio frames")
         m = _SHORT_DATA.search(log)
-        if m and int(m.group(2)) < int(m.group(1)):
+        if m and int(m.group(2)) < int(m.group(1)) != _UNKNOWN_SIZE:
             self.warnings.append(
                 f"data is shorter than its header says (truncated or unfinished file); "
                 f"using the {i.frames} frames present ({i.duration_s:.2f} s)"
