@@ -51,7 +51,7 @@ def run_inprocess(args, capsys) -> Result:
     return Result(code, out, err)
 
 
-def _child_setup(fsize: int | None = None, close_stdout: bool = False):
+def _child_setup(fsize: int | None = None, close_stdout: bool = False, close_stderr: bool = False):
     """Children get SIGINT back even when the test runner was started in the background
     (non-interactive shells start background jobs with SIGINT ignored); ``close_stdout``
     starts them with descriptor 1 closed, as ``>&-`` does."""
@@ -60,6 +60,8 @@ def _child_setup(fsize: int | None = None, close_stdout: bool = False):
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         if close_stdout:
             os.close(1)
+        if close_stderr:
+            os.close(2)
         if fsize is not None:
             import resource
 
@@ -69,11 +71,12 @@ def _child_setup(fsize: int | None = None, close_stdout: bool = False):
     return setup
 
 
-def spawn(args, env, fsize: int | None = None, close_stdout: bool = False, **kw) -> subprocess.Popen:
+def spawn(args, env, fsize: int | None = None, close_stdout: bool = False, close_stderr: bool = False,
+          **kw) -> subprocess.Popen:
     """Start ``python -m tdpr_cli ARGS`` as its own process."""
     return subprocess.Popen(
         [sys.executable, "-m", "tdpr_cli", *map(str, args)], env=env,
-        preexec_fn=_child_setup(fsize, close_stdout), **kw,  # noqa: PLW1509 (tests spawn from the main thread only)
+        preexec_fn=_child_setup(fsize, close_stdout, close_stderr), **kw,  # noqa: PLW1509 (tests spawn from the main thread only)
     )
 
 

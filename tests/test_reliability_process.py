@@ -133,6 +133,20 @@ def test_stdout_closed_at_start_is_exit_4_with_one_line(env, tmp_path):
         assert "standard output is closed" in err and "internal error" not in err
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("stderr", ["full", "closed"])
+def test_a_stderr_that_cannot_be_written_does_not_stop_the_restore(env, tmp_path, stderr):
+    """``tdpr restore in.wav out.wav 2>/dev/full`` (a full log disk under cron) or ``2>&-``:
+    the file is restored and the exit code is the run's, 0 (it was 1, with nothing written)."""
+    src, out = tmp_path / "in.wav", tmp_path / "out.wav"
+    sf.write(src, band_limited(1.0), SR)
+    with open("/dev/full", "w") as full:
+        proc = spawn(["restore", src, out, "--chunk-seconds", "0.5", "--threads", "1"], env,
+                     stderr=full if stderr == "full" else None, close_stderr=stderr == "closed")
+        assert proc.wait(timeout=300) == 0
+    assert sf.info(out).frames == SR and leftovers(tmp_path) == []
+
+
 @pytest.mark.skipif(not ON_LINUX, reason="RLIMIT_FSIZE semantics")
 @pytest.mark.parametrize("stage, limit", [("scratch", 30_000), ("final file", 64_004)])
 def test_disk_full_is_exit_4_and_leaves_nothing(env, tmp_path, stage, limit):

@@ -14,7 +14,7 @@ import functools
 import os
 import signal
 import sys
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional, TextIO
 
 import typer
 
@@ -110,10 +110,53 @@ def _run(argv: list[str] | None, debug: bool) -> int:
     return code if isinstance(code, int) else 0
 
 
+class _LossyStderr:
+    """Standard error whose failed writes are dropped.
+
+    Why: a log line that cannot be written (a full log disk under cron, ``2>/dev/full``) must
+    not stop a restore or change its exit code; before, the first progress line raised, the
+    error line raised again, and the run ended with exit 1 and nothing restored.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except (OSError, ValueError):
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _guard_std_streams() -> None:
+    """Give closed standard descriptors (``>&-``, ``2>&-``) /dev/null, and make stderr lossy.
+
+    Why: a closed descriptor 0, 1 or 2 is the next one a file opens, so an output file could
+    become "stderr" for any library that logs there. ``sys.stdin``/``sys.stdout`` stay None
+    (Python saw them closed), which the commands report as such.
+    """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)  # the lowest free descriptor: this one
+    sys.stderr = _LossyStderr(sys.stderr if sys.stderr is not None else open(os.devnull, "w"))  # noqa: SIM115
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; exit with the documented code."""
     from tdpr_cli.device import single_threaded_blas
 
+    _guard_std_streams()
     single_threaded_blas()  # before any command imports numpy
     _register()
     for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):

@@ -124,6 +124,8 @@ class AudioSource:
         self.warnings: list[str] = []
         self._spooled: BinaryIO | None = None
         if str(path) == STDIO:
+            if stdin is None and sys.stdin is None:  # started with "<&-"
+                raise InputError("<stdin>: standard input is closed")
             self._spooled = _spool(stdin if stdin is not None else sys.stdin.buffer, self.name)
         else:
             p = Path(path)
