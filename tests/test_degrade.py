@@ -317,6 +317,8 @@ def test_degrade_cmd_refuses_to_overwrite_input(tmp_path):
         ({"order": "high"}, "--order"),
         ({"order": "30"}, "order"),
         ({"cutoff": -1.0}, "--cutoff"),
+        ({"cutoff": float("inf")}, "--cutoff"),
+        ({"cutoff": float("nan")}, "--cutoff"),
         ({"cutoff": 9000.0}, "Nyquist"),
     ],
 )

@@ -54,6 +54,20 @@ def test_missing_output_folders_are_created(cli, tmp_path, good_wav):
     assert sf.info(out).frames == len(clip())
 
 
+def test_a_folder_as_the_output_file_is_a_usage_error(cli, tmp_path, good_wav):
+    # README: "a folder given where a file was expected" is exit 2 (it was 4).
+    folder = tmp_path / "take"
+    folder.mkdir()
+    res = cli(good_wav, folder)
+    assert res.code == 2 and "is a folder" in res.err and "Traceback" not in res.err
+    assert list(folder.iterdir()) == []
+
+
+def test_an_output_name_too_long_for_the_file_system_is_exit_4(cli, tmp_path, good_wav):
+    out = tmp_path / ("a" * 256 + ".wav")  # over NAME_MAX: was an internal error (exit 70)
+    assert_failed(cli(good_wav, out), 4, out.name[:40], tmp_path / "none.wav", {}, "cannot be an output")
+
+
 def test_output_under_a_regular_file_is_exit_4(cli, tmp_path, good_wav):
     (tmp_path / "somefile").write_text("not a folder")
     out = tmp_path / "somefile" / "sub" / "o.wav"

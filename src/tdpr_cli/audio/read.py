@@ -34,7 +34,7 @@ from tdpr_cli.audio.write import (
     prepare_output,
     write_stream,
 )
-from tdpr_cli.errors import InputError
+from tdpr_cli.errors import InputError, UsageError
 
 __all__ = [
     "BLOCK", "FULL_SCALE", "STDIO", "AudioInfo", "AudioSource", "WriteResult",
@@ -96,8 +96,9 @@ def _spool(stream: BinaryIO, name: str) -> BinaryIO:
     return tmp
 
 
-def _check_path(p: Path) -> None:
-    """Readable one-line errors for paths libsndfile would only call 'System error'."""
+def check_input_path(p: Path) -> None:
+    """Readable one-line errors for paths libsndfile would only call 'System error': a folder
+    where a file was expected is a ``UsageError`` (exit 2), the rest ``InputError``s."""
     try:
         st = p.stat()
     except FileNotFoundError:
@@ -105,7 +106,7 @@ def _check_path(p: Path) -> None:
     except OSError as exc:
         raise InputError(f"{p}: cannot open ({exc.strerror or exc})") from None
     if stat.S_ISDIR(st.st_mode):
-        raise InputError(f"{p}: is a directory, expected an audio file")
+        raise UsageError(f"{p}: is a folder; expected an audio file")
     if stat.S_ISREG(st.st_mode) and st.st_size == 0:
         raise InputError(f"{p}: empty file (0 bytes)")
     if not os.access(p, os.R_OK):
@@ -129,7 +130,7 @@ class AudioSource:
             self._spooled = _spool(stdin if stdin is not None else sys.stdin.buffer, self.name)
         else:
             p = Path(path)
-            _check_path(p)
+            check_input_path(p)
             if not p.is_file():  # a pipe or device: it can only be read once
                 try:
                     with open(p, "rb") as stream:

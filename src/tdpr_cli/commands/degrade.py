@@ -68,7 +68,7 @@ def choose_spec(filter: str, cutoff: float | None, order: int | None, shelf_db: 
 
     if filter not in (RANDOM, PAPER, SOFT) and filter not in sim.FILTERS:
         raise UsageError(f"--filter must be random, paper, soft or one of {', '.join(sim.FILTERS)}, got {filter!r}")
-    if cutoff is not None and not cutoff > 0:
+    if cutoff is not None and not 0 < cutoff < float("inf"):  # nan fails both
         raise UsageError(f"--cutoff must be a positive frequency in Hz, got {cutoff:g}")
     base = sim.SimConfig()
     share = {RANDOM: base.soft_share, PAPER: 0.0, SOFT: 1.0}.get(filter, float(filter in sim.SOFT_KINDS))

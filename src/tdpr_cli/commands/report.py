@@ -17,7 +17,7 @@ import typer
 
 from tdpr_cli.commands.options import Device, Model, Offline, VocoderName
 from tdpr_cli.config import PhaseMode
-from tdpr_cli.errors import InputError, WeightsError
+from tdpr_cli.errors import WeightsError
 
 if TYPE_CHECKING:
     from tdpr_cli.restore.stream import ChunkRestorer
@@ -56,6 +56,7 @@ def report_cmd(
     device: Device = "auto",
 ) -> None:
     """Draw spectrograms, LTAS and the phase view of IN and OUT (and REF) into a PNG or HTML report."""
+    from tdpr_cli.audio.read import check_input_path
     from tdpr_cli.commands.console import stderr_console
     from tdpr_cli.report.analyse import (
         build_report,
@@ -69,8 +70,8 @@ def report_cmd(
     check_report_path(report)
     require_matplotlib()
     for p in (inp, out, ref):
-        if p is not None and not p.is_file():
-            raise InputError(f"{p}: no such file")
+        if p is not None:
+            check_input_path(p)
     restorer, notes, header = None, [], {"phase": phase.value}
     if phase is PhaseMode.NONE:
         notes.append("no phase view: --phase none")

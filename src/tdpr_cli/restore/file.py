@@ -99,8 +99,12 @@ def check_paths(inp: str, out: str, overwrite: bool) -> None:
     if out == STDIO:
         return
     o = Path(out)
-    if o.is_dir():
-        raise OutputError(f"{o}: is a directory; give a file name")
+    try:
+        is_dir = o.is_dir()
+    except OSError as exc:  # a name over NAME_MAX bytes, a path through a file
+        raise OutputError(f"{o}: cannot be an output ({exc.strerror or exc})") from None
+    if is_dir:
+        raise UsageError(f"{o}: is a folder; give a file name (or a folder as the input, for a folder run)")
     if inp != STDIO and same_file(inp, o):
         raise OutputError(f"{o}: output is the input file; tdpr never writes over its input")
     if (o.exists() or o.is_symlink()) and not overwrite:
