@@ -369,6 +369,13 @@ def test_folder_format_converts_every_output_without_collisions(tiny_env, tmp_pa
     assert bad.returncode == 2 and b"--format" in bad.stderr
     one = tdpr("restore", root / "a.wav", tmp_path / "one.wav", "--format", "flac", env=tiny_env)
     assert one.returncode == 2 and b"folder runs" in one.stderr
+    # A format that cannot hold the subtype: one usage error before any file is read (it was
+    # each file failing after its analysis, exit 1, and an empty output folder left behind).
+    for args in ([root, "--out", tmp_path / "y", "--format", "flac"], [root / "a.wav", tmp_path / "one.flac"]):
+        r = tdpr("restore", *args, "--subtype", "FLOAT", env=tiny_env)
+        assert r.returncode == 2 and b"FLAC cannot store FLOAT samples" in r.stderr, r.stderr.decode()
+        assert b"started" not in r.stderr
+    assert not (tmp_path / "y").exists() and not (tmp_path / "one.flac").exists()
 
 
 def test_a_short_file_is_read_once_and_restores_the_same(tiny_env, tmp_path, monkeypatch):

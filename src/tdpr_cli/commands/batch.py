@@ -87,12 +87,19 @@ def plan_outputs(inp: str, out: str | None, out_dir: Path | None, fmt: str | Non
 
 
 def check_outputs(plan: Plan, out_dir: Path | None, opts: BatchOptions) -> None:
-    """Folder runs: fail once, up front, before any model loads.
+    """Fail once, up front, before any file is read or model loads.
 
-    An output folder that cannot be created or written is an OutputError
-    (exit 4); outputs left by an earlier run need --skip-existing or
-    --overwrite, said once instead of once per file (exit 4, as for a file).
+    Every run: an output format that cannot hold ``--subtype`` (FLAC and FLOAT, an unknown
+    extension) is a UsageError. Folder runs: an output folder that cannot be created or
+    written is an OutputError (exit 4); outputs left by an earlier run need --skip-existing
+    or --overwrite, said once instead of once per file (exit 4, as for a file).
     """
+    from tdpr_cli.audio.write import check_output_format
+
+    # Before any file is read: an output format that cannot hold --subtype is a usage error
+    # for the whole run (it failed each file after its analysis pass, with exit 1).
+    for out in {Path(out).suffix.lower(): out for _, out in plan.pairs}.values():
+        check_output_format(out, opts.subtype)
     if not plan.folder or out_dir is None:
         return
     from tdpr_cli.audio.atomic import writable_folder
