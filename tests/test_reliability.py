@@ -147,6 +147,15 @@ def test_shorter_than_a_chunk(cli, tmp_path, frames):
     _restore_ok(cli, tmp_path, clip(1.0)[:frames])
 
 
+def test_shorter_than_one_16k_sample_is_an_input_error_not_an_empty_file(cli, tmp_path):
+    # One frame at 44.1 kHz is 0.36 of a 16 kHz sample: it was written as a 0-frame "silent" WAV.
+    src, out = tmp_path / "one.wav", tmp_path / "o.wav"
+    sf.write(src, np.full((1, 1), 0.5, np.float32), 44100)
+    assert_failed(cli(src, out), 4, src.name, out, {}, "shorter than one 16000 Hz sample")
+    sf.write(src, np.full((2, 1), 0.5, np.float32), 44100)  # 0.73 of a sample: rounds to one
+    assert cli(src, out).code == 0 and sf.info(out).frames == 1
+
+
 def test_silence_passes_through_as_silence(cli, tmp_path):
     rec, y, _ = _restore_ok(cli, tmp_path, np.zeros((8000, 2), np.float32))
     assert rec["status"] == "passthrough" and "silent" in rec["message"]

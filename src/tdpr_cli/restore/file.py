@@ -21,7 +21,7 @@ from tdpr_cli.audio.resample import output_length, resampled
 from tdpr_cli.audio.write import same_file
 from tdpr_cli.config import SAMPLE_RATE, RestoreConfig, Subtype
 from tdpr_cli.dsp.bandwidth import SpectrumAccumulator, detect
-from tdpr_cli.errors import ModelsUnavailable, OutputError, RefusedInput, TdprError, UsageError
+from tdpr_cli.errors import InputError, ModelsUnavailable, OutputError, RefusedInput, TdprError, UsageError
 from tdpr_cli.restore.decision import Decision, decide
 
 if TYPE_CHECKING:
@@ -131,6 +131,9 @@ def restore_file(
         prepare_output(out)  # an unwritable folder fails now, not after the analysis pass
         rec.duration_s = src.info.duration_s
         total = output_length(src.info.frames, src.info.sample_rate)
+        if total == 0:  # 1 frame at 44.1 kHz: 0.36 of a sample; it was written as an empty "silent" file
+            raise InputError(f"{src.name}: {src.info.frames} frame(s) at {src.info.sample_rate} Hz is shorter "
+                             f"than one {SAMPLE_RATE} Hz sample; nothing to restore")
         dec, kept = analyse(src, restorer.cfg, KEEP_BYTES)
         _note_decision(rec, dec)
         if dec.refusal is not None:
