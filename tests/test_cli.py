@@ -353,6 +353,20 @@ def test_keep_input_band_flag_changes_only_what_it_says(tiny_env, wav_in, tmp_pa
     assert low_error(outs["--keep-input-band"]) < 0.2 * low_error(outs["--no-keep-input-band"])
 
 
+def test_skip_existing_works_for_one_file_and_excludes_overwrite(tiny_env, tmp_path):
+    # A shell loop over files (`for f in *.wav; do tdpr restore "$f" out/"$f" --skip-existing`)
+    # got exit 4 "exists; pass --overwrite" for each file already done.
+    src, out = tmp_path / "in.wav", tmp_path / "out.wav"
+    sf.write(src, band_limited(1.0), 16000)
+    out.write_bytes(b"done earlier")
+    r = tdpr("restore", src, out, "--skip-existing", "--json", env=tiny_env)
+    assert r.returncode == 0, r.stderr.decode()
+    assert json.loads(r.stdout)["status"] == "skipped" and b"skipped, output exists" in r.stderr
+    assert out.read_bytes() == b"done earlier"
+    both = tdpr("restore", src, out, "--skip-existing", "--overwrite", env=tiny_env)
+    assert both.returncode == 2 and b"give one" in both.stderr and out.read_bytes() == b"done earlier"
+
+
 def test_folder_format_converts_every_output_without_collisions(tiny_env, tmp_path):
     from tdpr_cli.restore.file import discover
 

@@ -143,6 +143,8 @@ def _log(console: Console, rec, quiet: bool) -> None:
         )
     elif rec.status == "passthrough":  # a copy at 16 kHz: its speed says nothing about restoration
         console.print(f"{escape(rec.input)} -> {escape(rec.output)}: {escape(rec.message)} ({rec.duration_s:.1f} s)")
+    elif rec.status == "skipped":
+        console.print(f"{escape(rec.input)} -> {escape(rec.output)}: skipped, {escape(rec.message)}")
 
 
 def _seconds_progress(bar: Progress | PlainProgress, task: Any) -> Callable[[int, int], None]:
@@ -169,7 +171,7 @@ def _restore_one(inp: str, out: str, restorer: LazyRestorer, opts: BatchOptions,
         raise
 
 
-def _skip(inp: str, out: str, done: dict[str, Any], opts: BatchOptions, info: dict[str, str], folder: bool,
+def _skip(inp: str, out: str, done: dict[str, Any], opts: BatchOptions, info: dict[str, str],
           console: Console) -> tuple[FileRecord | None, BatchOptions]:
     """A skip record when the file needs no work, else None and the options to restore it with."""
     from tdpr_cli.restore import manifest as run_manifest
@@ -179,7 +181,7 @@ def _skip(inp: str, out: str, done: dict[str, Any], opts: BatchOptions, info: di
     redo = run_manifest.why_redo(done.get(inp), inp, out, opts.run_options, info) if opts.resume else None
     if opts.resume and redo is None:
         return FileRecord(inp, out, status="skipped", message="done in the manifest"), opts
-    if folder and opts.skip_existing and Path(out).exists():
+    if opts.skip_existing and out != "-" and Path(out).exists():
         return FileRecord(inp, out, status="skipped", message="output exists"), opts
     if inp in done:  # a redo of this run's own file may replace its output
         if not opts.quiet:
@@ -223,7 +225,7 @@ def run(plan: Plan, restorer: LazyRestorer | None, info: dict[str, str], opts: B
     with make_progress(console, opts.progress, opts.quiet) as bar:
         work = []
         for inp, out in plan.pairs:
-            rec, file_opts = _skip(inp, out, done, opts, info, folder, console)
+            rec, file_opts = _skip(inp, out, done, opts, info, console)
             if rec is not None:
                 finish(rec, False)
             elif pool is not None:

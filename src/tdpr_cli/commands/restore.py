@@ -77,7 +77,8 @@ ProgressOpt = Annotated[str, typer.Option(
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or logs, errors only.")]
 Json = Annotated[bool, typer.Option("--json", help="One JSON record per file on stdout.")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")]
-SkipExisting = Annotated[bool, typer.Option("--skip-existing", help="In folder mode, skip files whose output exists.")]
+SkipExisting = Annotated[bool, typer.Option(
+    "--skip-existing", help="Skip files whose output exists (exit 0; for a loop over files as for a folder).")]
 ReportFile = Annotated[Optional[Path], typer.Option(
     "--report", help="Write a spectrogram report of the file (.png or .html; needs tdpr-cli[report]).")]
 ReportDir = Annotated[Optional[Path], typer.Option(
@@ -148,6 +149,8 @@ def restore_cmd(
     from tdpr_cli.report.batch import RestoreReports
     from tdpr_cli.restore.manifest import parse_shard
 
+    if overwrite and skip_existing:
+        raise UsageError("--overwrite and --skip-existing ask opposite things of an existing output; give one")
     plan = batch.plan_outputs(inp, out, out_dir, fmt, parse_shard(shard) if shard else None)
     shaping = {"phase": phase.value, "consistency": consistency, "force": force, "cutoff": cutoff,
                "keep_input_band": keep_input_band, "subtype": subtype.value, "format": fmt,
