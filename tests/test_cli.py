@@ -415,3 +415,27 @@ def test_a_short_file_is_read_once_and_restores_the_same(tiny_env, tmp_path, mon
     (once, kept), (twice, read_again) = runs.values()
     assert (once, twice) == (1, 2)
     assert kept == read_again
+
+
+def test_manifest_and_report_destinations_are_checked_before_any_file(tiny_env, tmp_path):
+    # Each of these used to restore (some) audio first and then fail with exit 4, leaving a
+    # written file without its record, or appended JSON lines to an audio file.
+    src = tmp_path / "in.wav"
+    sf.write(src, band_limited(1.0), 16000)
+    take = tmp_path / "take.wav"
+    sf.write(take, band_limited(0.5), 16000)
+    before = take.read_bytes()
+    (tmp_path / "plain").write_text("not a folder")
+    cases = [
+        (["--manifest", take], 2, b"not a tdpr manifest"),
+        (["--manifest", tmp_path / "plain" / "m.jsonl"], 4, b"manifest folder"),
+        (["--report", tmp_path / "plain" / "r.png"], 4, b"report folder"),
+    ]
+    for extra, code, text in cases:
+        out = tmp_path / "o.wav"
+        r = tdpr("restore", src, out, *extra, env=tiny_env)
+        assert r.returncode == code and text in r.stderr, r.stderr.decode()
+        assert not out.exists() and b"started" not in r.stderr
+    assert take.read_bytes() == before
+    merge = tdpr("manifest", "merge", take, "--out", tmp_path / "m.jsonl", env=tiny_env)
+    assert merge.returncode == 2 and b"not a tdpr manifest (not UTF-8 text)" in merge.stderr

@@ -90,9 +90,10 @@ def check_outputs(plan: Plan, out_dir: Path | None, opts: BatchOptions) -> None:
     """Fail once, up front, before any file is read or model loads.
 
     Every run: an output format that cannot hold ``--subtype`` (FLAC and FLOAT, an unknown
-    extension) is a UsageError. Folder runs: an output folder that cannot be created or
-    written is an OutputError (exit 4); outputs left by an earlier run need --skip-existing
-    or --overwrite, said once instead of once per file (exit 4, as for a file).
+    extension) is a UsageError; a ``--manifest`` that is not one, or cannot be appended to,
+    fails. Folder runs: an output folder that cannot be created or written is an OutputError
+    (exit 4); outputs left by an earlier run need --skip-existing or --overwrite, said once
+    instead of once per file (exit 4, as for a file).
     """
     from tdpr_cli.audio.write import check_output_format
 
@@ -100,6 +101,10 @@ def check_outputs(plan: Plan, out_dir: Path | None, opts: BatchOptions) -> None:
     # for the whole run (it failed each file after its analysis pass, with exit 1).
     for out in {Path(out).suffix.lower(): out for _, out in plan.pairs}.values():
         check_output_format(out, opts.subtype)
+    if opts.manifest is not None:  # a file restored and then not recorded could not be resumed
+        from tdpr_cli.restore.manifest import check_destination
+
+        check_destination(opts.manifest)
     if not plan.folder or out_dir is None:
         return
     from tdpr_cli.audio.atomic import writable_folder

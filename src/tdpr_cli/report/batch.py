@@ -47,6 +47,15 @@ class RestoreReports:
         if path is not None:
             check_report_path(path)
         require_matplotlib()
+        # Before any file is restored: a report that cannot be written failed after its audio was
+        # written (no record, no summary line) or, for --report-dir, file after file.
+        from tdpr_cli.audio.atomic import writable_folder
+
+        if path is not None:
+            writable_folder(path.absolute().parent, str(path), create=False, role="report folder")
+        else:
+            assert folder is not None
+            writable_folder(folder.absolute(), str(folder), create=False, role="report folder")
         return cls(path, folder, out_dir, fmt)
 
     def _target(self, rec: FileRecord) -> Path:

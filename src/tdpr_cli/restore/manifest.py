@@ -59,12 +59,16 @@ def input_stamp(path: str) -> dict[str, Any]:
 
 
 def read_records(path: Path) -> dict[str, dict[str, Any]]:
-    """Latest record per input path; missing file: empty. A torn or foreign line is skipped."""
+    """Latest record per input path; missing file: empty. A torn or foreign line is skipped,
+    but a file with text and no record at all (an audio file, notes) is not a manifest: a
+    ``UsageError``, before anything is appended to it."""
     latest: dict[str, dict[str, Any]] = {}
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         return latest
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not a tdpr manifest (not UTF-8 text)") from None
     except OSError as exc:
         raise OutputError(f"{path}: cannot read the manifest ({exc})") from None
     for line in lines:
@@ -74,7 +78,28 @@ def read_records(path: Path) -> dict[str, dict[str, Any]]:
             continue
         if isinstance(record, dict) and isinstance(record.get("input"), str):
             latest[record["input"]] = record
+    if not latest and any(line.strip() for line in lines):
+        raise UsageError(f"{path}: not a tdpr manifest (no record in its {len(lines)} lines)")
     return latest
+
+
+def check_destination(path: Path) -> None:
+    """Before a run: ``path`` can take its records. An existing file must be a manifest
+    (``read_records``) and open for appending; a new one needs a writable folder. Else a
+    ``UsageError`` or ``OutputError``, before any file is restored."""
+    from tdpr_cli.audio.atomic import writable_folder
+
+    if path.is_dir():
+        raise UsageError(f"{path}: is a folder; --manifest takes a file")
+    if not path.exists():
+        writable_folder(path.absolute().parent, str(path), create=False, role="manifest folder")
+        return
+    read_records(path)
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot append to the manifest ({exc.strerror or exc})") from None
 
 
 def append(path: Path, record: Mapping[str, Any]) -> None:
