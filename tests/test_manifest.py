@@ -53,6 +53,23 @@ def test_manifest_records_every_file_and_resume_skips_exactly_those(tiny_env, ar
     assert b"output missing or changed" in third.stderr and sf.info(out / "a.wav").frames > 0
 
 
+def test_resume_names_an_output_written_but_never_recorded(tiny_env, archive, tmp_path):
+    # A run killed after renaming an output and before its manifest line: --resume says what
+    # happened and how to go on (it said only "exists; pass --overwrite").
+    out, log = tmp_path / "out", tmp_path / "run.jsonl"
+    assert tdpr("restore", archive, "--out", out, "--manifest", log, env=tiny_env).returncode == 0
+    lines = log.read_text().splitlines()
+    lost = json.loads(lines[-1])
+    log.write_text("\n".join(lines[:-1]) + "\n")
+    r = tdpr("restore", archive, "--out", out, "--manifest", log, "--resume", env=tiny_env)
+    assert r.returncode == 1 and b"the manifest has no record of it" in r.stderr, r.stderr.decode()
+    keep = tdpr("restore", archive, "--out", out, "--manifest", log, "--resume", "--skip-existing", "--json",
+                env=tiny_env)
+    assert keep.returncode == 0 and {json.loads(x)["status"] for x in keep.stdout.decode().splitlines()} == {"skipped"}
+    redo = tdpr("restore", archive, "--out", out, "--manifest", log, "--resume", "--overwrite", env=tiny_env)
+    assert redo.returncode == 0 and lost["input"] in read_records(log)
+
+
 def test_a_changed_option_redoes_every_file_and_says_so(tiny_env, archive, tmp_path):
     out, log = tmp_path / "out", tmp_path / "run.jsonl"
     assert tdpr("restore", archive, "--out", out, "--manifest", log, env=tiny_env).returncode == 0

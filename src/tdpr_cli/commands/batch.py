@@ -188,6 +188,11 @@ def _skip(inp: str, out: str, done: dict[str, Any], opts: BatchOptions, info: di
         return FileRecord(inp, out, status="skipped", message="done in the manifest"), opts
     if opts.skip_existing and out != "-" and Path(out).exists():
         return FileRecord(inp, out, status="skipped", message="output exists"), opts
+    if opts.resume and inp not in done and not opts.overwrite and out != "-" and Path(out).exists():
+        # Written but never recorded: the run was stopped between the rename and the record.
+        return FileRecord(inp, out, status="error", message=(
+            f"{out}: exists, but the manifest has no record of it (a run stopped while recording it?); "
+            "rerun with --skip-existing to keep it or --overwrite to restore it again")), opts
     if inp in done:  # a redo of this run's own file may replace its output
         if not opts.quiet:
             console.print(f"redo {escape(inp)}: {redo}")
