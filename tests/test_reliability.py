@@ -97,6 +97,20 @@ def test_unopenable_input(cli, tmp_path, case, text):
     assert not out.parent.exists()  # a failed input does not even create the output folder
 
 
+def test_a_failed_file_leaves_no_empty_output_folders(cli, tmp_path):
+    # The output's missing folders are made before the analysis; a file that then fails (NaN
+    # samples here) took them away only if they stayed empty: a/b/c was left behind.
+    src = tmp_path / "nan.wav"
+    x = clip(1.0)
+    x[500] = np.nan
+    sf.write(src, x, SR, subtype="FLOAT")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "keep.txt").write_text("mine")
+    out = tmp_path / "a" / "b" / "c" / "o.wav"
+    assert_failed(cli(src, out), 4, src.name, out, {}, "NaN")
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["keep.txt"]
+
+
 def test_directory_as_input_file(cli, tmp_path):
     folder = tmp_path / "album"
     folder.mkdir()

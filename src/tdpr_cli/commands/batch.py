@@ -99,6 +99,10 @@ def check_outputs(plan: Plan, out_dir: Path | None, opts: BatchOptions) -> None:
 
     # Before any file is read: an output format that cannot hold --subtype is a usage error
     # for the whole run (it failed each file after its analysis pass, with exit 1).
+    if not plan.folder:
+        from tdpr_cli.restore.file import check_paths
+
+        check_paths(*plan.pairs[0], overwrite=True)  # a folder as OUT, a name too long (exists: later)
     for out in {Path(out).suffix.lower(): out for _, out in plan.pairs}.values():
         check_output_format(out, opts.subtype)
     if opts.manifest is not None:  # a file restored and then not recorded could not be resumed
@@ -169,11 +173,27 @@ def _restore_one(inp: str, out: str, restorer: LazyRestorer, opts: BatchOptions,
 
     if folder:
         return restore_recorded(inp, out, restorer, opts.subtype, opts.overwrite, progress)
+    made = [] if out == "-" else _missing_folders(Path(out).absolute().parent)
     try:
         return restore_file(inp, out, restorer, opts.subtype, opts.overwrite, progress)
-    except Exception as exc:
-        _emit(failure_record(inp, out, exc), opts.json_out)
+    except BaseException as exc:
+        for folder_made in made:  # deepest first: a failed file leaves no empty folders behind
+            try:
+                folder_made.rmdir()
+            except OSError:
+                break
+        if isinstance(exc, Exception):
+            _emit(failure_record(inp, out, exc), opts.json_out)
         raise
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
 
 
 def _skip(inp: str, out: str, done: dict[str, Any], opts: BatchOptions, info: dict[str, str],
