@@ -175,6 +175,12 @@ def test_folder_mode_keeps_going(tiny_env, tmp_path):
     again = tdpr("restore", root, "--out", out, "--skip-existing", "--json", env=tiny_env)
     statuses = {Path(j["input"]).name: j["status"] for j in map(json.loads, again.stdout.decode().splitlines())}
     assert statuses["a.wav"] == "skipped" and statuses["b.flac"] == "skipped"
+    quiet = tdpr("restore", root, "--out", tmp_path / "q", "--quiet", env=tiny_env)  # errors only
+    assert quiet.returncode == 1 and quiet.stderr.decode().splitlines()[0].startswith("failed: ")
+    assert b"tdpr: 3 files" not in quiet.stderr and len(quiet.stderr.splitlines()) == 2  # no table
+    (tmp_path / "empty").mkdir()
+    none = tdpr("restore", tmp_path / "empty", "--out", tmp_path / "e", env=tiny_env)
+    assert none.returncode == 0 and b"no audio files to restore" in none.stderr
 
 
 def test_refuses_audio_to_terminal_and_json_clash(tiny_env, wav_in):

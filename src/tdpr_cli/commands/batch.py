@@ -291,17 +291,19 @@ def _manifest_record(rec: FileRecord, opts: BatchOptions) -> dict[str, Any]:
 def _summary(records, console: Console, quiet: bool) -> None:
     failed = [r for r in records if r.status == "error"]
     counts = {s: sum(r.status == s for r in records) for s in ("ok", "passthrough", "skipped", "error")}
-    if not quiet or failed:
+    if not records and not quiet:
+        console.print("no audio files to restore in the input folder (or in this shard)")
+    if not quiet:
         table = Table(title=f"tdpr: {len(records)} files", show_lines=False)
         for col in ("status", "count"):
             table.add_column(col)
         for status, n in counts.items():
             table.add_row(status, str(n))
         console.print(table)
-        for r in failed:
+    for r in failed:  # errors: shown under --quiet too
             # Most messages start with the file's name already; say it once.
-            text = r.message if r.message.startswith(r.input) else f"{r.input}: {r.message}"
-            console.print(f"[red]failed[/]: {escape(text)}")
+        text = r.message if r.message.startswith(r.input) else f"{r.input}: {r.message}"
+        console.print(f"[red]failed[/]: {escape(text)}")
     if failed:
         raise BatchFailed(f"{len(failed)} of {len(records)} files failed")
 

@@ -235,6 +235,7 @@ def discover(root: Path, out_root: Path, fmt: str | None = None) -> list[tuple[P
     (mp3) become ``.wav``. If the new name is already taken by another input's
     output, ``NAME.EXT.FMT`` is used instead, so no output overwrites another.
     """
+    fmt = None if fmt is None else fmt.lower().lstrip(".")  # FLAC, .flac and flac alike
     if fmt is not None and f".{fmt}" not in WRITABLE:
         raise UsageError(f"--format must be one of {', '.join(s[1:] for s in WRITABLE)}, got {fmt!r}")
     if not root.is_dir():
