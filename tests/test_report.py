@@ -163,6 +163,24 @@ def test_report_command_with_and_without_weights(tiny_env, trio, tmp_path):
     assert "phase view omitted" in (tmp_path / "y.html").read_text()
 
 
+def test_report_takes_local_weights_like_restore(tiny_env, trio, tmp_path):
+    # The model-loading options are the same for restore, eval table and report (options.py);
+    # report had no --weights/--sha256/--trust-local. Asked-for weights that fail are an error.
+    import hashlib
+    from pathlib import Path
+
+    (inp, out, _), _ = trio
+    weights = Path(tiny_env["TDPR_CONFIG_DIR"]) / "models" / "tiny-seanet.safetensors"
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    page = tmp_path / "w.html"
+    r = tdpr("report", inp, out, "--out", page, "--weights", weights, "--sha256", digest, env=tiny_env)
+    assert r.returncode == 0, r.stderr.decode()
+    assert "phase view omitted" not in page.read_text() and digest[:12] in page.read_text()
+    bad = tdpr("report", inp, out, "--out", tmp_path / "b.html", "--weights", weights, "--sha256", "0" * 64,
+               env=tiny_env)
+    assert bad.returncode == 3 and b"sha256" in bad.stderr and not (tmp_path / "b.html").exists()
+
+
 def test_excerpts_of_files_at_different_rates_line_up(tmp_path):
     from scipy.signal import resample_poly
 

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tdpr_cli.commands.options import Device, Model, Offline, VocoderName
+from tdpr_cli.commands.options import Device, Model, Offline, Sha, Trust, VocoderName, Weights
 from tdpr_cli.config import PhaseMode
 from tdpr_cli.errors import WeightsError
 
 if TYPE_CHECKING:
+    from tdpr_cli.restore.load import ModelChoice
     from tdpr_cli.restore.stream import ChunkRestorer
 
 In = Annotated[Path, typer.Argument(metavar="IN", help="The band-limited input file.")]
@@ -30,16 +31,15 @@ CutoffOpt = Annotated[float | None, typer.Option("--cutoff", help="Band limit of
 PhaseOpt = Annotated[PhaseMode, typer.Option("--phase", help="Phase mode of the recomputed phase view; none omits it.")]
 
 
-def _restorer(model: str | None, vocoder: str | None, offline: bool, phase: PhaseMode,
-              device: str) -> tuple[ChunkRestorer, dict[str, str]]:
+def _restorer(choice: ModelChoice, phase: PhaseMode, device: str) -> tuple[ChunkRestorer, dict[str, str]]:
     """Build the models for the phase view as ``tdpr restore`` does with its defaults: verified,
     chunks on the model's grid, the same thread policy (``restore.load.build_restorer``)."""
     from tdpr_cli.config import RestoreConfig
     from tdpr_cli.device import Precision
-    from tdpr_cli.restore.load import ModelChoice, build_restorer, resolve_models
+    from tdpr_cli.restore.load import build_restorer, resolve_models
 
     cfg = RestoreConfig(phase=phase)
-    found = resolve_models(ModelChoice(model, vocoder, offline=offline), cfg.phase)
+    found = resolve_models(choice, cfg.phase)
     return build_restorer(found, cfg, device, Precision.FP32, None), found.info
 
 
@@ -52,6 +52,9 @@ def report_cmd(
     phase: PhaseOpt = PhaseMode.BAND,
     model: Model = None,
     vocoder: VocoderName = None,
+    weights: Weights = None,
+    sha256: Sha = None,
+    trust_local: Trust = False,
     offline: Offline = False,
     device: Device = "auto",
 ) -> None:
@@ -77,10 +80,14 @@ def report_cmd(
         notes.append("no phase view: --phase none")
     else:
         try:
-            restorer, info = _restorer(model, vocoder, offline, phase, device)
+            from tdpr_cli.restore.load import ModelChoice
+
+            restorer, info = _restorer(ModelChoice(model, vocoder, weights, sha256, trust_local, offline), phase, device)
             header |= {"models (phase view)": short_models(info),
                        "device": runtime_note(str(restorer.device), restorer.runtime, restorer.threads)}
         except WeightsError as exc:
+            if model or vocoder or weights:  # asked for by name or path: not a silent omission
+                raise
             notes.append(f"phase view omitted: no TD-CNN/vocoder weights ({exc})")
     data = build_report(inp, out, ref=ref, cutoff_hz=cutoff, restorer=restorer, header=header, notes=notes)
     write_report(data, report)
