@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from conftest import band_limited
@@ -445,3 +446,35 @@ def test_manifest_and_report_destinations_are_checked_before_any_file(tiny_env, 
     assert take.read_bytes() == before
     merge = tdpr("manifest", "merge", take, "--out", tmp_path / "m.jsonl", env=tiny_env)
     assert merge.returncode == 2 and b"not a tdpr manifest (not UTF-8 text)" in merge.stderr
+
+
+def test_json_records_reach_a_text_only_stdout(tiny_env, tmp_path, wav_in):
+    # contextlib.redirect_stdout into a StringIO (no .buffer, no descriptor): exit 70 after the
+    # file was written; the record must arrive as text.
+    import contextlib
+    import io
+
+    from tdpr_cli.cli import main
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), pytest.raises(SystemExit) as done:
+        main(["restore", str(wav_in), str(tmp_path / "o.wav"), "--json", "-q"])
+    assert done.value.code == 0
+    assert json.loads(buf.getvalue())["status"] in ("ok", "passthrough")
+
+
+def test_a_mixed_folder_that_cannot_hold_the_subtype_is_told_the_way_on(tiny_env, tmp_path):
+    root = tmp_path / "mixed"
+    root.mkdir()
+    sf.write(root / "a.wav", band_limited(1.0), 16000)
+    sf.write(root / "b.flac", band_limited(1.0, seed=2), 16000)
+    r = tdpr("restore", root, "--out", tmp_path / "o", "--subtype", "FLOAT", env=tiny_env)
+    assert r.returncode == 2 and b"--format wav" in r.stderr
+    ok = tdpr("restore", root, "--out", tmp_path / "o", "--subtype", "FLOAT", "--format", "wav", env=tiny_env)
+    assert ok.returncode == 0, ok.stderr.decode()
+
+
+def test_a_report_name_the_file_system_refuses_fails_before_the_audio(tiny_env, tmp_path, wav_in):
+    out = tmp_path / "o.wav"
+    r = tdpr("restore", wav_in, out, "--report", tmp_path / ("r" * 300 + ".png"), env=tiny_env)
+    assert r.returncode == 4 and b"cannot be a report" in r.stderr and not out.exists()

@@ -180,6 +180,7 @@ def test_tiny_render_end_to_end(tmp_path: Path, monkeypatch):
 
 
 @pytest.mark.parametrize(("error", "marked"), [(ValueError("bad score"), True), (TimeoutError("slow"), True),
+                                               (OSError("MThd not found"), True),
                                                (OSError(28, "No space left on device"), False)])
 def test_a_score_is_marked_unconvertible_only_for_its_own_faults(tmp_path, monkeypatch, error, marked):
     from tdpr_cli.corpus import sources

@@ -150,6 +150,11 @@ def test_readme_layout_table_names_every_module_and_nothing_else() -> None:
     rooms = _readme_rooms()
     packages = sorted(p.parent.name for p in PKG.glob("*/__init__.py"))
     assert sorted(rooms) == packages
+    text = (PKG.parent.parent / "README.md").read_text(encoding="utf-8")
+    top = [line.split("|")[1] for line in text.splitlines() if line.startswith("| `") and ".py`" in line.split("|")[1]]
+    named = {name for cell in top for name in cell.replace(",", " ").replace("`", " ").split()}
+    modules = {p.name for p in PKG.glob("*.py") if p.name != "__init__.py"}
+    assert modules == named, f"top-level modules and the table's first column differ: {sorted(modules ^ named)}"
     for room, names in rooms.items():
         folder = PKG / room
         modules = {p.name for p in folder.glob("*.py") if p.name != "__init__.py"}

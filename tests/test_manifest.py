@@ -70,6 +70,31 @@ def test_resume_names_an_output_written_but_never_recorded(tiny_env, archive, tm
     assert redo.returncode == 0 and lost["input"] in read_records(log)
 
 
+def test_single_file_resume_with_an_unrecorded_output_is_exit_4(tiny_env, archive, tmp_path):
+    # The folder check above, for one file: it returned an error record and exited 0, silently.
+    out, log = tmp_path / "o.wav", tmp_path / "one.jsonl"
+    out.write_bytes(b"someone's file")
+    r = tdpr("restore", archive / "a.wav", out, "--manifest", log, "--resume", env=tiny_env)
+    assert r.returncode == 4 and b"the manifest has no record of it" in r.stderr, r.stderr.decode()
+    assert out.read_bytes() == b"someone's file"
+
+
+def test_format_spelling_is_one_run_option(tiny_env, archive, tmp_path):
+    out, log = tmp_path / "out", tmp_path / "run.jsonl"
+    assert tdpr("restore", archive, "--out", out, "--format", "flac", "--manifest", log, env=tiny_env).returncode == 0
+    again = tdpr("restore", archive, "--out", out, "--format", "FLAC", "--manifest", log, "--resume", env=tiny_env)
+    assert again.returncode == 0 and b"options changed" not in again.stderr, again.stderr.decode()
+
+
+def test_a_manifest_name_the_file_system_refuses_is_exit_4(tiny_env, archive, tmp_path):
+    r = tdpr("restore", archive / "a.wav", tmp_path / "o.wav", "--manifest", tmp_path / ("m" * 300 + ".jsonl"),
+             env=tiny_env)
+    assert r.returncode == 4 and b"cannot be a manifest" in r.stderr and not (tmp_path / "o.wav").exists()
+    torn = tmp_path / "torn.jsonl"
+    torn.write_text('{"input": "a.w')  # a first append cut by a full disk: still this run's file
+    assert read_records(torn) == {}
+
+
 def test_a_changed_option_redoes_every_file_and_says_so(tiny_env, archive, tmp_path):
     out, log = tmp_path / "out", tmp_path / "run.jsonl"
     assert tdpr("restore", archive, "--out", out, "--manifest", log, env=tiny_env).returncode == 0

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from reliability_helpers import leftovers, wav_bytes
 from tdpr_cli.audio import write as audio_write
+from tdpr_cli.audio.atomic import temp_stem
 from tdpr_cli.audio.read import AudioSource
 from tdpr_cli.config import Subtype
 from tdpr_cli.errors import InputError, OutputError
@@ -223,17 +224,17 @@ def test_a_finished_output_sweeps_its_stale_part_files(tmp_path):
 def test_the_sweep_spares_live_temporaries_of_outputs_whose_names_start_alike(tmp_path):
     # A parallel folder run writing "song.flac" and "song.flac.wav" (or two long titles that share
     # their first 120 characters) side by side: finishing one must not delete the other's .part.
-    long_a, long_b = "Sonata " * 20 + "I. Allegro.wav", "Sonata " * 20 + "II. Adagio.wav"
+    long_a, long_b = "Sonata " * 33 + "I. Allegro.wav", "Sonata " * 33 + "II. Adagio.wav"  # 245 bytes
     live = []
     for name in ("song.flac.wav", long_b):
-        fd, part = tempfile.mkstemp(dir=tmp_path, prefix=f".{audio_write._part_stem(name)}.", suffix=".part")
+        fd, part = tempfile.mkstemp(dir=tmp_path, prefix=f".{temp_stem(name)}.", suffix=".part")
         os.close(fd)
         live.append(Path(part))
-    stale = Path(tempfile.mkstemp(dir=tmp_path, prefix=f".{audio_write._part_stem(long_a)}.", suffix=".part")[1])
+    stale = Path(tempfile.mkstemp(dir=tmp_path, prefix=f".{temp_stem(long_a)}.", suffix=".part")[1])
     for name in ("song.flac", long_a):
         audio_write.write_stream(str(tmp_path / name), _blocks(), 16000, 2, Subtype.PCM_16)
     assert all(p.exists() for p in live) and not stale.exists()
-    assert len(audio_write._part_stem(long_a)) < 130 and audio_write._part_stem(long_a) != audio_write._part_stem(long_b)
+    assert len(temp_stem(long_a).encode()) < 180 and temp_stem(long_a) != temp_stem(long_b)
     for p in live:
         p.unlink()
 
@@ -250,3 +251,13 @@ def test_a_refused_stream_drops_its_spooled_copy_at_once(monkeypatch):
     with AudioSource("-", stdin=io.BytesIO(wav_bytes(np.zeros((800, 2), np.float32)))) as src:
         assert not spooled[-1].closed and src.info.frames == 800
     assert spooled[-1].closed
+
+
+def test_a_name_near_name_max_in_bytes_gets_its_temporaries(tmp_path):
+    # 83 kana are 249 bytes + ".wav": a name the file system takes, whose ".NAME.XXXXXXXX.part"
+    # did not fit (the limit counted characters); the write failed after the whole restore.
+    out = tmp_path / ("\u3042" * 83 + ".wav")
+    audio_write.write_stream(str(out), _blocks(), 16000, 2, Subtype.PCM_16)
+    assert [p.name for p in tmp_path.iterdir()] == [out.name] and sf.info(out).frames == 4000
+    stem = temp_stem("\u3042" * 83 + ".wav")
+    assert len(stem.encode()) <= 180 and stem.startswith("\u3042" * 53)  # whole characters only

@@ -17,7 +17,24 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from tdpr_cli.digest import sha256_bytes
 from tdpr_cli.errors import OutputError
+
+#: Bytes of a target's name used whole in its temporaries' names (``.STEM.XXXXXXXX.part``): with
+#: the dots, mkstemp's 8 characters and a suffix they stay within NAME_MAX (255 bytes).
+TEMP_STEM_MAX_BYTES = 200
+
+
+def temp_stem(name: str) -> str:
+    """What the temporaries of a target called ``name`` carry: the name itself, or, when its
+    UTF-8 bytes pass ``TEMP_STEM_MAX_BYTES`` (a long title, CJK names near NAME_MAX), its first
+    160 bytes (whole characters) and a hash of the whole, so two long names that start alike
+    never share a stem."""
+    raw = name.encode("utf-8", "surrogateescape")
+    if len(raw) <= TEMP_STEM_MAX_BYTES:
+        return name
+    head = raw[:160].decode("utf-8", "ignore")  # a character cut in two is dropped
+    return f"{head}~{sha256_bytes(raw)[:16]}"
 
 
 def atomic_write(path: Path, write: Callable[[Path], None], *, mode: int | None = 0o644, suffix: str = ".tmp") -> None:
@@ -28,7 +45,7 @@ def atomic_write(path: Path, write: Callable[[Path], None], *, mode: int | None 
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{temp_stem(path.name)}.", suffix=suffix)
     os.close(fd)
     tmp = Path(name)
     try:

@@ -29,9 +29,8 @@ from typing import BinaryIO
 import numpy as np
 import soundfile as sf
 
-from tdpr_cli.audio.atomic import writable_folder
+from tdpr_cli.audio.atomic import temp_stem, writable_folder
 from tdpr_cli.config import Subtype
-from tdpr_cli.digest import sha256_bytes
 from tdpr_cli.errors import OutputError, UsageError
 
 STDIO = "-"
@@ -205,7 +204,11 @@ def write_stdout(data: bytes) -> None:
     try:
         fd = sys.stdout.fileno()
     except (AttributeError, OSError, ValueError):  # no descriptor (a test runner's capture): its own write
-        sys.stdout.buffer.write(data)
+        buffer = getattr(sys.stdout, "buffer", None)
+        if buffer is not None:
+            buffer.write(data)
+        else:  # a text stream (contextlib.redirect_stdout into a StringIO): JSON lines are text
+            sys.stdout.write(data.decode("utf-8", "surrogateescape"))
         sys.stdout.flush()
         return
     sys.stdout.flush()  # anything written through sys.stdout goes first
@@ -246,7 +249,7 @@ def _to_file(raw: BinaryIO, t: _Target, gain: float, frames: int) -> None:
     tmp: Path | None = None
     try:
         with held_signals():
-            fd, name = tempfile.mkstemp(dir=t.folder, prefix=f".{_part_stem(t.path)}.", suffix=".part")
+            fd, name = tempfile.mkstemp(dir=t.folder, prefix=f".{temp_stem(Path(t.path).name)}.", suffix=".part")
             tmp = Path(name)
         os.close(fd)
         _convert(raw, t, str(tmp), gain)
@@ -263,27 +266,13 @@ def _to_file(raw: BinaryIO, t: _Target, gain: float, frames: int) -> None:
             _unlink(tmp)
 
 
-#: Longest target name used whole in its ``.part`` name: a target near NAME_MAX (255) still gets one.
-PART_STEM_MAX = 120
-
-
-def _part_stem(path: str) -> str:
-    """What ``.STEM.XXXXXXXX.part`` files of target ``path`` carry: its name, or for a long name
-    its first 100 characters and a hash of the whole, so that two long names that share their
-    start (classical track titles) never share a stem."""
-    name = Path(path).name
-    if len(name) <= PART_STEM_MAX:
-        return name
-    return f"{name[:100]}~{sha256_bytes(name.encode('utf-8', 'surrogateescape'))[:16]}"
-
-
 def _sweep_parts(t: _Target) -> None:
     """Remove ``.STEM.XXXXXXXX.part`` files a killed earlier run (SIGKILL, power loss) left beside
     the target, now that the target is complete. One writer per output is assumed: shards and Ray
     workers never share an output. Only this target's own temporaries match (mkstemp's eight
     characters exactly): a glob ``.NAME.*.part`` also matched ``.NAME.wav.XXXXXXXX.part``, the live
     temporary of another output ``NAME.wav`` that a parallel worker may still be writing."""
-    own = re.compile(re.escape(f".{_part_stem(t.path)}.") + r"[a-z0-9_]{8}\.part")
+    own = re.compile(re.escape(f".{temp_stem(Path(t.path).name)}.") + r"[a-z0-9_]{8}\.part")
     with os.scandir(t.folder) as entries:
         stale = [e.path for e in entries if own.fullmatch(e.name)]
     for path in stale:

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from tdpr_cli.commands.progress import UNIT, PlainProgress, check_mode, make_progress, task_name
 from tdpr_cli.config import Subtype
-from tdpr_cli.errors import BatchFailed, OutputError, UsageError
+from tdpr_cli.errors import BatchFailed, OutputError, TdprError, UsageError
 
 if TYPE_CHECKING:
     from tdpr_cli.commands.local_pool import LocalPool
@@ -104,7 +104,11 @@ def check_outputs(plan: Plan, out_dir: Path | None, opts: BatchOptions) -> None:
 
         check_paths(*plan.pairs[0], overwrite=True)  # a folder as OUT, a name too long (exists: later)
     for out in {Path(out).suffix.lower(): out for _, out in plan.pairs}.values():
-        check_output_format(out, opts.subtype)
+        try:
+            check_output_format(out, opts.subtype)
+        except UsageError as exc:
+            raise UsageError(f"{exc}; --format wav writes every output of a folder as WAV" if plan.folder
+                             else str(exc)) from None
     if opts.manifest is not None:  # a file restored and then not recorded could not be resumed
         from tdpr_cli.restore.manifest import check_destination
 
@@ -135,6 +139,8 @@ def _emit(rec, json_out: bool) -> None:
         raise
     except OutputError as exc:
         raise OutputError(f"{exc}; cannot write the --json record of {rec.input}") from None
+    except ValueError as exc:  # a closed text stream
+        raise OutputError(f"<stdout>: cannot write the --json record of {rec.input} ({exc})") from None
     except OSError as exc:
         raise OutputError(f"<stdout>: cannot write the --json record of {rec.input} ({exc.strerror or exc})") from None
 
@@ -173,27 +179,14 @@ def _restore_one(inp: str, out: str, restorer: LazyRestorer, opts: BatchOptions,
 
     if folder:
         return restore_recorded(inp, out, restorer, opts.subtype, opts.overwrite, progress)
-    made = [] if out == "-" else _missing_folders(Path(out).absolute().parent)
     try:
         return restore_file(inp, out, restorer, opts.subtype, opts.overwrite, progress)
-    except BaseException as exc:
-        for folder_made in made:  # deepest first: a failed file leaves no empty folders behind
-            try:
-                folder_made.rmdir()
-            except OSError:
-                break
-        if isinstance(exc, Exception):
+    except Exception as exc:
+        try:
             _emit(failure_record(inp, out, exc), opts.json_out)
+        except (OSError, TdprError):
+            pass  # a stdout that cannot take the record must not hide why the file failed
         raise
-
-
-def _missing_folders(folder: Path) -> list[Path]:
-    """``folder`` and those of its parents that do not exist yet, deepest first."""
-    missing = []
-    while not folder.exists() and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
-    return missing
 
 
 def _skip(inp: str, out: str, done: dict[str, Any], opts: BatchOptions, info: dict[str, str],
@@ -258,6 +251,8 @@ def run(plan: Plan, restorer: LazyRestorer | None, info: dict[str, str], opts: B
             rec, file_opts = _skip(inp, out, done, opts, info, console)
             if rec is not None:
                 finish(rec, False)
+                if rec.status == "error" and not folder:  # one file: its failure is the run's
+                    raise OutputError(rec.message)
             elif pool is not None:
                 work.append((inp, out, file_opts.overwrite))
             else:

@@ -18,7 +18,7 @@ from tdpr_cli.commands.console import stderr_console
 from tdpr_cli.commands.options import Device, Model, Offline, Sha, Trust, VocoderName, Weights
 from tdpr_cli.config import CHUNK_SECONDS, KEEP_MARGIN_HZ, ChunkConfig, PhaseMode, RestoreConfig, Runtime, Subtype
 from tdpr_cli.device import Precision
-from tdpr_cli.errors import UsageError
+from tdpr_cli.errors import OutputError, UsageError
 from tdpr_cli.restore.load import LazyRestorer, ModelChoice
 
 if TYPE_CHECKING:
@@ -149,6 +149,9 @@ def restore_cmd(
     from tdpr_cli.report.batch import RestoreReports
     from tdpr_cli.restore.manifest import parse_shard
 
+    fmt = None if fmt is None else fmt.lower().lstrip(".")  # recorded as run options: one spelling
+    if (out == "-" or json_out) and sys.stdout is None:  # ">&-": before any work, not after it
+        raise OutputError("<stdout>: standard output is closed" + ("; --json writes its records there" if json_out else ""))
     if overwrite and skip_existing:
         raise UsageError("--overwrite and --skip-existing ask opposite things of an existing output; give one")
     plan = batch.plan_outputs(inp, out, out_dir, fmt, parse_shard(shard) if shard else None)

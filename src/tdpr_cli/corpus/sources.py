@@ -12,6 +12,7 @@ files with mido, which handles any resolution.
 
 from __future__ import annotations
 
+import errno
 import re
 import signal
 import threading
@@ -219,6 +220,10 @@ def convert_score(rel: str, out: Path, seed: int) -> None:
     atomic_write(out, lambda tmp: mid.save(str(tmp)))
 
 
+#: OSErrors that say the machine failed (not the score): never recorded as the score's fault.
+_MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO})
+
+
 def cached_midi(piece: Piece, midi_dir: Path, seed: int) -> Path | None:
     """The piece's MIDI under ``midi_dir``, converting on first use; None if it cannot convert."""
     out = midi_dir / f"{piece.piece_id}.mid"
@@ -233,8 +238,13 @@ def cached_midi(piece: Piece, midi_dir: Path, seed: int) -> Path | None:
     except TimeoutError as exc:  # music21 crawling on a score (CONVERT_TIMEOUT_S): give up on it for good
         failed.write_text(f"{type(exc).__name__}: {exc}\n")
         return None
-    except (OSError, MemoryError):
-        raise  # the machine's fault (disk full, permissions), not the score's: no marker, tried again next run
+    except MemoryError:
+        raise
+    except OSError as exc:
+        if exc.errno in _MACHINE_ERRNOS:
+            raise  # the machine's fault (disk full, permissions), not the score's: no marker, tried again next run
+        failed.write_text(f"{type(exc).__name__}: {exc}\n")  # a parser's OSError ("MThd not found")
+        return None
     except Exception as exc:  # any music21 failure drops this score from the corpus, in every later run
         failed.write_text(f"{type(exc).__name__}: {exc}\n")
         return None

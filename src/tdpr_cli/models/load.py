@@ -22,7 +22,7 @@ from tdpr_cli.models.demucs import Demucs, DemucsConfig
 from tdpr_cli.models.seanet import Seanet, SeanetConfig
 from tdpr_cli.models.subband import SubbandConfig, SubbandTdcnn
 from tdpr_cli.models.vocoder import Vocoder, VocoderConfig
-from tdpr_cli.weights.verify import read_model_config, read_verified
+from tdpr_cli.weights.verify import canonical_config_sha256, read_model_config, read_verified
 
 
 @dataclass(frozen=True)
@@ -58,14 +58,18 @@ def build(cfg: dict[str, Any]) -> ModelBase:
         raise WeightsError(f"bad parameters for {cfg['arch']}: {exc}") from None
 
 
-def load_model(weights: Path, config: Path, kind: str | None = None, sha256: str | None = None) -> ModelBase:
+def load_model(weights: Path, config: Path, kind: str | None = None, sha256: str | None = None,
+               config_sha256: str | None = None) -> ModelBase:
     """Model in eval mode, float32, from verified files; ``kind`` checks tdcnn/vocoder. With
     ``sha256`` the weights are read once, hashed and built from those same bytes
-    (``weights.verify.read_verified``); without it (a trusted local export) read as they are."""
+    (``weights.verify.read_verified``), and with ``config_sha256`` the config as read must have
+    that canonical hash; without them (a trusted local export) both are read as they are."""
     from safetensors import SafetensorError
     from safetensors.torch import load, load_file
 
     cfg = read_config(config)
+    if config_sha256 is not None and canonical_config_sha256(cfg) != config_sha256:
+        raise WeightsError(f"{config}: changed since it was verified; not loaded")
     if kind is not None and cfg["kind"] != kind:
         raise WeightsError(f"{config}: is a {cfg['kind']} model, expected a {kind}")
     model = build(cfg)

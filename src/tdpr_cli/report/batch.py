@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tdpr_cli.errors import TdprError, UsageError
+from tdpr_cli.errors import OutputError, TdprError, UsageError
 
 if TYPE_CHECKING:
     from tdpr_cli.report.data import IndexRow
@@ -52,6 +52,10 @@ class RestoreReports:
         from tdpr_cli.audio.atomic import writable_folder
 
         if path is not None:
+            try:
+                path.exists()
+            except OSError as exc:  # a name over NAME_MAX
+                raise OutputError(f"{path}: cannot be a report ({exc.strerror or exc})") from None
             writable_folder(path.absolute().parent, str(path), create=False, role="report folder")
         else:
             assert folder is not None

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from tdpr_cli.audio.atomic import writable_folder
 from tdpr_cli.audio.read import STDIO, AudioSource, prepare_output, write_stream
 from tdpr_cli.audio.resample import output_length, resampled
 from tdpr_cli.audio.write import same_file
@@ -128,7 +129,13 @@ def restore_file(
     check_paths(inp, out, overwrite)
     src = AudioSource(inp)
     try:
-        prepare_output(out)  # an unwritable folder fails now, not after the analysis pass
+        # An unwritable place fails now, not after the analysis pass; missing folders are only
+        # made when the output is written (write_stream), so an input that fails its analysis
+        # leaves none behind, and nothing here ever removes a folder another run may be using.
+        if out == STDIO:
+            prepare_output(out)
+        else:
+            writable_folder(Path(os.path.abspath(out)).parent, out, create=False)
         rec.duration_s = src.info.duration_s
         total = output_length(src.info.frames, src.info.sample_rate)
         if total == 0:  # 1 frame at 44.1 kHz: 0.36 of a sample; it was written as an empty "silent" file

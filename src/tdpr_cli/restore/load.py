@@ -90,8 +90,8 @@ def _load(found: ResolvedModels) -> LoadedModels:
         if model is not None:
             still_verified(model)
     t, v = found.tdcnn, found.vocoder
-    tdcnn = load_model(t.weights_path, t.config_path, "tdcnn", t.sha256)
-    voc = None if v is None else load_model(v.weights_path, v.config_path, "vocoder", v.sha256)
+    tdcnn = load_model(t.weights_path, t.config_path, "tdcnn", t.sha256, t.config_sha256)
+    voc = None if v is None else load_model(v.weights_path, v.config_path, "vocoder", v.sha256, v.config_sha256)
     return LoadedModels(tdcnn, voc, found.info)
 
 
@@ -127,7 +127,8 @@ def load_vocoders(names: list[str], local: list[Path]) -> dict[str, ModelBase]:
     found = [W.resolve(lock, name, "vocoder", offline=True) for name in names]
     found += [W.resolve_local(path, trust_local=True) for path in local]
     keys = [*names, *map(str, local)]
-    return {key: load_model(f.weights_path, f.config_path, "vocoder") for key, f in zip(keys, found)}
+    return {key: load_model(f.weights_path, f.config_path, "vocoder", f.sha256, f.config_sha256)
+            for key, f in zip(keys, found)}
 
 
 def build_restorer(found: ResolvedModels, cfg: RestoreConfig, device: str, precision: Precision,

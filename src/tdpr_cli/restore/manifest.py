@@ -78,7 +78,10 @@ def read_records(path: Path) -> dict[str, dict[str, Any]]:
             continue
         if isinstance(record, dict) and isinstance(record.get("input"), str):
             latest[record["input"]] = record
-    if not latest and any(line.strip() for line in lines):
+    # Text but no record: not a manifest. (A first append torn by a full disk leaves one
+    # unterminated line, which is still the file of this run.)
+    torn_first = len(lines) == 1 and not path.read_bytes().endswith(b"\n")
+    if not latest and not torn_first and any(line.strip() for line in lines):
         raise UsageError(f"{path}: not a tdpr manifest (no record in its {len(lines)} lines)")
     return latest
 
@@ -89,9 +92,13 @@ def check_destination(path: Path) -> None:
     ``UsageError`` or ``OutputError``, before any file is restored."""
     from tdpr_cli.audio.atomic import writable_folder
 
-    if path.is_dir():
+    try:
+        is_dir, exists = path.is_dir(), path.exists()
+    except OSError as exc:  # a name over NAME_MAX, a path through a file
+        raise OutputError(f"{path}: cannot be a manifest ({exc.strerror or exc})") from None
+    if is_dir:
         raise UsageError(f"{path}: is a folder; --manifest takes a file")
-    if not path.exists():
+    if not exists:
         writable_folder(path.absolute().parent, str(path), create=False, role="manifest folder")
         return
     read_records(path)
