@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import sys
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
@@ -30,6 +29,7 @@ import numpy as np
 import soundfile as sf
 
 from tdpr_cli.audio.atomic import temp_stem, writable_folder
+from tdpr_cli.audio.stdout import write_stdout
 from tdpr_cli.config import Subtype
 from tdpr_cli.errors import OutputError, UsageError
 
@@ -194,44 +194,6 @@ def _to_stdout(raw: BinaryIO, t: _Target, gain: float) -> None:
         done.seek(0)
         while block := done.read(1 << 20):
             write_stdout(block)
-
-
-def write_stdout(data: bytes) -> None:
-    """Put ``data`` on standard output, every byte (``write_all``), or raise: ``OutputError`` when
-    stdout was closed at start (">&-"), ``BrokenPipeError`` when its reader left."""
-    if sys.stdout is None:
-        raise OutputError("<stdout>: standard output is closed")
-    try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):  # no descriptor (a test runner's capture): its own write
-        buffer = getattr(sys.stdout, "buffer", None)
-        if buffer is not None:
-            buffer.write(data)
-        else:  # a text stream (contextlib.redirect_stdout into a StringIO): JSON lines are text
-            sys.stdout.write(data.decode("utf-8", "surrogateescape"))
-        sys.stdout.flush()
-        return
-    sys.stdout.flush()  # anything written through sys.stdout goes first
-    write_all(fd, data)
-
-
-def write_all(fd: int, data: bytes) -> None:
-    """Write every byte of ``data`` to file descriptor ``fd``.
-
-    Why not ``shutil.copyfileobj(..., sys.stdout.buffer)``: under ``python -u`` or
-    ``PYTHONUNBUFFERED`` that buffer is a raw file whose ``write`` may take part of a block
-    (a pipe's 64 KiB), and copyfileobj drops the rest: the reader got 65536 of 256044 bytes
-    and tdpr exited 0. A non-blocking stdout (set by the program upstream) is waited on.
-    A reader that closed the pipe raises ``BrokenPipeError`` (``cli``: exit 1, quietly).
-    """
-    import select
-
-    view = memoryview(data)
-    while view:
-        try:
-            view = view[os.write(fd, view):]
-        except BlockingIOError:
-            select.select([], [fd], [])
 
 
 def _verify(part: Path, path: str, frames: int) -> None:

@@ -131,7 +131,7 @@ def _emit(rec, json_out: bool) -> None:
     closed) is an ``OutputError`` (exit 4); a reader that left raises ``BrokenPipeError``."""
     if not json_out:
         return
-    from tdpr_cli.audio.write import write_stdout
+    from tdpr_cli.audio.stdout import write_stdout
 
     try:
         write_stdout((json.dumps(rec.as_dict()) + "\n").encode())

@@ -129,18 +129,8 @@ def restore_file(
     check_paths(inp, out, overwrite)
     src = AudioSource(inp)
     try:
-        # An unwritable place fails now, not after the analysis pass; missing folders are only
-        # made when the output is written (write_stream), so an input that fails its analysis
-        # leaves none behind, and nothing here ever removes a folder another run may be using.
-        if out == STDIO:
-            prepare_output(out)
-        else:
-            writable_folder(Path(os.path.abspath(out)).parent, out, create=False)
+        total = _check_before_reading(src, out)
         rec.duration_s = src.info.duration_s
-        total = output_length(src.info.frames, src.info.sample_rate)
-        if total == 0:  # 1 frame at 44.1 kHz: 0.36 of a sample; it was written as an empty "silent" file
-            raise InputError(f"{src.name}: {src.info.frames} frame(s) at {src.info.sample_rate} Hz is shorter "
-                             f"than one {SAMPLE_RATE} Hz sample; nothing to restore")
         dec, kept = analyse(src, restorer.cfg, KEEP_BYTES)
         _note_decision(rec, dec)
         if dec.refusal is not None:
@@ -173,6 +163,25 @@ def restore_file(
         rec.warnings.append(f"output peak {res.peak:.4g} exceeds full scale; scaled by {db:.2g} dB")
     rec.wall_s = round(time.perf_counter() - t0, 3)
     return rec
+
+
+def _check_before_reading(src: AudioSource, out: str) -> int:
+    """The 16 kHz samples ``src`` will give; first an unwritable output place (``OutputError``)
+    or an input shorter than one 16 kHz sample (``InputError``) fails, before the analysis pass.
+
+    Missing folders are only made when the output is written (``write_stream``), so an input
+    that fails its analysis leaves none behind, and nothing here ever removes a folder that
+    another run may be writing into.
+    """
+    if out == STDIO:
+        prepare_output(out)
+    else:
+        writable_folder(Path(os.path.abspath(out)).parent, out, create=False)
+    total = output_length(src.info.frames, src.info.sample_rate)
+    if total == 0:  # 1 frame at 44.1 kHz: 0.36 of a sample; it was written as an empty "silent" file
+        raise InputError(f"{src.name}: {src.info.frames} frame(s) at {src.info.sample_rate} Hz is shorter "
+                         f"than one {SAMPLE_RATE} Hz sample; nothing to restore")
+    return total
 
 
 def _note_decision(rec: FileRecord, dec: Decision) -> None:
