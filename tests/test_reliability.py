@@ -249,3 +249,17 @@ def test_a_streamed_wav_of_unknown_length_reads_whole_without_a_warning(cli, tmp
     rec = json.loads(res.out)
     assert rec["warnings"] == [] and "warning" not in res.err
     assert sf.info(tmp_path / "o.wav").frames == len(x)
+
+
+def test_a_file_name_that_is_not_utf8_is_read_and_written(cli, tmp_path):
+    # Old archives carry Latin-1 names; as undecodable bytes (held as surrogates) libsndfile
+    # was handed a str soundfile could not encode: "not readable audio", exit 4.
+    import os
+
+    src = Path(os.fsdecode(bytes(tmp_path) + b"/Sch\xf6n.wav"))
+    out = Path(os.fsdecode(bytes(tmp_path) + b"/Sch\xf6n-16k.wav"))
+    sf.write(tmp_path / "plain.wav", clip(1.0), SR)
+    os.rename(tmp_path / "plain.wav", src)
+    res = cli(src, out)
+    assert res.code == 0, res.err
+    assert os.path.exists(os.fsencode(out)) and leftovers(tmp_path) == []

@@ -71,7 +71,9 @@ def _open(src: str | int, name: str) -> sf.SoundFile:
         if isinstance(src, int):
             os.lseek(src, 0, os.SEEK_SET)
             return sf.SoundFile(src, closefd=False)
-        return sf.SoundFile(src)
+        # Bytes, not str: soundfile encodes a str strictly, and a Latin-1 name from an old archive
+        # (undecodable bytes, held as surrogates) could not be opened at all.
+        return sf.SoundFile(os.fsencode(src))
     except sf.LibsndfileError as exc:
         raise InputError(f"{name}: not readable audio ({exc.error_string})") from None
     except (OSError, RuntimeError, TypeError, ValueError) as exc:

@@ -155,7 +155,8 @@ def _convert(raw: BinaryIO, t: _Target, dest: str | int, gain: float) -> None:
     raw.seek(0)
     count = BLOCK * t.channels
     closefd = not isinstance(dest, int)
-    with sf.SoundFile(dest, "w", t.sr, t.channels, t.subtype, format=t.fmt, closefd=closefd) as out:
+    target = os.fsencode(dest) if isinstance(dest, str) else dest  # any file name, as audio.read opens them
+    with sf.SoundFile(target, "w", t.sr, t.channels, t.subtype, format=t.fmt, closefd=closefd) as out:
         _no_timestamp(out)  # before any sample is written, as libsndfile requires
         while True:
             chunk = np.fromfile(raw, dtype=np.float32, count=count)
@@ -199,7 +200,7 @@ def _to_stdout(raw: BinaryIO, t: _Target, gain: float) -> None:
 def _verify(part: Path, path: str, frames: int) -> None:
     """Reopen the finished ``.part``: its header must announce every frame we wrote."""
     try:
-        found = sf.info(str(part)).frames
+        found = sf.info(os.fsencode(part)).frames
     except (RuntimeError, OSError) as exc:
         raise OutputError(f"{path}: written file cannot be read back ({exc})") from None
     if found != frames:

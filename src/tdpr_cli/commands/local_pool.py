@@ -138,7 +138,7 @@ def _audio_seconds(inputs: list[str]) -> float:
     total = 0.0
     for path in inputs:
         try:
-            total += sf.info(path).duration
+            total += sf.info(os.fsencode(path)).duration
         except (RuntimeError, OSError, sf.LibsndfileError):
             continue
     return total

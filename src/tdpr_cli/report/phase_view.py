@@ -12,6 +12,7 @@ The STFT is the one phase repair uses (1024/256 centred Hann at 16 kHz).
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,7 +50,7 @@ def excerpt_16k(path: str | Path, start: int, length: int) -> np.ndarray:
     from tdpr_cli.audio.resample import resample
 
     try:
-        with sf.SoundFile(str(path)) as f:
+        with sf.SoundFile(os.fsencode(path)) as f:
             sr = f.samplerate
             g = math.gcd(sr, SAMPLE_RATE)
             up, down = SAMPLE_RATE // g, sr // g
