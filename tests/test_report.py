@@ -295,3 +295,24 @@ def test_report_header_says_where_the_cutoff_came_from():
     told = FileRecord("i", "o", cutoff_hz=3500.0, detected_cutoff_hz=2781.3)
     assert _cutoff_note(told) == "3500 Hz (--cutoff; detected 2781 Hz)"
     assert _cutoff_note(FileRecord("i", "o")) == "-"
+
+
+def test_report_keeps_its_inputs_and_existing_files_and_checks_the_cutoff(tiny_env, trio, tmp_path):
+    # `tdpr report in.flac out.wav -o out.wav.png` is fine; `-o` naming an input replaced the
+    # audio with a PNG; an existing report was replaced silently; --cutoff -5 drew nonsense.
+    import shutil
+
+    (inp, out, _), _ = trio
+    disguised = tmp_path / "copy.png"
+    shutil.copy(out, disguised)
+    before = disguised.read_bytes()
+    r = tdpr("report", inp, disguised, "--out", disguised, "--phase", "none", env=tiny_env)
+    assert r.returncode == 4 and b"never writes over its inputs" in r.stderr and disguised.read_bytes() == before
+    page = tmp_path / "r.png"
+    page.write_bytes(b"older report")
+    r = tdpr("report", inp, out, "--out", page, "--phase", "none", env=tiny_env)
+    assert r.returncode == 4 and b"--overwrite" in r.stderr and page.read_bytes() == b"older report"
+    assert tdpr("report", inp, out, "--out", page, "--phase", "none", "--overwrite", env=tiny_env).returncode == 0
+    for bad in ("-5", "0", "9000", "inf", "nan"):
+        r = tdpr("report", inp, out, "--out", tmp_path / "c.png", f"--cutoff={bad}", env=tiny_env)
+        assert r.returncode == 2 and b"--cutoff" in r.stderr and b"Warning" not in r.stderr, (bad, r.stderr)

@@ -17,7 +17,7 @@ import typer
 
 from tdpr_cli.commands.options import Device, Model, Offline, Sha, Trust, VocoderName, Weights
 from tdpr_cli.config import PhaseMode
-from tdpr_cli.errors import WeightsError
+from tdpr_cli.errors import OutputError, UsageError, WeightsError
 
 if TYPE_CHECKING:
     from tdpr_cli.restore.load import ModelChoice
@@ -43,6 +43,22 @@ def _restorer(choice: ModelChoice, phase: PhaseMode, device: str) -> tuple[Chunk
     return build_restorer(found, cfg, device, Precision.FP32, None), found.info
 
 
+def _check_report_target(report: Path, overwrite: bool) -> None:
+    """Before any work: an existing report needs ``overwrite``; a folder or a name the file
+    system refuses is an error; its folder must be writable (made when the report is)."""
+    from tdpr_cli.audio.atomic import writable_folder
+
+    try:
+        is_dir, exists = report.is_dir(), report.exists() or report.is_symlink()
+    except OSError as exc:
+        raise OutputError(f"{report}: cannot be a report ({exc.strerror or exc})") from None
+    if is_dir:
+        raise UsageError(f"{report}: is a folder; --out takes the report's file name")
+    if exists and not overwrite:
+        raise OutputError(f"{report}: exists; pass --overwrite to replace it")
+    writable_folder(report.absolute().parent, str(report), create=False, role="report folder")
+
+
 def report_cmd(
     inp: In,
     out: Out,
@@ -57,9 +73,11 @@ def report_cmd(
     trust_local: Trust = False,
     offline: Offline = False,
     device: Device = "auto",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the report file if it exists.")] = False,
 ) -> None:
     """Draw spectrograms, LTAS and the phase view of IN and OUT (and REF) into a PNG or HTML report."""
     from tdpr_cli.audio.read import check_input_path
+    from tdpr_cli.audio.write import same_file
     from tdpr_cli.commands.console import stderr_console
     from tdpr_cli.report.analyse import (
         build_report,
@@ -71,10 +89,17 @@ def report_cmd(
     from tdpr_cli.report.batch import runtime_note
 
     check_report_path(report)
+    if cutoff is not None:
+        from tdpr_cli.config import RestoreConfig
+
+        RestoreConfig(cutoff_hz=cutoff)  # the same range check as restore's --cutoff (UsageError)
     require_matplotlib()
     for p in (inp, out, ref):
         if p is not None:
             check_input_path(p)
+            if same_file(p, report):  # inputs are never touched
+                raise OutputError(f"{report}: is the input {p}; a report never writes over its inputs")
+    _check_report_target(report, overwrite)
     restorer, notes, header = None, [], {"phase": phase.value}
     if phase is PhaseMode.NONE:
         notes.append("no phase view: --phase none")
