@@ -157,3 +157,24 @@ def test_sha256_bytes_is_the_file_digest_of_the_same_bytes(tmp_path):
     (tmp_path / "f").write_bytes(data)
     assert sha256_bytes(data) == sha256_file(tmp_path / "f")
     assert sha256_bytes(b"") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+def test_merge_matches_expected_files_from_any_folder_and_guards_its_output(tiny_env, archive, tmp_path):
+    # --expect compared raw path strings: from another working folder every file was "missing";
+    # a wrong --expect said "0 missing", exit 0; --out replaced any file, even a shard manifest.
+    out, log = tmp_path / "out", tmp_path / "run.jsonl"
+    assert tdpr("restore", archive, "--out", out, "--manifest", log, env=tiny_env).returncode == 0
+    elsewhere = subprocess.run([sys.executable, "-m", "tdpr_cli", "manifest", "merge", str(log), "--out",
+                                str(tmp_path / "m.jsonl"), "--expect", str(archive), "--json"],
+                               env=tiny_env, capture_output=True, cwd="/", timeout=300, check=False)
+    assert elsewhere.returncode == 0, elsewhere.stderr.decode()
+    assert json.loads(elsewhere.stdout)["missing"] == []
+    r = tdpr("manifest", "merge", log, "--out", tmp_path / "n.jsonl", "--expect", tmp_path / "nowhere", env=tiny_env)
+    assert r.returncode == 2 and b"not a folder" in r.stderr and not (tmp_path / "n.jsonl").exists()
+    keep = tmp_path / "notes.txt"
+    keep.write_text("mine")
+    r = tdpr("manifest", "merge", log, "--out", keep, env=tiny_env)
+    assert r.returncode == 4 and b"--overwrite" in r.stderr and keep.read_text() == "mine"
+    before = log.read_bytes()
+    r = tdpr("manifest", "merge", log, "--out", log, "--overwrite", env=tiny_env)
+    assert r.returncode == 2 and log.read_bytes() == before

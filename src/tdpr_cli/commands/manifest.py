@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from tdpr_cli.commands.console import stderr_console
-from tdpr_cli.errors import BatchFailed
+from tdpr_cli.errors import BatchFailed, OutputError, UsageError
 
 app = typer.Typer(help="Sharded runs: merge their manifests.", no_args_is_help=True)
 
@@ -28,15 +28,28 @@ def merge_cmd(
     expect: Annotated[Optional[Path], typer.Option(
         "--expect", help="The run's input folder: report its audio files that no shard recorded.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON to stdout.")] = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace --out even if it is not a manifest (an earlier merge is always replaced).")] = False,
 ) -> None:
     """Merge shard manifests; report failed, duplicate and missing inputs (exit 1 if any)."""
-    from tdpr_cli.restore.file import audio_files
-    from tdpr_cli.restore.manifest import merge, write_all
+    from tdpr_cli.audio.write import same_file
+    from tdpr_cli.restore.manifest import merge, read_records, unrecorded, write_all
 
+    if any(same_file(m, out) for m in manifests):
+        raise UsageError(f"--out {out} is one of the manifests being merged; name a new file")
+    try:
+        exists = out.exists() or out.is_symlink()
+    except OSError as exc:
+        raise OutputError(f"--out {out}: cannot be a manifest ({exc.strerror or exc})") from None
+    if exists and not overwrite:  # an earlier merge is replaced (merging again is routine); anything else is kept
+        try:
+            read_records(out)
+        except UsageError:
+            raise OutputError(f"--out {out}: exists and is not a manifest; pass --overwrite to replace it") from None
     merged, duplicates = merge(manifests)
+    missing = unrecorded(merged, expect) if expect is not None else []
     write_all(out, list(merged.values()))
     failed = sorted(inp for inp, rec in merged.items() if rec.get("status") == "error")
-    missing = sorted(str(p) for p in audio_files(expect) if str(p) not in merged) if expect else []
     summary = {"records": len(merged), "failed": failed, "duplicates": duplicates, "missing": missing,
                "out": str(out)}
     console = stderr_console(True)

@@ -51,11 +51,23 @@ def in_shard(rel_path: str, shard: tuple[int, int]) -> bool:
 
 
 def input_stamp(path: str) -> dict[str, Any]:
-    """Size and mtime of an input file (None for stdin)."""
+    """Size, mtime and real (absolute, links resolved) path of an input file (None for stdin);
+    the real path lets ``manifest merge --expect`` match records made from any working folder."""
     if path == "-":
-        return {"input_size": None, "input_mtime_ns": None}
+        return {"input_size": None, "input_mtime_ns": None, "input_realpath": None}
     st = os.stat(path)
-    return {"input_size": st.st_size, "input_mtime_ns": st.st_mtime_ns}
+    return {"input_size": st.st_size, "input_mtime_ns": st.st_mtime_ns, "input_realpath": os.path.realpath(path)}
+
+
+def unrecorded(records: dict[str, dict[str, Any]], expect: Path) -> list[str]:
+    """Audio files under folder ``expect`` that no record names, compared by real path (records
+    from before ``input_realpath``: their input resolved from this working folder)."""
+    from tdpr_cli.restore.file import audio_files
+
+    if not expect.is_dir():
+        raise UsageError(f"--expect {expect}: not a folder; give the run's input folder")
+    seen = {rec.get("input_realpath") or os.path.realpath(inp) for inp, rec in records.items()}
+    return sorted(str(p) for p in audio_files(expect) if os.path.realpath(p) not in seen)
 
 
 def read_records(path: Path) -> dict[str, dict[str, Any]]:
@@ -80,7 +92,7 @@ def read_records(path: Path) -> dict[str, dict[str, Any]]:
             latest[record["input"]] = record
     # Text but no record: not a manifest. (A first append torn by a full disk leaves one
     # unterminated line, which is still the file of this run.)
-    torn_first = len(lines) == 1 and not path.read_bytes().endswith(b"\n")
+    torn_first = len(lines) == 1 and lines[0].startswith("{") and not path.read_bytes().endswith(b"\n")
     if not latest and not torn_first and any(line.strip() for line in lines):
         raise UsageError(f"{path}: not a tdpr manifest (no record in its {len(lines)} lines)")
     return latest
@@ -135,7 +147,8 @@ def why_redo(record: dict[str, Any] | None, inp: str, out: str, options: Mapping
         return "options changed"
     if record.get("models") != dict(models):
         return "models changed"
-    if {k: record.get(k) for k in ("input_size", "input_mtime_ns")} != input_stamp(inp):
+    stamp, same = input_stamp(inp), ("input_size", "input_mtime_ns")  # where it lies may differ: a moved archive
+    if {k: record.get(k) for k in same} != {k: stamp[k] for k in same}:
         return "input changed"
     if not Path(out).is_file() or sha256_file(Path(out)) != record.get("output_sha256"):
         return "output missing or changed"
@@ -148,8 +161,12 @@ def merge(paths: list[Path]) -> tuple[dict[str, dict[str, Any]], list[str]]:
     owner: dict[str, Path] = {}
     duplicates: set[str] = set()
     for path in paths:
-        if not path.is_file():
-            raise UsageError(f"{path}: no such manifest")
+        try:
+            is_file, is_dir = path.is_file(), path.is_dir()
+        except OSError as exc:  # a name over NAME_MAX
+            raise UsageError(f"{path}: cannot be a manifest ({exc.strerror or exc})") from None
+        if not is_file:
+            raise UsageError(f"{path}: {'is a folder, not a manifest' if is_dir else 'no such manifest'}")
         for inp, record in read_records(path).items():
             if inp in owner and owner[inp] != path:
                 duplicates.add(inp)
