@@ -45,7 +45,7 @@ Shelf = Annotated[
                  "--filter random a soft kind is drawn). Default: drawn as in training (none half the "
                  "time, else -6..0 dB)."),
 ]
-Seed = Annotated[int, typer.Option("--seed", help="Seed for the random choices.")]
+Seed = Annotated[int, typer.Option("--seed", min=0, help="Seed for the random choices.")]
 SubtypeOpt = Annotated[Subtype, typer.Option("--subtype", help="Sample format of the output.")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace OUT if it exists.")]
 
@@ -68,6 +68,8 @@ def choose_spec(filter: str, cutoff: float | None, order: int | None, shelf_db: 
 
     if filter not in (RANDOM, PAPER, SOFT) and filter not in sim.FILTERS:
         raise UsageError(f"--filter must be random, paper, soft or one of {', '.join(sim.FILTERS)}, got {filter!r}")
+    if shelf_db is not None and not abs(shelf_db) < float("inf"):  # nan fails too
+        raise UsageError(f"--shelf-db must be a finite gain in dB, got {shelf_db:g}")
     if cutoff is not None and not 0 < cutoff < float("inf"):  # nan fails both
         raise UsageError(f"--cutoff must be a positive frequency in Hz, got {cutoff:g}")
     base = sim.SimConfig()
@@ -106,14 +108,21 @@ def degrade_cmd(
     from rich.console import Console
 
     from tdpr_cli.audio.read import AudioSource, write_stream
-    from tdpr_cli.audio.write import same_file
+    from tdpr_cli.audio.write import check_output_format, same_file
     from tdpr_cli.simulate import degrade as sim
 
     # Paths may hold "[...]", which rich would read as markup; long lines stay whole.
     console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
     if same_file(inp, out):
         raise OutputError(f"{out}: output would overwrite the input")
-    if (out.exists() or out.is_symlink()) and not overwrite:
+    try:
+        is_dir, exists = out.is_dir(), out.exists() or out.is_symlink()
+    except OSError as exc:  # a name over NAME_MAX
+        raise OutputError(f"{out}: cannot be an output ({exc.strerror or exc})") from None
+    if is_dir:
+        raise UsageError(f"{out}: is a folder; give the output's file name")
+    check_output_format(str(out), Subtype(subtype))
+    if exists and not overwrite:
         raise OutputError(f"{out}: exists; pass --overwrite to replace it")
     spec = choose_spec(filter, cutoff, _fixed_order(order), shelf_db, seed)
     with AudioSource(inp) as source:

@@ -128,6 +128,7 @@ def table_cmd(
 
     console = Console(stderr=True, quiet=quiet)
     keys = evaltable.parse_rows(rows)
+    evaltable_report.outputs(out)  # before the work, which can take hours with model rows
     index = load_index(valset, limit)
     runner, info = None, None
     if any(evaltable.ROWS[k].needs_models for k in keys):

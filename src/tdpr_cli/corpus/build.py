@@ -25,6 +25,7 @@ from tdpr_cli.corpus import augment, procedural, render
 from tdpr_cli.corpus.manifest import MANIFEST_NAME, ClipRecord, load_manifest, save_manifest, split_of
 from tdpr_cli.corpus.sources import Piece, cached_midi, corpus_pieces
 from tdpr_cli.digest import derive_seed, sha256_file
+from tdpr_cli.errors import OutputError
 
 PIANO_TAKES = 3  # the real piano scores are few and precious
 MAX_TAKES = 4  # passes over the whole corpus before the plan runs dry
@@ -191,7 +192,10 @@ def render_corpus(out: Path, hours: float, jobs: int = 1, seed: int = 0, limit_p
     Resumes from ``out/manifest.json``; ``on_result(result, hours_so_far)`` is called per job.
     """
     start = time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file in the way, a read-only place
+        raise OutputError(f"{out}: cannot create the data folder ({exc.strerror or exc})") from None
     path = out / MANIFEST_NAME
     manifest = load_manifest(path, seed)
     todo = [j for j in plan_jobs(corpus_pieces(), seed, limit_pieces) if j.key not in manifest.done]

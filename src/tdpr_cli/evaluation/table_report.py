@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tdpr_cli.audio.atomic import atomic_write_text
-from tdpr_cli.errors import OutputError
+from tdpr_cli.errors import OutputError, UsageError
 
 #: (title, metric, whether to add the spread-across-kinds columns), in report order.
 TABLES: tuple[tuple[str, str, bool], ...] = (
@@ -122,9 +122,30 @@ def _atomic_write(path: Path, text: str) -> None:
         raise OutputError(f"cannot write {path}: {exc}") from exc
 
 
-def write(result: dict[str, Any], stem: Path) -> tuple[Path, Path]:
-    """Write ``STEM.md`` and ``STEM.json``; return their paths."""
+def outputs(stem: Path) -> tuple[Path, Path]:
+    """``STEM.md`` and ``STEM.json``, checked before any work: a usable name (not empty, ``.``
+    or ``/``), neither a folder, their folder writable (made when they are written)."""
+    from tdpr_cli.audio.atomic import writable_folder
+
+    if stem.name in ("", ".", ".."):
+        raise UsageError(f"--out {str(stem)!r}: give a file name without suffix, e.g. results/table")
     md, js = stem.with_name(stem.name + ".md"), stem.with_name(stem.name + ".json")
-    _atomic_write(js, json.dumps(result, indent=1) + "\n")
-    _atomic_write(md, render_markdown(result))
+    for path in (md, js):
+        try:
+            is_dir = path.is_dir()
+        except OSError as exc:  # a name over NAME_MAX
+            raise OutputError(f"{path}: cannot be written ({exc.strerror or exc})") from None
+        if is_dir:
+            raise UsageError(f"{path}: is a folder")
+    writable_folder(md.absolute().parent, str(md), create=False, role="output folder")
+    return md, js
+
+
+def write(result: dict[str, Any], stem: Path) -> tuple[Path, Path]:
+    """Write ``STEM.md`` and ``STEM.json`` (both rendered first, so a failure to render leaves
+    neither); return their paths."""
+    md, js = outputs(stem)
+    md_text, js_text = render_markdown(result), json.dumps(result, indent=1) + "\n"
+    _atomic_write(js, js_text)
+    _atomic_write(md, md_text)
     return md, js

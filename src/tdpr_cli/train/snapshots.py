@@ -18,7 +18,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tdpr_cli.errors import UsageError
+from tdpr_cli.errors import OutputError, UsageError
 
 INITIAL = "manifest.json"
 FOLDER = "manifests"
@@ -36,7 +36,10 @@ def start(data_dir: Path, run_dir: Path, resume: bool, has_checkpoint: bool) -> 
     source = data_dir / "manifest.json"
     if not source.is_file():
         raise UsageError(f"{source} not found; render the corpus first (tdpr data render --out {data_dir})")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file in the way, a read-only place
+        raise OutputError(f"{run_dir}: cannot create the run folder ({exc.strerror or exc})") from None
     shutil.rmtree(run_dir / FOLDER, ignore_errors=True)
     shutil.copyfile(source, copy)
     return copy

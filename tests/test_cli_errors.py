@@ -1,0 +1,58 @@
+"""One line and the documented exit code, never an internal error (70), for what users get wrong
+in the commands around restore: degrade, eval table, data render, train (issue 6's contract,
+found again by an audit of those commands)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+
+def tdpr(*args, env=None, cwd=None):
+    return subprocess.run([sys.executable, "-m", "tdpr_cli", *map(str, args)], capture_output=True, timeout=300,
+                          check=False, env=env, cwd=cwd)
+
+
+@pytest.fixture
+def wav(tmp_path: Path) -> Path:
+    path = tmp_path / "in.wav"
+    sf.write(path, 0.1 * np.random.default_rng(0).standard_normal(16000).astype(np.float32), 16000)
+    return path
+
+
+def _one_line(r: subprocess.CompletedProcess, code: int, text: str) -> None:
+    err = r.stderr.decode()
+    assert r.returncode == code, err
+    assert text in err and "internal error" not in err and "Traceback" not in err, err
+
+
+def test_degrade_mistakes(wav, tmp_path):
+    _one_line(tdpr("degrade", wav, tmp_path / "a.wav", "--filter", "soft-bessel", "--shelf-db", "nan"), 2, "--shelf-db")
+    _one_line(tdpr("degrade", wav, tmp_path / "b.wav", "--seed", "-1"), 2, "--seed")
+    (tmp_path / "folder.wav").mkdir()
+    _one_line(tdpr("degrade", wav, tmp_path / "folder.wav"), 2, "is a folder")
+    _one_line(tdpr("degrade", wav, tmp_path / ("n" * 300 + ".wav")), 4, "cannot be an output")
+    (tmp_path / "old.mp4").write_bytes(b"x")
+    _one_line(tdpr("degrade", wav, tmp_path / "old.mp4"), 2, "unsupported output extension")  # not "exists"
+
+
+def test_eval_table_output_is_checked_before_the_work(tmp_path):
+    for bad in ("", ".", "/"):
+        _one_line(tdpr("eval", "table", "--valset", tmp_path / "none", "--out", bad), 2, "--out")
+    (tmp_path / "half.md").mkdir()
+    _one_line(tdpr("eval", "table", "--valset", tmp_path / "none", "--out", tmp_path / "half"), 2, "is a folder")
+    assert not (tmp_path / "half.json").exists()
+
+
+def test_data_and_train_folders_in_the_way(wav, tmp_path):
+    _one_line(tdpr("data", "render", "--out", wav, "--hours", "0.01"), 4, "cannot create the data folder")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "manifest.json").write_text(json.dumps({}))
+    _one_line(tdpr("train", "tdcnn", "--data", data, "--run", wav, "--max-steps", "1"), 4, "cannot create the run folder")
