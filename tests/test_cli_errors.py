@@ -56,3 +56,13 @@ def test_data_and_train_folders_in_the_way(wav, tmp_path):
     data.mkdir()
     (data / "manifest.json").write_text(json.dumps({}))
     _one_line(tdpr("train", "tdcnn", "--data", data, "--run", wav, "--max-steps", "1"), 4, "cannot create the run folder")
+
+
+def test_options_that_would_do_nothing_are_refused(wav, tmp_path):
+    _one_line(tdpr("eval", "table", "--valset", tmp_path / "none", "--rows", "input", "--models", "a,b",
+                   "--out", tmp_path / "t"), 2, "runs a model")
+    _one_line(tdpr("report", wav, wav, "--out", tmp_path / "r.png", "--phase", "none", "--model", "nosuch"), 2,
+              "--phase none")
+    _one_line(tdpr("train", "tdcnn", "--data", tmp_path, "--run", tmp_path / "run", "--channels", "0"), 2, "--channels")
+    r = tdpr("degrade", wav, tmp_path / "d.ogg", "--subtype", "PCM_24", "--filter", "ellip")
+    assert r.returncode == 0 and b"does not apply" in r.stderr, r.stderr.decode()

@@ -547,3 +547,15 @@ def test_a_failed_build_is_raised_again_not_retried(tiny_env, tmp_path, monkeypa
     with pytest.raises(ModelsUnavailable) as second:
         lazy.get()
     assert first.value is second.value and first.value.exit_code == 3 and len(calls) == 1
+
+
+def test_pin_refuses_a_user_entry_that_would_shadow_a_packaged_model(tmp_path: Path) -> None:
+    # Such a user lock made every later command fail (load_lock refuses it) until edited by hand.
+    from tdpr_cli.errors import UsageError
+    from tdpr_cli.weights.pin import write_pin
+
+    lock = tmp_path / "weights.lock"
+    lock.write_text("version = 1\n")
+    with pytest.raises(UsageError, match="packaged model"):
+        write_pin("vocoder-piano-16k", "vocoder", tmp_path / "mine", lock=lock)
+    assert lock.read_text() == "version = 1\n"

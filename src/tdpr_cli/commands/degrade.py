@@ -139,3 +139,5 @@ def degrade_cmd(
     )
     if result.gain != 1.0:
         console.print(f"degrade: scaled by {result.gain:.4f} to stay below full scale")
+    if result.note:  # e.g. OGG holds Vorbis whatever --subtype says
+        console.print(f"degrade: note: {result.note}")

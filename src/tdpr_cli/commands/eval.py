@@ -21,6 +21,7 @@ from typer.core import TyperGroup
 from tdpr_cli.commands import eval_pair
 from tdpr_cli.commands.options import Device, Offline, Sha, Threads, Trust, Weights
 from tdpr_cli.config import PhaseMode
+from tdpr_cli.errors import UsageError
 from tdpr_cli.restore.load import ModelChoice
 
 if TYPE_CHECKING:
@@ -128,6 +129,10 @@ def table_cmd(
 
     console = Console(stderr=True, quiet=quiet)
     keys = evaltable.parse_rows(rows)
+    given = [flag for flag, value in (("--models", models), ("--weights", weights), ("--sha256", sha256))
+             if value is not None] + (["--device"] if device != "auto" else [])
+    if given and not any(evaltable.ROWS[k].needs_models for k in keys):  # options that would do nothing
+        raise UsageError(f"{', '.join(given)}: no row of --rows {rows} runs a model")
     evaltable_report.outputs(out)  # before the work, which can take hours with model rows
     index = load_index(valset, limit)
     runner, info = None, None

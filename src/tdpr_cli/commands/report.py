@@ -101,6 +101,8 @@ def report_cmd(
                 raise OutputError(f"{report}: is the input {p}; a report never writes over its inputs")
     _check_report_target(report, overwrite)
     restorer, notes, header = None, [], {"phase": phase.value}
+    if phase is PhaseMode.NONE and (model or vocoder or weights):  # options that would do nothing
+        raise UsageError("--model, --vocoder and --weights draw the phase view, which --phase none omits")
     if phase is PhaseMode.NONE:
         notes.append("no phase view: --phase none")
     else:

@@ -201,7 +201,9 @@ def _tdcnn_model(arch: str, exciter: bool, channels: int | None, strides: str | 
         stride_tuple = tuple(int(s) for s in text.split(","))
     except ValueError:
         raise UsageError(f"--strides must be comma-separated integers, got {text!r}") from None
-    unet = {"channels": channels or (24 if subband else 12), "strides": stride_tuple, "upsampler": upsampler,
+    if channels is not None and channels < 1:  # 0 became the default width, silently
+        raise UsageError(f"--channels must be at least 1, got {channels}")
+    unet = {"channels": channels if channels is not None else (24 if subband else 12), "strides": stride_tuple, "upsampler": upsampler,
             "condition": condition}
     return {"arch": arch, "exciter": exciter, "unet": unet} if subband else {"arch": arch, **unet, "level_head": level_head}
 

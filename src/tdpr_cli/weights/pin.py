@@ -72,6 +72,10 @@ def write_pin(
     """
     lock = Path(lock).resolve()
     packaged = lock == Path(PACKAGED_LOCK).resolve()
+    if not packaged and Path(PACKAGED_LOCK).is_file() and name in read_lock(Path(PACKAGED_LOCK))[0]:
+        # load_lock refuses a user entry that shadows a packaged model, so such a lock would
+        # stop every command (exit 3) until edited by hand.
+        raise UsageError(f"{name!r} is a packaged model; a user lock may not redefine it, pick another name")
     models, defaults = read_lock(lock)
     models[name] = bundled_entry(name, kind, dir, lock.parent)
     if default:
