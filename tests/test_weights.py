@@ -375,10 +375,10 @@ def test_offline_without_cache_says_how_to_fetch(
     fake_hub: FakeHub, hf_lock: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lock = weights.load_lock(user=None)
-    with pytest.raises(WeightsError, match=r"not in the cache; run `tdpr weights fetch hub-cnn`"):
+    with pytest.raises(WeightsError, match=r"not in the cache and --offline; run `tdpr weights fetch hub-cnn`"):
         weights.resolve(lock, "hub-cnn", "tdcnn", offline=True)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(WeightsError, match="tdpr weights fetch hub-cnn"):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the message names the variable: the same command would fail again
+    with pytest.raises(WeightsError, match=r"HF_HUB_OFFLINE is set; run `tdpr weights fetch hub-cnn`.*unset"):
         weights.resolve(lock, "hub-cnn", "tdcnn")
     assert fake_hub.requests == []
 

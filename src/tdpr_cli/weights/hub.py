@@ -58,12 +58,19 @@ def download(
         return found
     where = f"{filename} of {repo_id}@{revision}"
     if is_offline(offline):
+        why = "--offline" if offline else "HF_HUB_OFFLINE is set"
         raise WeightsError(
-            f"model {name!r}: {where} is not in the cache; "
+            f"model {name!r}: {where} is not in the cache and {why}; "
             f"run `{retry or f'tdpr weights fetch {name}'}` while online"
+            + ("" if offline else " (with HF_HUB_OFFLINE unset)")
         )
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import LocalEntryNotFoundError
+    from huggingface_hub.utils import logging as hub_logging
+
+    # Its retry warnings ("Retrying in 8s", a dozen lines) are not the user's log: the failure
+    # is one line of ours, and --quiet means quiet.
+    hub_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
 
     try:
         path = hf_hub_download(
