@@ -92,14 +92,22 @@ def list_models(json_out: JsonOpt = False) -> None:
               "verified" if r["verified"] else "present" if r["present"] else "not downloaded", r["source"])
              for r in rows]
     # Names are what the other commands take: never cut a cell short (a log, an 80-column
-    # terminal); the source, the longest, wraps instead.
+    # terminal); the source, the longest, wraps instead, and is left out where it would get
+    # under 16 columns (it was folded one character a line: a 314-line table).
+    console = stderr_console()
+    widths = [max(len(column), *(len(c[i]) for c in cells))
+              for i, column in enumerate(("name", "kind", "default", "size", "status"))]
+    with_source = sum(widths) + 3 * 6 + 1 + 16 <= console.width
     table = Table()
-    for i, column in enumerate(("name", "kind", "default", "size", "status")):
-        table.add_column(column, no_wrap=True, min_width=max(len(column), *(len(c[i]) for c in cells)))
-    table.add_column("source", overflow="fold")
+    for width, column in zip(widths, ("name", "kind", "default", "size", "status")):
+        table.add_column(column, no_wrap=True, min_width=width)
+    if with_source:
+        table.add_column("source", overflow="fold")
     for row in cells:
-        table.add_row(*row)
-    stderr_console().print(table)
+        table.add_row(*(row if with_source else row[:5]))
+    console.print(table)
+    if not with_source:
+        console.print("(the source column needs a wider terminal; `tdpr weights list --json` has it)")
 
 
 @app.command("verify")
