@@ -282,6 +282,9 @@ def test_an_unsure_detection_points_at_the_report_being_drawn(tiny_env, tmp_path
     assert UNSURE_HINT_REPORTED in message and UNSURE_HINT not in message
     assert UNSURE_HINT_REPORTED.encode() in drawn.stderr
     assert "cpu (torch, " in (tmp_path / "b.html").read_text()  # tiny models have no graph: torch ran them
+    page = tmp_path / "c.html"  # the report itself does not send its reader to --report
+    assert tdpr("report", example, tmp_path / "a.wav", "--out", page, "--phase", "none", env=tiny_env).returncode == 0
+    assert "check with --report" not in page.read_text() and "set --cutoff HZ if wrong" in page.read_text()
     from tdpr_cli.report.batch import runtime_note
 
     assert runtime_note("cpu", "onnxruntime", 1) == "cpu (onnxruntime, 1 thread)" and runtime_note("cpu", None, None) == "cpu"

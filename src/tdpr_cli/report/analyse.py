@@ -151,7 +151,7 @@ def build_report(
     ``cutoff_hz`` defaults to the one detected from the input's LTAS. Without a
     ``restorer`` there is no phase view (the caller says why in ``notes``).
     """
-    from tdpr_cli.dsp.bandwidth import describe
+    from tdpr_cli.dsp.bandwidth import UNSURE_HINT, describe
 
     a_in, a_out = analyse_file(inp), analyse_file(out)
     a_ref = analyse_file(ref) if ref is not None else None
@@ -160,7 +160,8 @@ def build_report(
         "input": f"{inp} ({a_in.sample_rate} Hz, {a_in.channels} ch, {_clock(a_in.duration_s)})",
         "output": f"{out} ({a_out.sample_rate} Hz, {a_out.channels} ch, {_clock(a_out.duration_s)})",
         "cutoff": f"{cutoff:.0f} Hz (given)" if cutoff_hz is not None
-        else f"{cutoff:.0f} Hz (detected: {describe(a_in.bandwidth)})",
+        # This is the report the hint would send the reader to: point at --cutoff only.
+        else f"{cutoff:.0f} Hz (detected: {describe(a_in.bandwidth).replace(UNSURE_HINT, 'unsure: set --cutoff HZ if wrong')})",
     }
     if a_ref is not None:
         head["reference"] = f"{ref} ({a_ref.sample_rate} Hz, {a_ref.channels} ch)"
