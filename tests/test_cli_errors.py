@@ -66,3 +66,8 @@ def test_options_that_would_do_nothing_are_refused(wav, tmp_path):
     _one_line(tdpr("train", "tdcnn", "--data", tmp_path, "--run", tmp_path / "run", "--channels", "0"), 2, "--channels")
     r = tdpr("degrade", wav, tmp_path / "d.ogg", "--subtype", "PCM_24", "--filter", "ellip")
     assert r.returncode == 0 and b"does not apply" in r.stderr, r.stderr.decode()
+
+
+def test_a_bad_jobs_value_is_named_as_such_for_one_file(wav, tmp_path):
+    _one_line(tdpr("restore", wav, tmp_path / "o.wav", "--jobs", "abc"), 2, "--jobs must be auto or a number")
+    _one_line(tdpr("restore", wav, tmp_path / "o.wav", "--jobs", "2"), 2, "--jobs is for folder runs")

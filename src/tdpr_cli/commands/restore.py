@@ -203,6 +203,8 @@ def _jobs(text: str, plan: Plan, device: str, reports: bool, threads: int) -> in
 
     if not plan.folder:
         if text.strip().lower() not in ("auto", "1"):
+            if not text.strip().isdigit():  # a bad value first: "abc" is not a folder-run question
+                raise UsageError(f"--jobs must be auto or a number, got {text!r}")
             raise UsageError("--jobs is for folder runs: `tdpr restore DIR --out OUTDIR --jobs N`")
         return 1
     if reports:
