@@ -383,6 +383,14 @@ def test_folder_format_converts_every_output_without_collisions(tiny_env, tmp_pa
     sf.write(root / "a.flac", band_limited(1.0, seed=3), 16000)
     out = tmp_path / "flac"
     assert sorted(o.name for _, o in discover(root, out, "flac")) == ["a.flac", "a.wav.flac"]
+    # The fallback name may itself be another input's output: c.flac and c.flac.wav beside c.wav,
+    # all to WAV, made two outputs named c.flac.wav (one restoration lost with --overwrite).
+    stems = tmp_path / "stems"
+    stems.mkdir()
+    for name in ("c.flac", "c.flac.wav", "c.wav"):
+        (stems / name).write_bytes(b"")
+    outs = [o.name for _, o in discover(stems, tmp_path / "w", "wav")]
+    assert sorted(outs) == ["c.flac.2.wav", "c.flac.wav", "c.wav"] and len(set(outs)) == 3
     r = tdpr("restore", root, "--out", out, "--format", "flac", env=tiny_env)
     assert r.returncode == 0, r.stderr.decode()
     assert {p.name: sf.info(p).format for p in out.iterdir()} == {"a.flac": "FLAC", "a.wav.flac": "FLAC"}

@@ -271,7 +271,11 @@ def discover(root: Path, out_root: Path, fmt: str | None = None) -> list[tuple[P
         suffix = target(rel)
         if rel.suffix.lower() != suffix:
             new = rel.with_suffix(suffix)
-            rel = rel.with_name(rel.name + suffix) if new in taken else new
+            if new in taken:  # NAME.EXT.FMT, numbered while that too is some other input's output
+                new, i = rel.with_name(rel.name + suffix), 2
+                while new in taken:
+                    new, i = rel.with_name(f"{rel.name}.{i}{suffix}"), i + 1
+            rel = new
             taken.add(rel)
         pairs.append((path, out_root / rel))
     return pairs

@@ -46,7 +46,7 @@ def parse_shard(text: str) -> tuple[int, int]:
 def in_shard(rel_path: str, shard: tuple[int, int]) -> bool:
     """Whether the file at ``rel_path`` (relative to the input root, POSIX) belongs to shard K of N."""
     k, n = shard
-    digest = hashlib.sha256(rel_path.encode("utf-8")).digest()
+    digest = hashlib.sha256(os.fsencode(rel_path)).digest()  # UTF-8, and any other name's own bytes
     return int.from_bytes(digest[:8], "big") % n == k - 1
 
 
