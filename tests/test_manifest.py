@@ -181,3 +181,21 @@ def test_merge_matches_expected_files_from_any_folder_and_guards_its_output(tiny
     before = log.read_bytes()
     r = tdpr("manifest", "merge", log, "--out", log, "--overwrite", env=tiny_env)
     assert r.returncode == 2 and log.read_bytes() == before
+
+
+def test_resume_finds_its_records_from_another_folder_and_never_takes_a_foreign_file(tiny_env, archive, tmp_path):
+    # Records were matched by the path as typed: from another working folder every file failed
+    # "exists, but no record". And a redo for "another output path" replaced whatever was there.
+    out, log = tmp_path / "out", tmp_path / "run.jsonl"
+    assert tdpr("restore", archive, "--out", out, "--manifest", log, env=tiny_env).returncode == 0
+    rel = subprocess.run([sys.executable, "-m", "tdpr_cli", "restore", "archive", "--out", "out", "--manifest",
+                          "run.jsonl", "--resume", "--json"], env=tiny_env, capture_output=True, cwd=tmp_path,
+                         timeout=300, check=False)
+    assert rel.returncode == 0, rel.stderr.decode()
+    assert {json.loads(x)["status"] for x in rel.stdout.decode().splitlines()} == {"skipped"}
+    precious = out / "a.flac"
+    precious.write_text("a hand-made master")
+    r = tdpr("restore", archive, "--out", out, "--manifest", log, "--resume", "--format", "flac", env=tiny_env)
+    assert r.returncode == 1 and b"does not record writing it" in r.stderr, r.stderr.decode()
+    assert precious.read_text() == "a hand-made master"
+    assert any(rec["status"] == "error" for rec in read_records(log).values())  # the failure is on record

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from tdpr_cli.report.batch import RestoreReports
     from tdpr_cli.restore.file import FileRecord
     from tdpr_cli.restore.load import LazyRestorer
+    from tdpr_cli.restore.manifest import RunRecords
 
 
 @dataclass(frozen=True)
@@ -189,24 +191,29 @@ def _restore_one(inp: str, out: str, restorer: LazyRestorer, opts: BatchOptions,
         raise
 
 
-def _skip(inp: str, out: str, done: dict[str, Any], opts: BatchOptions, info: dict[str, str],
+def _skip(inp: str, out: str, done: RunRecords, opts: BatchOptions, info: dict[str, str],
           console: Console) -> tuple[FileRecord | None, BatchOptions]:
     """A skip record when the file needs no work, else None and the options to restore it with."""
     from tdpr_cli.restore import manifest as run_manifest
     from tdpr_cli.restore.file import FileRecord
 
     # With --resume: None when the manifest records this pair as done, else why it is redone.
-    redo = run_manifest.why_redo(done.get(inp), inp, out, opts.run_options, info) if opts.resume else None
+    record = done.get(inp) if opts.resume else None
+    redo = run_manifest.why_redo(record, inp, out, opts.run_options, info) if opts.resume else None
     if opts.resume and redo is None:
         return FileRecord(inp, out, status="skipped", message="done in the manifest"), opts
-    if opts.skip_existing and out != "-" and Path(out).exists():
+    exists = out != "-" and Path(out).exists()
+    if opts.skip_existing and exists:
         return FileRecord(inp, out, status="skipped", message="output exists"), opts
-    if opts.resume and inp not in done and not opts.overwrite and out != "-" and Path(out).exists():
-        # Written but never recorded: the run was stopped between the rename and the record.
+    if opts.resume and exists and not opts.overwrite and not run_manifest.wrote(record, out):
+        # A file this run never recorded writing: stopped between the rename and the record, or
+        # someone else's file where this input's output now goes. Never replaced unasked.
+        why = "has no record of it (a run stopped while recording it?)" if record is None else \
+            "does not record writing it for this input"
         return FileRecord(inp, out, status="error", message=(
-            f"{out}: exists, but the manifest has no record of it (a run stopped while recording it?); "
-            "rerun with --skip-existing to keep it or --overwrite to restore it again")), opts
-    if inp in done:  # a redo of this run's own file may replace its output
+            f"{out}: exists, but the manifest {why}; rerun with --skip-existing to keep it or "
+            "--overwrite to restore it again")), opts
+    if record is not None:  # a redo of this run's own file may replace its output
         if not opts.quiet:
             console.print(f"redo {escape(inp)}: {redo}")
         return None, dataclasses.replace(opts, overwrite=True)
@@ -225,7 +232,7 @@ def run(plan: Plan, restorer: LazyRestorer | None, info: dict[str, str], opts: B
     from tdpr_cli.restore import manifest as run_manifest
 
     folder = plan.folder
-    done = run_manifest.read_records(opts.manifest) if opts.resume and opts.manifest else {}
+    done = run_manifest.RunRecords(run_manifest.read_records(opts.manifest) if opts.resume and opts.manifest else {})
     records: list[FileRecord] = []
 
     def persist(rec: FileRecord) -> None:
@@ -250,7 +257,7 @@ def run(plan: Plan, restorer: LazyRestorer | None, info: dict[str, str], opts: B
         for inp, out in plan.pairs:
             rec, file_opts = _skip(inp, out, done, opts, info, console)
             if rec is not None:
-                finish(rec, False)
+                finish(rec, rec.status == "error")  # a failure is recorded: a merge shows it, with why
                 if rec.status == "error" and not folder:  # one file: its failure is the run's
                     raise OutputError(rec.message)
             elif pool is not None:
@@ -280,7 +287,8 @@ def _manifest_record(rec: FileRecord, opts: BatchOptions) -> dict[str, Any]:
     written = rec.status in DONE and rec.output != "-"
     stamp = input_stamp(rec.input) if rec.input == "-" or Path(rec.input).exists() else {}
     return {**rec.as_dict(), **stamp, "options": opts.run_options,
-            "output_sha256": sha256_file(Path(rec.output)) if written else None}
+            "output_sha256": sha256_file(Path(rec.output)) if written else None,
+            "output_realpath": os.path.realpath(rec.output) if written else None}
 
 
 def _summary(records, console: Console, quiet: bool) -> None:

@@ -66,7 +66,7 @@ def unrecorded(records: dict[str, dict[str, Any]], expect: Path) -> list[str]:
 
     if not expect.is_dir():
         raise UsageError(f"--expect {expect}: not a folder; give the run's input folder")
-    seen = {rec.get("input_realpath") or os.path.realpath(inp) for inp, rec in records.items()}
+    seen = {rec.get("input_realpath") or os.path.realpath(rec.get("input", inp)) for inp, rec in records.items()}
     return sorted(str(p) for p in audio_files(expect) if os.path.realpath(p) not in seen)
 
 
@@ -134,6 +134,33 @@ def append(path: Path, record: Mapping[str, Any]) -> None:
         raise OutputError(f"{path}: cannot append to the manifest ({exc})") from None
 
 
+class RunRecords:
+    """A manifest's latest record per input, found by the path as given or by its real path:
+    a run resumed from another working folder (or with absolute paths) finds its records."""
+
+    def __init__(self, records: dict[str, dict[str, Any]]) -> None:
+        self.by_input = records
+        self.by_real = {r["input_realpath"]: r for r in records.values() if r.get("input_realpath")}
+
+    def get(self, inp: str) -> dict[str, Any] | None:
+        if inp in self.by_input or inp == "-":
+            return self.by_input.get(inp)
+        return self.by_real.get(os.path.realpath(inp))
+
+
+def same_output(record: dict[str, Any], out: str) -> bool:
+    """Whether ``record`` names ``out`` as its output, however either path was spelled."""
+    if out == "-" or record.get("output") in (None, "-"):
+        return record.get("output") == out
+    return (record.get("output_realpath") or os.path.realpath(record["output"])) == os.path.realpath(out)
+
+
+def wrote(record: dict[str, Any] | None, out: str) -> bool:
+    """Whether ``record`` says this run wrote ``out`` (done, to that very path): the outputs a
+    ``--resume`` may replace without ``--overwrite``."""
+    return record is not None and record.get("status") in DONE and same_output(record, out)
+
+
 def why_redo(record: dict[str, Any] | None, inp: str, out: str, options: Mapping[str, Any],
              models: Mapping[str, str]) -> str | None:
     """None when ``record`` shows this pair done with these options and models; else the reason to redo it."""
@@ -141,7 +168,7 @@ def why_redo(record: dict[str, Any] | None, inp: str, out: str, options: Mapping
         return "not in the manifest"
     if record.get("status") not in DONE:
         return f"last run ended with {record.get('status')}"
-    if record.get("output") != out:
+    if not same_output(record, out):
         return "another output path"
     if record.get("options") != dict(options):
         return "options changed"
@@ -156,7 +183,8 @@ def why_redo(record: dict[str, Any] | None, inp: str, out: str, options: Mapping
 
 
 def merge(paths: list[Path]) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """Latest record per input over shard manifests, and the inputs that appear in more than one."""
+    """Latest record per input file over shard manifests (keyed by real path where recorded),
+    and the inputs that appear in more than one."""
     merged: dict[str, dict[str, Any]] = {}
     owner: dict[str, Path] = {}
     duplicates: set[str] = set()
@@ -168,10 +196,11 @@ def merge(paths: list[Path]) -> tuple[dict[str, dict[str, Any]], list[str]]:
         if not is_file:
             raise UsageError(f"{path}: {'is a folder, not a manifest' if is_dir else 'no such manifest'}")
         for inp, record in read_records(path).items():
-            if inp in owner and owner[inp] != path:
+            key = record.get("input_realpath") or inp  # one file, however a shard spelled its path
+            if key in owner and owner[key] != path:
                 duplicates.add(inp)
-            owner[inp] = path
-            merged[inp] = record
+            owner[key] = path
+            merged[key] = record
     return merged, sorted(duplicates)
 
 
