@@ -71,3 +71,8 @@ def test_options_that_would_do_nothing_are_refused(wav, tmp_path):
 def test_a_bad_jobs_value_is_named_as_such_for_one_file(wav, tmp_path):
     _one_line(tdpr("restore", wav, tmp_path / "o.wav", "--jobs", "abc"), 2, "--jobs must be auto or a number")
     _one_line(tdpr("restore", wav, tmp_path / "o.wav", "--jobs", "2"), 2, "--jobs is for folder runs")
+
+
+def test_a_missing_input_is_named_before_the_options_are_judged(tmp_path):
+    # `tdpr restore nonexist --out x` said "--out is for folder input" (exit 2).
+    _one_line(tdpr("restore", tmp_path / "nonexist", "--out", tmp_path / "x"), 4, "no such file or folder")

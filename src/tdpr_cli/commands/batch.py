@@ -22,7 +22,7 @@ from rich.table import Table
 
 from tdpr_cli.commands.progress import UNIT, PlainProgress, check_mode, make_progress, task_name
 from tdpr_cli.config import Subtype
-from tdpr_cli.errors import BatchFailed, OutputError, TdprError, UsageError
+from tdpr_cli.errors import BatchFailed, InputError, OutputError, TdprError, UsageError
 
 if TYPE_CHECKING:
     from tdpr_cli.commands.local_pool import LocalPool
@@ -64,6 +64,8 @@ class BatchOptions:
 def plan_outputs(inp: str, out: str | None, out_dir: Path | None, fmt: str | None = None,
                  shard: tuple[int, int] | None = None) -> Plan:
     """The files of this run (of shard K/N only, when given); UsageError on bad combinations of arguments."""
+    if inp != "-" and not os.path.lexists(inp):  # before the options' checks, which would guess wrong
+        raise InputError(f"{inp}: no such file or folder")
     if inp != "-" and Path(inp).is_dir():
         if out_dir is None or out is not None:
             raise UsageError(f"{inp} is a folder: use `tdpr restore {inp} --out OUTDIR`")

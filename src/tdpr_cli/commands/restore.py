@@ -152,6 +152,8 @@ def restore_cmd(
     fmt = None if fmt is None else fmt.lower().lstrip(".")  # recorded as run options: one spelling
     if (out == "-" or json_out) and sys.stdout is None:  # ">&-": before any work, not after it
         raise OutputError("<stdout>: standard output is closed" + ("; --json writes its records there" if json_out else ""))
+    if jobs.strip().lower() != "auto" and not (jobs.strip().isdigit() and int(jobs) >= 1):
+        raise UsageError(f"--jobs must be auto or a number >= 1, got {jobs!r}")  # before any other check
     if overwrite and skip_existing:
         raise UsageError("--overwrite and --skip-existing ask opposite things of an existing output; give one")
     plan = batch.plan_outputs(inp, out, out_dir, fmt, parse_shard(shard) if shard else None)
