@@ -486,3 +486,20 @@ def test_a_report_name_the_file_system_refuses_fails_before_the_audio(tiny_env, 
     out = tmp_path / "o.wav"
     r = tdpr("restore", wav_in, out, "--report", tmp_path / ("r" * 300 + ".png"), env=tiny_env)
     assert r.returncode == 4 and b"cannot be a report" in r.stderr and not out.exists()
+
+
+def test_a_folder_run_says_what_it_passes_over(tiny_env, tmp_path):
+    # Hidden files and folders, folders behind symlinks, dangling links: not read, and no line said so.
+    root, real = tmp_path / "in", tmp_path / "real"
+    (root / ".hid").mkdir(parents=True)
+    real.mkdir()
+    for path in (root / "a.wav", root / ".hid" / "b.wav", root / ".c.wav", real / "d.wav"):
+        sf.write(path, band_limited(0.5), 16000)
+    (root / "linked").symlink_to(real)
+    (root / "dangling.wav").symlink_to(tmp_path / "nowhere.wav")
+    r = tdpr("restore", root, "--out", tmp_path / "out", "--json", env=tiny_env)
+    assert r.returncode == 0, r.stderr.decode()
+    assert [json.loads(x)["input"] for x in r.stdout.decode().splitlines()] == [str(root / "a.wav")]
+    assert b"not read: 4 hidden or symlinked entries" in r.stderr
+    quiet = tdpr("restore", root, "--out", tmp_path / "q", "-q", env=tiny_env)
+    assert quiet.returncode == 0 and quiet.stderr == b""

@@ -39,6 +39,7 @@ class Plan:
 
     pairs: list[tuple[str, str]]
     folder: bool
+    unread: tuple[str, ...] = ()  # folder runs: hidden or symlinked entries passed over (audio_files)
 
 
 @dataclass(frozen=True)
@@ -74,10 +75,11 @@ def plan_outputs(inp: str, out: str | None, out_dir: Path | None, fmt: str | Non
         from tdpr_cli.restore.file import discover
         from tdpr_cli.restore.manifest import in_shard
 
-        pairs = discover(Path(inp), out_dir, fmt)
+        unread: list[Path] = []
+        pairs = discover(Path(inp), out_dir, fmt, unread)
         if shard is not None:
             pairs = [(a, b) for a, b in pairs if in_shard(a.relative_to(inp).as_posix(), shard)]
-        return Plan([(str(a), str(b)) for a, b in pairs], True)
+        return Plan([(str(a), str(b)) for a, b in pairs], True, tuple(map(str, sorted(unread))))
     given = [name for name, value in (("--format", fmt), ("--shard", shard)) if value is not None]
     if given:
         what = " and ".join(given)

@@ -162,6 +162,11 @@ def restore_cmd(
                "chunk_seconds": chunk_seconds, "batch_size": batch_size, "precision": precision.value}
     opts = batch.BatchOptions(subtype, overwrite, skip_existing, quiet, json_out, progress, manifest, resume, shaping)
     batch.check_outputs(plan, out_dir, opts)
+    if plan.unread and not quiet:  # said once: a folder run does not read these (README)
+        stderr_console(True).print(f"not read: {len(plan.unread)} hidden or symlinked entr"
+                                   f"{'y' if len(plan.unread) == 1 else 'ies'} under {inp} (first: "
+                                   f"{plan.unread[0]}); folders behind symlinks and names starting "
+                                   "with a dot are passed over", markup=False)
     reports = RestoreReports.plan(report, report_dir, inp, out, out_dir, report_format)
     if out == "-" and sys.stdout is not None and sys.stdout.isatty():
         raise UsageError("refusing to write binary audio to a terminal; redirect stdout or name a file")

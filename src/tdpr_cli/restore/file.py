@@ -229,20 +229,26 @@ def _counted(blocks: Iterator[np.ndarray], progress: Callable[[int], None]) -> I
         yield b
 
 
-def audio_files(root: Path, skip: Path | None = None) -> list[Path]:
-    """Audio files under ``root``, sorted; symlinked folders are not followed (no loops)."""
-    found = []
+def audio_files(root: Path, skip: Path | None = None, unread: list[Path] | None = None) -> list[Path]:
+    """Audio files under ``root``, sorted; symlinked folders are not followed (no loops), hidden
+    names (a leading dot) are not read. ``unread`` collects what was passed over that a user may
+    have meant: hidden folders and audio files, symlinked folders, dangling audio links."""
+    found: list[Path] = []
+    passed = unread if unread is not None else []
     for folder, dirs, files in os.walk(root):
         here = Path(folder)
+        passed += [here / d for d in dirs if d.startswith(".") or (here / d).is_symlink()]
         dirs[:] = [d for d in dirs if not d.startswith(".") and (skip is None or here / d != skip)]
         for name in files:
             path = here / name
-            if path.suffix.lower() in AUDIO_EXTENSIONS and not name.startswith(".") and path.is_file():
-                found.append(path)
+            if path.suffix.lower() not in AUDIO_EXTENSIONS:
+                continue
+            (found if not name.startswith(".") and path.is_file() else passed).append(path)
     return sorted(found)
 
 
-def discover(root: Path, out_root: Path, fmt: str | None = None) -> list[tuple[Path, Path]]:
+def discover(root: Path, out_root: Path, fmt: str | None = None,
+             unread: list[Path] | None = None) -> list[tuple[Path, Path]]:
     """Audio files under ``root`` (recursive, sorted) and their mirrored outputs.
 
     An output folder inside ``root`` is not searched (never re-process our own
@@ -258,7 +264,7 @@ def discover(root: Path, out_root: Path, fmt: str | None = None) -> list[tuple[P
         raise UsageError(f"{root}: not a directory")
     real_root, real_out = root.resolve(), out_root.resolve()
     skip = root / real_out.relative_to(real_root) if real_out.is_relative_to(real_root) else None
-    files = audio_files(root, skip)
+    files = audio_files(root, skip, unread)
     rels = [p.relative_to(root) for p in files]
 
     def target(rel: Path) -> str:
