@@ -129,11 +129,17 @@ def test_report_dir_indexes_every_file(tiny_env, tmp_path):
     for link in links:
         assert len(embedded_pngs((reports / link).read_text())) == 1
     assert "broken.wav" in index and "error" in index
+    # A rerun that skips the done files still links their reports (it linked only new ones).
+    sf.write(root / "new.wav", band_limited(1.0, seed=4), 16000)
+    r = tdpr("restore", root, "--out", out, "--report-dir", reports, "--skip-existing", env=tiny_env)
+    assert r.returncode == 1, r.stderr.decode()
+    links = re.findall(r"href='([^']+)'", (reports / "index.html").read_text())
+    assert sorted(links) == ["a.wav.html", "new.wav.html", "sub/b.flac.html"]
     pngs = tmp_path / "pngs"
     r = tdpr("restore", root, "--out", tmp_path / "again", "--report-dir", pngs, "--report-format", "png", env=tiny_env)
     assert r.returncode == 1, r.stderr.decode()
     links = re.findall(r"href='([^']+)'", (pngs / "index.html").read_text())
-    assert sorted(links) == ["a.wav.png", "sub/b.flac.png"]
+    assert sorted(links) == ["a.wav.png", "new.wav.png", "sub/b.flac.png"]
     assert all((pngs / link).read_bytes()[:8] == PNG_MAGIC for link in links)
     bad = tdpr("restore", root, "--out", tmp_path / "x", "--report-dir", pngs, "--report-format", "pdf", env=tiny_env)
     assert bad.returncode == 2 and b"--report-format" in bad.stderr

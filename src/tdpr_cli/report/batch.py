@@ -100,6 +100,8 @@ class RestoreReports:
                 if self.folder is None:
                     raise
                 rec.warnings.append(f"report not written: {exc}")
+        elif rec.status == "skipped" and self.folder is not None and self._target(rec).is_file():
+            link = self._target(rec).relative_to(self.folder).as_posix()  # an earlier run's report still stands
         self.rows.append(IndexRow(rec.input, rec.status, rec.message, link))
 
     def finish(self) -> Path | None:
