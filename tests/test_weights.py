@@ -22,7 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tdpr_cli.commands.weights import app
-from tdpr_cli.errors import UsageError, WeightsError
+from tdpr_cli.errors import OutputError, UsageError, WeightsError
 from tdpr_cli.weights import resolve as weights
 from tdpr_cli.weights import verify as hashing
 from tdpr_cli.weights.lock import FileEntry, HfSource, ModelEntry
@@ -391,6 +391,12 @@ def test_fetch_to_copies_verified_files(fake_hub: FakeHub, hf_lock: Path, tmp_pa
     assert names == ["hub-cnn.json", "hub-cnn.safetensors"]
     assert result.stdout.split() == [str(out / "hub-cnn.safetensors"), str(out / "hub-cnn.json")]
     assert (out / "hub-cnn.safetensors").read_bytes() == model_files("tdcnn")[0]
+    blocked = tmp_path / "plain"
+    blocked.write_text("a file where the folder would go")
+    requests = len(fake_hub.requests)
+    result = CliRunner().invoke(app, ["fetch", "hub-cnn", "--to", str(blocked / "sub")])
+    assert isinstance(result.exception, OutputError) and "is a file" in str(result.exception)
+    assert len(fake_hub.requests) == requests  # refused before any download (it said "File exists", exit 3)
 
 
 def test_add_hf_entry_pins_into_the_user_lock(

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from tdpr_cli.commands.console import stderr_console
-from tdpr_cli.errors import WeightsError
+from tdpr_cli.errors import OutputError, WeightsError
 from tdpr_cli.weights import hub
 from tdpr_cli.weights import verify as hashing
 from tdpr_cli.weights.lock import MODEL_KINDS, BundledSource, FileEntry, Lock, user_lock_path
@@ -144,8 +144,8 @@ def _copy_verified(path: Path, f: FileEntry, dest_dir: Path) -> Path:
 
     try:
         atomic_write(dest, fill)
-    except OSError as exc:
-        raise WeightsError(f"{dest}: cannot write: {exc}") from None
+    except OSError as exc:  # the copy's own hash failing stays a WeightsError (raised by fill)
+        raise OutputError(f"{dest}: cannot write ({exc.strerror or exc})") from None
     return dest
 
 
@@ -165,6 +165,10 @@ def fetch(
         if name not in lock.models:
             known = ", ".join(sorted(lock.models)) or "none"
             raise WeightsError(f"unknown model {name!r} (known: {known})")
+    if to is not None:  # before any download: a file in the way or a read-only place is exit 4
+        from tdpr_cli.audio.atomic import writable_folder
+
+        writable_folder(to.absolute(), f"--to {to}", create=False, role="folder")
     for name in names:
         entry = lock.models[name]
         model = resolve(lock, name, entry.kind, offline=offline)
