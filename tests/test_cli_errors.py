@@ -76,3 +76,10 @@ def test_a_bad_jobs_value_is_named_as_such_for_one_file(wav, tmp_path):
 def test_a_missing_input_is_named_before_the_options_are_judged(tmp_path):
     # `tdpr restore nonexist --out x` said "--out is for folder input" (exit 2).
     _one_line(tdpr("restore", tmp_path / "nonexist", "--out", tmp_path / "x"), 4, "no such file or folder")
+
+
+def test_eval_names_the_pair_whose_lengths_differ(tmp_path):
+    short, long = tmp_path / "s.wav", tmp_path / "l.wav"
+    sf.write(short, np.full(8000, 0.1, np.float32), 16000)
+    sf.write(long, np.full(16000, 0.1, np.float32), 16000)
+    _one_line(tdpr("eval", short, long), 2, f"{short} vs {long}: lengths differ")

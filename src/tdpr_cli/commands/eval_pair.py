@@ -61,11 +61,15 @@ def eval_cmd(est: Est, ref: Ref, cutoff: CutoffOpt = None, json_out: JsonOpt = F
     """Score FILE_EST against FILE_REF (LSD, SNR; band metrics with --cutoff)."""
     from tdpr_cli.commands.console import stderr_console
     from tdpr_cli.config import SAMPLE_RATE
+    from tdpr_cli.errors import UsageError
     from tdpr_cli.evaluation.files import json_safe, load_pair
     from tdpr_cli.evaluation.metrics import score
 
     e, r = load_pair(est, ref)
-    scores = score(e, r, cutoff)
+    try:
+        scores = score(e, r, cutoff)
+    except UsageError as exc:  # "lengths differ by ...": say which pair
+        raise UsageError(f"{est} vs {ref}: {exc}") from None
     stderr_console().print(metrics_table({est.name: scores}, title=f"{est} vs {ref}"))
     if json_out:
         record: dict[str, Any] = {
