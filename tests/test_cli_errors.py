@@ -83,3 +83,9 @@ def test_eval_names_the_pair_whose_lengths_differ(tmp_path):
     sf.write(short, np.full(8000, 0.1, np.float32), 16000)
     sf.write(long, np.full(16000, 0.1, np.float32), 16000)
     _one_line(tdpr("eval", short, long), 2, f"{short} vs {long}: lengths differ")
+
+
+def test_a_folder_name_too_long_for_the_file_system_is_exit_4(tmp_path, wav):
+    long = tmp_path / ("x" * 300)
+    _one_line(tdpr("restore", wav.parent, "--out", long), 4, "cannot be a")
+    _one_line(tdpr("weights", "fetch", "seanet-piano-16k-v6", "--offline", "--to", long), 4, "cannot be a")

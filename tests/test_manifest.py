@@ -199,3 +199,35 @@ def test_resume_finds_its_records_from_another_folder_and_never_takes_a_foreign_
     assert r.returncode == 1 and b"does not record writing it" in r.stderr, r.stderr.decode()
     assert precious.read_text() == "a hand-made master"
     assert any(rec["status"] == "error" for rec in read_records(log).values())  # the failure is on record
+
+
+def test_resume_after_moving_the_project_and_after_a_failed_redo(tiny_env, tmp_path):
+    # Two regressions caught in review: outputs compared by real path only refused every file of
+    # a moved project; and one error record made the file's own earlier output "foreign".
+    import shutil
+
+    project = tmp_path / "p1"
+    (project / "in").mkdir(parents=True)
+    for i, name in enumerate(("a.wav", "b.wav")):
+        sf.write(project / "in" / name, band_limited(1.0, seed=i), 16000)
+
+    def resume(where):
+        return subprocess.run([sys.executable, "-m", "tdpr_cli", "restore", "in", "--out", "out", "--manifest",
+                               "m.jsonl", "--resume", "--json"], env=tiny_env, capture_output=True, cwd=where,
+                              timeout=300, check=False)
+
+    first = subprocess.run([sys.executable, "-m", "tdpr_cli", "restore", "in", "--out", "out", "--manifest",
+                            "m.jsonl"], env=tiny_env, capture_output=True, cwd=project, timeout=300, check=False)
+    assert first.returncode == 0, first.stderr.decode()
+    moved = tmp_path / "p2"
+    shutil.move(project, moved)
+    r = resume(moved)
+    assert r.returncode == 0 and {json.loads(x)["status"] for x in r.stdout.decode().splitlines()} == {"skipped"}
+    good = (moved / "in" / "a.wav").read_bytes()
+    (moved / "in" / "a.wav").write_bytes(b"garbage")
+    assert resume(moved).returncode == 1  # the redo fails and is recorded; out/a.wav stays
+    (moved / "in" / "a.wav").write_bytes(good)
+    r = resume(moved)
+    assert r.returncode == 0, r.stderr.decode()
+    statuses = {Path(j["input"]).name: j["status"] for j in map(json.loads, r.stdout.decode().splitlines())}
+    assert statuses == {"a.wav": "ok", "b.wav": "skipped"}

@@ -96,7 +96,10 @@ def writable_folder(folder: Path, what: str, *, create: bool = True, role: str =
     file systems (/sys) refuse files they allow; so a nameless temporary file is made in the
     folder and closed at once (Linux's O_TMPFILE: nothing is left behind, even by kill -9).
     """
-    nearest = next(p for p in (folder, *folder.parents) if p.exists())  # the root always exists
+    try:
+        nearest = next(p for p in (folder, *folder.parents) if p.exists())  # the root always exists
+    except OSError as exc:  # a name over NAME_MAX
+        raise OutputError(f"{what}: cannot be a {role} ({exc.strerror or exc})") from None
     if not nearest.is_dir():
         raise OutputError(f"{what}: cannot create {role}: {nearest} is a file")
     probe = folder if create else nearest

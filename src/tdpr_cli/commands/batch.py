@@ -209,7 +209,7 @@ def _skip(inp: str, out: str, done: RunRecords, opts: BatchOptions, info: dict[s
     exists = out != "-" and Path(out).exists()
     if opts.skip_existing and exists:
         return FileRecord(inp, out, status="skipped", message="output exists"), opts
-    if opts.resume and exists and not opts.overwrite and not run_manifest.wrote(record, out):
+    if opts.resume and exists and not opts.overwrite and not done.wrote(inp, out):
         # A file this run never recorded writing: stopped between the rename and the record, or
         # someone else's file where this input's output now goes. Never replaced unasked.
         why = "has no record of it (a run stopped while recording it?)" if record is None else \
@@ -236,7 +236,7 @@ def run(plan: Plan, restorer: LazyRestorer | None, info: dict[str, str], opts: B
     from tdpr_cli.restore import manifest as run_manifest
 
     folder = plan.folder
-    done = run_manifest.RunRecords(run_manifest.read_records(opts.manifest) if opts.resume and opts.manifest else {})
+    done = run_manifest.RunRecords.read(opts.manifest) if opts.resume and opts.manifest else run_manifest.RunRecords({})
     records: list[FileRecord] = []
 
     def persist(rec: FileRecord) -> None:

@@ -49,7 +49,7 @@ def merge_cmd(
     merged, duplicates = merge(manifests)
     missing = unrecorded(merged, expect) if expect is not None else []
     write_all(out, list(merged.values()))
-    failed = sorted(inp for inp, rec in merged.items() if rec.get("status") == "error")
+    failed = sorted(rec.get("input", key) for key, rec in merged.items() if rec.get("status") == "error")
     summary = {"records": len(merged), "failed": failed, "duplicates": duplicates, "missing": missing,
                "out": str(out)}
     console = stderr_console(True)

@@ -70,7 +70,7 @@ def unrecorded(records: dict[str, dict[str, Any]], expect: Path) -> list[str]:
     return sorted(str(p) for p in audio_files(expect) if os.path.realpath(p) not in seen)
 
 
-def read_records(path: Path) -> dict[str, dict[str, Any]]:
+def read_records(path: Path, done_only: bool = False) -> dict[str, dict[str, Any]]:
     """Latest record per input path; missing file: empty. A torn or foreign line is skipped,
     but a file with text and no record at all (an audio file, notes) is not a manifest: a
     ``UsageError``, before anything is appended to it."""
@@ -89,11 +89,12 @@ def read_records(path: Path) -> dict[str, dict[str, Any]]:
         except ValueError:  # a line cut by a kill mid-write
             continue
         if isinstance(record, dict) and isinstance(record.get("input"), str):
-            latest[record["input"]] = record
+            if not done_only or record.get("status") in DONE:  # done_only: the last output written
+                latest[record["input"]] = record
     # Text but no record: not a manifest. (A first append torn by a full disk leaves one
     # unterminated line, which is still the file of this run.)
     torn_first = len(lines) == 1 and lines[0].startswith("{") and not path.read_bytes().endswith(b"\n")
-    if not latest and not torn_first and any(line.strip() for line in lines):
+    if not latest and not done_only and not torn_first and any(line.strip() for line in lines):
         raise UsageError(f"{path}: not a tdpr manifest (no record in its {len(lines)} lines)")
     return latest
 
@@ -135,9 +136,29 @@ def append(path: Path, record: Mapping[str, Any]) -> None:
 
 
 class RunRecords:
-    """A manifest's latest record per input, found by the path as given or by its real path:
-    a run resumed from another working folder (or with absolute paths) finds its records."""
+    """A manifest's latest record per input, and its latest *done* record per input (what it
+    last wrote: a later failure leaves that output in place), each found by the path as given
+    or by its real path: a run resumed from another working folder (or with absolute paths)
+    finds its records."""
 
+    def __init__(self, records: dict[str, dict[str, Any]], done: dict[str, dict[str, Any]] | None = None) -> None:
+        self.latest, self.done = _Index(records), _Index(done if done is not None else records)
+
+    def get(self, inp: str) -> dict[str, Any] | None:
+        return self.latest.get(inp)
+
+    def wrote(self, inp: str, out: str) -> bool:
+        """Whether this manifest records writing ``out`` for ``inp``: the outputs a ``--resume``
+        may replace without ``--overwrite``."""
+        record = self.done.get(inp)
+        return record is not None and record.get("status") in DONE and same_output(record, out)
+
+    @classmethod
+    def read(cls, path: Path) -> RunRecords:
+        return cls(read_records(path), read_records(path, done_only=True))
+
+
+class _Index:
     def __init__(self, records: dict[str, dict[str, Any]]) -> None:
         self.by_input = records
         self.by_real = {r["input_realpath"]: r for r in records.values() if r.get("input_realpath")}
@@ -149,16 +170,13 @@ class RunRecords:
 
 
 def same_output(record: dict[str, Any], out: str) -> bool:
-    """Whether ``record`` names ``out`` as its output, however either path was spelled."""
+    """Whether ``record`` names ``out`` as its output: spelled the same (a project folder moved
+    as a whole, relative paths), or the same real path (another working folder)."""
+    if record.get("output") == out:
+        return True
     if out == "-" or record.get("output") in (None, "-"):
-        return record.get("output") == out
+        return False
     return (record.get("output_realpath") or os.path.realpath(record["output"])) == os.path.realpath(out)
-
-
-def wrote(record: dict[str, Any] | None, out: str) -> bool:
-    """Whether ``record`` says this run wrote ``out`` (done, to that very path): the outputs a
-    ``--resume`` may replace without ``--overwrite``."""
-    return record is not None and record.get("status") in DONE and same_output(record, out)
 
 
 def why_redo(record: dict[str, Any] | None, inp: str, out: str, options: Mapping[str, Any],
