@@ -86,6 +86,16 @@ def replace_dir(tmp: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def output_path_state(path: Path, what: str, role: str) -> tuple[bool, bool]:
+    """(is a folder, exists: a dangling link counts) of a path a user names for an output; a name
+    the file system refuses (over NAME_MAX, a path through a file) is an ``OutputError``
+    "WHAT: cannot be ROLE (reason)", before any work (``Path.is_dir`` raises it on Python 3.11)."""
+    try:
+        return path.is_dir(), path.exists() or path.is_symlink()
+    except OSError as exc:
+        raise OutputError(f"{what}: cannot be {role} ({exc.strerror or exc})") from None
+
+
 def writable_folder(folder: Path, what: str, *, create: bool = True, role: str = "output folder") -> Path:
     """Make sure a new file can be made in ``folder`` (created first when ``create``); else
     OutputError, its message starting with ``what``. Returns ``folder``.

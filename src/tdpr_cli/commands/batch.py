@@ -145,10 +145,9 @@ def _emit(rec, json_out: bool) -> None:
         raise
     except OutputError as exc:
         raise OutputError(f"{exc}; cannot write the --json record of {rec.input}") from None
-    except ValueError as exc:  # a closed text stream
-        raise OutputError(f"<stdout>: cannot write the --json record of {rec.input} ({exc})") from None
-    except OSError as exc:
-        raise OutputError(f"<stdout>: cannot write the --json record of {rec.input} ({exc.strerror or exc})") from None
+    except (OSError, ValueError) as exc:  # a full disk; ValueError: a closed text stream
+        reason = getattr(exc, "strerror", None) or exc
+        raise OutputError(f"<stdout>: cannot write the --json record of {rec.input} ({reason})") from None
 
 
 def _log(console: Console, rec, quiet: bool) -> None:
@@ -308,7 +307,7 @@ def _summary(records, console: Console, quiet: bool) -> None:
             table.add_row(status, str(n))
         console.print(table)
     for r in failed:  # errors: shown under --quiet too
-            # Most messages start with the file's name already; say it once.
+        # Most messages start with the file's name already; say it once.
         text = r.message if r.message.startswith(r.input) else f"{r.input}: {r.message}"
         console.print(f"[red]failed[/]: {escape(text)}")
     if failed:

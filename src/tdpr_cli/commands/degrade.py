@@ -107,6 +107,7 @@ def degrade_cmd(
     import numpy as np
     from rich.console import Console
 
+    from tdpr_cli.audio.atomic import output_path_state
     from tdpr_cli.audio.read import AudioSource, write_stream
     from tdpr_cli.audio.write import check_output_format, same_file
     from tdpr_cli.simulate import degrade as sim
@@ -115,10 +116,7 @@ def degrade_cmd(
     console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
     if same_file(inp, out):
         raise OutputError(f"{out}: output would overwrite the input")
-    try:
-        is_dir, exists = out.is_dir(), out.exists() or out.is_symlink()
-    except OSError as exc:  # a name over NAME_MAX
-        raise OutputError(f"{out}: cannot be an output ({exc.strerror or exc})") from None
+    is_dir, exists = output_path_state(out, str(out), "an output")
     if is_dir:
         raise UsageError(f"{out}: is a folder; give the output's file name")
     check_output_format(str(out), Subtype(subtype))

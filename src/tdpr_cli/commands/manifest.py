@@ -32,15 +32,13 @@ def merge_cmd(
         "--overwrite", help="Replace --out even if it is not a manifest (an earlier merge is always replaced).")] = False,
 ) -> None:
     """Merge shard manifests; report failed, duplicate and missing inputs (exit 1 if any)."""
+    from tdpr_cli.audio.atomic import output_path_state
     from tdpr_cli.audio.write import same_file
     from tdpr_cli.restore.manifest import merge, read_records, unrecorded, write_all
 
     if any(same_file(m, out) for m in manifests):
         raise UsageError(f"--out {out} is one of the manifests being merged; name a new file")
-    try:
-        exists = out.exists() or out.is_symlink()
-    except OSError as exc:
-        raise OutputError(f"--out {out}: cannot be a manifest ({exc.strerror or exc})") from None
+    _, exists = output_path_state(out, f"--out {out}", "a manifest")
     if exists and not overwrite:  # an earlier merge is replaced (merging again is routine); anything else is kept
         try:
             read_records(out)

@@ -46,12 +46,9 @@ def _restorer(choice: ModelChoice, phase: PhaseMode, device: str) -> tuple[Chunk
 def _check_report_target(report: Path, overwrite: bool) -> None:
     """Before any work: an existing report needs ``overwrite``; a folder or a name the file
     system refuses is an error; its folder must be writable (made when the report is)."""
-    from tdpr_cli.audio.atomic import writable_folder
+    from tdpr_cli.audio.atomic import output_path_state, writable_folder
 
-    try:
-        is_dir, exists = report.is_dir(), report.exists() or report.is_symlink()
-    except OSError as exc:
-        raise OutputError(f"{report}: cannot be a report ({exc.strerror or exc})") from None
+    is_dir, exists = output_path_state(report, str(report), "a report")
     if is_dir:
         raise UsageError(f"{report}: is a folder; --out takes the report's file name")
     if exists and not overwrite:

@@ -209,9 +209,7 @@ def _jobs(text: str, plan: Plan, device: str, reports: bool, threads: int) -> in
     from tdpr_cli.commands.local_pool import choose_jobs
 
     if not plan.folder:
-        if text.strip().lower() not in ("auto", "1"):
-            if not text.strip().isdigit():  # a bad value first: "abc" is not a folder-run question
-                raise UsageError(f"--jobs must be auto or a number, got {text!r}")
+        if text.strip().lower() not in ("auto", "1"):  # (a bad value was refused up front)
             raise UsageError("--jobs is for folder runs: `tdpr restore DIR --out OUTDIR --jobs N`")
         return 1
     if reports:

@@ -125,17 +125,13 @@ def _atomic_write(path: Path, text: str) -> None:
 def outputs(stem: Path) -> tuple[Path, Path]:
     """``STEM.md`` and ``STEM.json``, checked before any work: a usable name (not empty, ``.``
     or ``/``), neither a folder, their folder writable (made when they are written)."""
-    from tdpr_cli.audio.atomic import writable_folder
+    from tdpr_cli.audio.atomic import output_path_state, writable_folder
 
     if stem.name in ("", ".", ".."):
         raise UsageError(f"--out {str(stem)!r}: give a file name without suffix, e.g. results/table")
     md, js = stem.with_name(stem.name + ".md"), stem.with_name(stem.name + ".json")
     for path in (md, js):
-        try:
-            is_dir = path.is_dir()
-        except OSError as exc:  # a name over NAME_MAX
-            raise OutputError(f"{path}: cannot be written ({exc.strerror or exc})") from None
-        if is_dir:
+        if output_path_state(path, str(path), "written")[0]:
             raise UsageError(f"{path}: is a folder")
     writable_folder(md.absolute().parent, str(md), create=False, role="output folder")
     return md, js

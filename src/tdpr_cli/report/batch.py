@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tdpr_cli.errors import OutputError, TdprError, UsageError
+from tdpr_cli.errors import TdprError, UsageError
 
 if TYPE_CHECKING:
     from tdpr_cli.report.data import IndexRow
@@ -49,13 +49,10 @@ class RestoreReports:
         require_matplotlib()
         # Before any file is restored: a report that cannot be written failed after its audio was
         # written (no record, no summary line) or, for --report-dir, file after file.
-        from tdpr_cli.audio.atomic import writable_folder
+        from tdpr_cli.audio.atomic import output_path_state, writable_folder
 
         if path is not None:
-            try:
-                path.exists()
-            except OSError as exc:  # a name over NAME_MAX
-                raise OutputError(f"{path}: cannot be a report ({exc.strerror or exc})") from None
+            output_path_state(path, str(path), "a report")
             writable_folder(path.absolute().parent, str(path), create=False, role="report folder")
         else:
             assert folder is not None

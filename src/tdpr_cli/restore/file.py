@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from tdpr_cli.audio.atomic import writable_folder
+from tdpr_cli.audio.atomic import output_path_state, writable_folder
 from tdpr_cli.audio.read import STDIO, AudioSource, prepare_output, write_stream
 from tdpr_cli.audio.resample import output_length, resampled
 from tdpr_cli.audio.write import same_file
@@ -100,15 +100,12 @@ def check_paths(inp: str, out: str, overwrite: bool) -> None:
     if out == STDIO:
         return
     o = Path(out)
-    try:
-        is_dir = o.is_dir()
-    except OSError as exc:  # a name over NAME_MAX bytes, a path through a file
-        raise OutputError(f"{o}: cannot be an output ({exc.strerror or exc})") from None
+    is_dir, exists = output_path_state(o, str(o), "an output")
     if is_dir:
         raise UsageError(f"{o}: is a folder; give a file name (or a folder as the input, for a folder run)")
     if inp != STDIO and same_file(inp, o):
         raise OutputError(f"{o}: output is the input file; tdpr never writes over its input")
-    if (o.exists() or o.is_symlink()) and not overwrite:
+    if exists and not overwrite:
         raise OutputError(f"{o}: exists; pass --overwrite to replace it")
 
 

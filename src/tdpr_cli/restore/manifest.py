@@ -70,48 +70,53 @@ def unrecorded(records: dict[str, dict[str, Any]], expect: Path) -> list[str]:
     return sorted(str(p) for p in audio_files(expect) if os.path.realpath(p) not in seen)
 
 
-def read_records(path: Path, done_only: bool = False) -> dict[str, dict[str, Any]]:
+def read_records(path: Path) -> dict[str, dict[str, Any]]:
     """Latest record per input path; missing file: empty. A torn or foreign line is skipped,
     but a file with text and no record at all (an audio file, notes) is not a manifest: a
     ``UsageError``, before anything is appended to it."""
+    return _read(path)[0]
+
+
+def _read(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """``read_records``, and beside it the latest *done* record per input path (the last output
+    written: a later failure leaves it in place), from one read of the file."""
     latest: dict[str, dict[str, Any]] = {}
+    done: dict[str, dict[str, Any]] = {}
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return latest
+        return latest, done
     except UnicodeDecodeError:
         raise UsageError(f"{path}: not a tdpr manifest (not UTF-8 text)") from None
     except OSError as exc:
         raise OutputError(f"{path}: cannot read the manifest ({exc})") from None
+    lines = text.splitlines()
     for line in lines:
         try:
             record = json.loads(line)
         except ValueError:  # a line cut by a kill mid-write
             continue
         if isinstance(record, dict) and isinstance(record.get("input"), str):
-            if not done_only or record.get("status") in DONE:  # done_only: the last output written
-                latest[record["input"]] = record
+            latest[record["input"]] = record
+            if record.get("status") in DONE:
+                done[record["input"]] = record
     # Text but no record: not a manifest. (A first append torn by a full disk leaves one
     # unterminated line, which is still the file of this run.)
-    torn_first = len(lines) == 1 and lines[0].startswith("{") and not path.read_bytes().endswith(b"\n")
-    if not latest and not done_only and not torn_first and any(line.strip() for line in lines):
+    torn_first = len(lines) == 1 and lines[0].startswith("{") and not text.endswith("\n")
+    if not latest and not torn_first and any(line.strip() for line in lines):
         raise UsageError(f"{path}: not a tdpr manifest (no record in its {len(lines)} lines)")
-    return latest
+    return latest, done
 
 
 def check_destination(path: Path) -> None:
     """Before a run: ``path`` can take its records. An existing file must be a manifest
     (``read_records``) and open for appending; a new one needs a writable folder. Else a
     ``UsageError`` or ``OutputError``, before any file is restored."""
-    from tdpr_cli.audio.atomic import writable_folder
+    from tdpr_cli.audio.atomic import output_path_state, writable_folder
 
-    try:
-        is_dir, exists = path.is_dir(), path.exists()
-    except OSError as exc:  # a name over NAME_MAX, a path through a file
-        raise OutputError(f"{path}: cannot be a manifest ({exc.strerror or exc})") from None
-    if is_dir:
+    if output_path_state(path, str(path), "a manifest")[0]:
         raise UsageError(f"{path}: is a folder; --manifest takes a file")
-    if not exists:
+    if not path.exists():  # a dangling link counts as missing here: its folder is probed
         writable_folder(path.absolute().parent, str(path), create=False, role="manifest folder")
         return
     read_records(path)
@@ -155,7 +160,7 @@ class RunRecords:
 
     @classmethod
     def read(cls, path: Path) -> RunRecords:
-        return cls(read_records(path), read_records(path, done_only=True))
+        return cls(*_read(path))
 
 
 class _Index:
